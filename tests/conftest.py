@@ -1,0 +1,22 @@
+"""Shared fixtures. The repository root is put on sys.path so that `solutions` (not part of the installed
+package) is importable by the tests, as it is for instructors working from a clone."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def repo() -> Path:
+    """The repository root."""
+    return REPO

@@ -1,0 +1,91 @@
+"""The headless main job: loop semantics, determinism, the command line and its JSON summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from solutions.ddpg_agent import DDPGAgent
+from workshop_lib.env_wrapper import make_env
+from workshop_lib.train import Hyperparameters, build_agent, epsilon_at, run, run_episode, train_agent
+
+SHORT = dict(EPISODES=4, STEPS=50, WARMUP_EPISODES=2, DECAY_EPISODES=3, BATCH_SIZE=16, H=16)
+
+
+def test_epsilon_schedule_is_linear_then_constant():
+    values = [epsilon_at(k, 0.4, 0.1, 3) for k in range(6)]
+    assert np.allclose(values, [0.4, 0.3, 0.2, 0.1, 0.1, 0.1])
+    assert epsilon_at(10, 0.1, 0.5, 4) == 0.5  # increasing schedules stop at their end too
+
+
+def test_warmup_then_one_update_per_update_freq():
+    hp = Hyperparameters(**{**SHORT, "UPDATE_FREQ": 5})
+    env = make_env("Pendulum-v1", steps=hp.STEPS)
+    agent = build_agent(DDPGAgent, env, hp)
+    result = train_agent(agent, env, hp, progress=False, log=None)
+    assert len(result["returns"]) == 4
+    assert result["updates"] == (4 - 2) * 50 // 5
+    assert len(agent.rb) == 4 * 50, "warm-up transitions are stored too"
+    assert np.isclose(agent.epsilon, epsilon_at(3, hp.EPSILON_START, hp.EPSILON_END, hp.DECAY_EPISODES))
+
+
+def test_run_episode_follows_the_horizon_and_stores_no_terminal_for_the_cut():
+    env = make_env("Pendulum-v1", steps=1000)
+    agent = DDPGAgent(3, 1, 2.0)
+    run_episode(agent, env, learn=True, update_freq=1, on_update=None)
+    assert len(agent.rb) == 1000
+    assert float(agent.rb._done[:1000].sum()) == 0.0, "a time-limit cut must not be stored as done"
+
+
+def test_same_seed_same_returns(tmp_path):
+    hp = Hyperparameters(**SHORT)
+    first = run(hp, seed=3, eval_episodes=2, store_path=str(tmp_path), progress=False, log=None)
+    second = run(hp, seed=3, eval_episodes=2, store_path=str(tmp_path), progress=False, log=None)
+    other = run(hp, seed=4, eval_episodes=2, store_path=str(tmp_path), progress=False, log=None)
+    assert first["returns"] == second["returns"]
+    assert first["eval_returns"] == second["eval_returns"]
+    assert first["returns"] != other["returns"]
+
+
+def test_bad_hyperparameters_are_named():
+    with pytest.raises(ValueError, match="BATCH_SIZE"):
+        run(Hyperparameters(BATCH_SIZE=0), progress=False, log=None)
+    with pytest.raises(ValueError, match="GAMMA"):
+        run(Hyperparameters(GAMMA=1.5), progress=False, log=None)
+
+
+def test_command_line_writes_figure_and_json(tmp_path, repo):
+    out = tmp_path / "summary.json"
+    cmd = [sys.executable, "-m", "workshop_lib.train", "--episodes", "3", "--steps", "40", "--warmup-episodes", "1",
+           "--epsilon-start", "0.3", "--epsilon-end", "0.1", "--decay-episodes", "2", "--gamma", "0.97",
+           "--update-freq", "2", "--lr", "0.002", "--batch-size", "8", "--num-h", "1", "--h", "8", "--seed", "5",
+           "--env", "Pendulum-v1", "--eval-episodes", "2", "--store-path", str(tmp_path / "figs"),
+           "--json", str(out), "--no-progress"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "GREEDY RETURN" in proc.stdout and "EPISODE    3/3" in proc.stdout
+    summary = json.loads(out.read_text())
+    assert len(summary["returns"]) == 3 and summary["seed"] == 5 and summary["updates"] == 2 * 40 // 2
+    assert summary["wall_time_s"] > 0 and isinstance(summary["eval_mean_return"], float)
+    assert summary["hyperparameters"] == {
+        "EPISODES": 3, "STEPS": 40, "WARMUP_EPISODES": 1, "EPSILON_START": 0.3, "EPSILON_END": 0.1,
+        "DECAY_EPISODES": 2.0, "GAMMA": 0.97, "UPDATE_FREQ": 2, "LR": 0.002, "BATCH_SIZE": 8, "NUM_H": 1, "H": 8}
+    assert (tmp_path / "figs").is_dir() and summary["figure"].endswith(".png")
+    assert (tmp_path / "figs" / (summary["run_name"] + ".png")).stat().st_size > 1000
+
+
+def test_mountain_car_runs_too(tmp_path):
+    hp = Hyperparameters(**SHORT)
+    summary = run(hp, env_id="MountainCarContinuous-v0", eval_episodes=1, store_path=str(tmp_path),
+                  progress=False, log=None)
+    assert len(summary["returns"]) == 4
+    assert "mountaincarcontinuous" in summary["run_name"]
+
+
+def test_unknown_agent_is_a_clear_error():
+    with pytest.raises(ValueError, match="module:Class"):
+        run(Hyperparameters(**SHORT), agent_spec="solutions.ddpg_agent", progress=False, log=None)

@@ -1,0 +1,114 @@
+"""Small utilities: seeding, run names and the learning-curve figure."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["set_seed", "create_run_name", "visualize_result", "moving_average"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's ``random``, numpy's global generator and torch, all in one place.
+
+    Args:
+        seed: a non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    random.seed(int(seed))
+    np.random.seed(int(seed))
+    torch.manual_seed(int(seed))
+
+
+def create_run_name(alg: str, env: str, num_layers: int, hidden_dim: int, eps_start: float,
+                    eps_end: float, decay: float, gamma: float, batch_size: int, lr: float, num_ep: int,
+                    num_step: int, updt_freq: int | None = None, sw_freq: int | None = None) -> str:
+    """A file-name-safe name that records a run's hyperparameters.
+
+    Args:
+        alg: algorithm name, e.g. ``"DDPG"``.
+        env: environment name, e.g. ``"pendulum"``.
+        num_layers: number of hidden layers.
+        hidden_dim: units per hidden layer.
+        eps_start: initial exploration scale.
+        eps_end: final exploration scale.
+        decay: decrease of epsilon per episode.
+        gamma: discount factor.
+        batch_size: mini-batch size.
+        lr: learning rate.
+        num_ep: number of episodes.
+        num_step: steps per episode.
+        updt_freq: one update every ``updt_freq`` steps (optional).
+        sw_freq: target-network switch frequency, for DQN's hard updates (optional).
+
+    Returns:
+        e.g. ``"DDPG_pendulum_l2_h64_eps0.4-0.05_dec0.0075_g0.98_b64_lr0.001_ep60_st200_uf1"``.
+    """
+    parts = [
+        str(alg), str(env).replace("/", "-"), f"l{num_layers}", f"h{hidden_dim}",
+        f"eps{eps_start:g}-{eps_end:g}", f"dec{decay:.3g}", f"g{gamma:g}", f"b{batch_size}",
+        f"lr{lr:g}", f"ep{num_ep}", f"st{num_step}",
+    ]
+    if updt_freq is not None:
+        parts.append(f"uf{updt_freq}")
+    if sw_freq is not None:
+        parts.append(f"sw{sw_freq}")
+    return "_".join(parts).replace(" ", "")
+
+
+def moving_average(values: Sequence[float], window: int) -> np.ndarray:
+    """Trailing mean over at most ``window`` values: ``out[i] = mean(values[max(0, i-window+1) : i+1])``.
+
+    Defined for any length (the first points average what exists so far).
+    """
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    if x.size == 0:
+        return x
+    window = max(1, int(window))
+    csum = np.cumsum(np.concatenate([[0.0], x]))
+    hi = np.arange(1, x.size + 1)
+    lo = np.maximum(0, hi - window)
+    return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def visualize_result(returns: Sequence[float], td_errors: Sequence[float],
+                     policy_errors: Sequence[float] | None = None):
+    """Plot a run: episode returns with a smoothed curve, TD errors and policy losses per update.
+
+    Works for any length, including fewer than 10 episodes and no updates yet (empty panels say so).
+
+    Args:
+        returns: the return (sum of rewards) of each episode.
+        td_errors: mean |TD error| of each update (one value per ``backward()`` call).
+        policy_errors: policy loss -Q(s, μ(s)) of each update (optional).
+
+    Returns:
+        The matplotlib Figure (save it with ``fig.savefig(path)``).
+    """
+    import matplotlib.pyplot as plt  # imported here so that `import workshop_lib` stays light
+
+    series = [("Return per episode", "episode", returns), ("TD error |y - Q(s, a)|", "update", td_errors)]
+    if policy_errors is not None:
+        series.append(("Policy loss -Q(s, μ(s))", "update", policy_errors))
+    fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6))
+    for ax, (title, xlabel, values) in zip(np.atleast_1d(axes), series):
+        y = np.asarray(values if values is not None else [], dtype=np.float64).reshape(-1)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        if y.size == 0:
+            ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes)
+            continue
+        x = np.arange(1, y.size + 1)
+        # Episodes are few: smooth over a tenth of them; updates are many: over a hundredth.
+        window = max(1, y.size // (10 if xlabel == "episode" else 100))
+        ax.plot(x, y, alpha=0.35 if window > 1 else 1.0, lw=1, label="raw")
+        if window > 1:
+            ax.plot(x, moving_average(y, window), lw=2, label=f"mean of last {window}")
+            ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -62,6 +62,12 @@ class DDPGAgent:
         self.q_optimizer = torch.optim.Adam(self.q_current.parameters(), lr=lr)
         self.mu_optimizer = torch.optim.Adam(self.mu_current.parameters(), lr=lr)
         self.polyak = 0.995
+        # (target, live) parameter lists for the polyak update, collected once: walking the modules at
+        # every update costs more than the arithmetic on these small networks.
+        self._polyak_pairs = [
+            (list(self.q_target.parameters()), list(self.q_current.parameters())),
+            (list(self.mu_target.parameters()), list(self.mu_current.parameters())),
+        ]
 
     # --------------------------------------------------------------------------- replay memory
     def init_rb(self):
@@ -81,8 +87,8 @@ class DDPGAgent:
     def _update_target_model(self):
         """Polyak averaging: θ̂ ← ρ θ̂ + (1 - ρ) θ and φ̂ ← ρ φ̂ + (1 - ρ) φ, with ρ = ``self.polyak``."""
         with torch.no_grad():
-            for live, target in ((self.q_current, self.q_target), (self.mu_current, self.mu_target)):
-                for p, p_targ in zip(live.parameters(), target.parameters()):
+            for target_params, live_params in self._polyak_pairs:
+                for p_targ, p in zip(target_params, live_params):
                     p_targ.mul_(self.polyak).add_(p, alpha=1 - self.polyak)
 
     # --------------------------------------------------------------------------- Exercise 1

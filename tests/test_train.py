@@ -89,3 +89,28 @@ def test_mountain_car_runs_too(tmp_path):
 def test_unknown_agent_is_a_clear_error():
     with pytest.raises(ValueError, match="module:Class"):
         run(Hyperparameters(**SHORT), agent_spec="solutions.ddpg_agent", progress=False, log=None)
+
+
+def test_after_episode_hook_can_stop_and_is_not_timed():
+    hp = Hyperparameters(**{**SHORT, "EPISODES": 10})
+    env = make_env("Pendulum-v1", steps=hp.STEPS)
+    agent = build_agent(DDPGAgent, env, hp)
+    seen = []
+
+    def hook(episode, agent_):
+        import time
+
+        seen.append(episode)
+        time.sleep(0.5)
+        return episode == 2
+
+    result = train_agent(agent, env, hp, progress=False, log=None, after_episode=hook)
+    assert seen == [0, 1, 2] and len(result["returns"]) == 3
+    assert result["wall_time_s"] < 1.4, "the hook's 1.5 s of sleeping must not be counted"
+
+
+@pytest.mark.slow
+def test_default_hyperparameters_solve_pendulum(tmp_path):
+    """Item 5 of the foundations issue, for one seed: the default run reaches a greedy mean >= -200."""
+    summary = run(Hyperparameters(), seed=0, store_path=str(tmp_path), progress=False, log=None)
+    assert summary["eval_mean_return"] >= -200, summary["eval_returns"]

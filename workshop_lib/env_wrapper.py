@@ -89,7 +89,7 @@ class EnvWrapper:
             _lift_time_limit(gym_env, steps)
         self.env = gym_env
         self.steps = steps
-        self._high = high.astype(np.float32)
+        self._high = high.astype(np.float32).reshape(space.shape)
         self._shape = tuple(space.shape)
         self._seed_next_reset: int | None = None
         self.t = 0
@@ -204,6 +204,11 @@ class EnvWrapper:
         return np.asarray(obs, dtype=np.float32).reshape(-1)
 
     def _check_action(self, action: Any) -> np.ndarray:
+        if type(action) is np.ndarray and action.shape == self._shape and action.dtype == np.float32:
+            # fast path for the common, correct case (a float32 array of the right shape)
+            if not np.isfinite(action).all():
+                self._raise_non_finite(action)
+            return np.clip(action, -self._high, self._high)
         if action is None:
             raise TypeError(
                 f"step() expects a numeric array of shape ({self.action_size()},), got None. "
@@ -230,11 +235,15 @@ class EnvWrapper:
                 "Return one action per call (not a batch) and flatten it, e.g. `action.reshape(-1)`."
             )
         if not np.all(np.isfinite(arr)):
-            raise ValueError(
-                f"step() got a non-finite action {arr}. NaN or inf usually means the networks diverged "
-                "(learning rate too high?) or an uninitialised value was returned."
-            )
-        return np.clip(arr, -self._high.reshape(self._shape), self._high.reshape(self._shape))
+            self._raise_non_finite(arr)
+        return np.clip(arr, -self._high, self._high)
+
+    @staticmethod
+    def _raise_non_finite(action: np.ndarray) -> None:
+        raise ValueError(
+            f"step() got a non-finite action {action}. NaN or inf usually means the networks diverged "
+            "(learning rate too high?) or an uninitialised value was returned."
+        )
 
 
 def _lift_time_limit(env: gym.Env, steps: int) -> None:

@@ -146,6 +146,6 @@ class ReplayBuffer:
             arr = np.asarray(value, dtype=dtype)
         except (TypeError, ValueError) as err:
             raise TypeError(f"ReplayBuffer.add(): {name} must be numeric, got {type(value).__name__}.") from err
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             raise ValueError(f"ReplayBuffer.add(): {name} holds NaN or inf: {value!r}.")
         return arr

@@ -140,7 +140,8 @@ def run_episode(agent: Any, env: EnvWrapper, learn: bool = True, update_freq: in
 
 
 def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool = True,
-                log: Callable[[str], None] | None = print) -> dict[str, Any]:
+                log: Callable[[str], None] | None = print,
+                after_episode: Callable[[int, Any], bool] | None = None) -> dict[str, Any]:
     """The training loop of the notebook, headless.
 
     Args:
@@ -149,9 +150,12 @@ def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool
         hp: the hyperparameters.
         progress: show a tqdm progress bar with the latest return.
         log: where the per-episode lines go (``None`` for silence).
+        after_episode: called as ``after_episode(episode, agent)`` after each episode (e.g. a greedy
+            evaluation); its time is not counted in ``wall_time_s``; returning True stops training.
 
     Returns:
-        ``{"returns": [...], "td_errors": [...], "policy_losses": [...], "updates": int, "wall_time_s": float}``.
+        ``{"returns", "td_errors", "policy_losses", "updates", "wall_time_s", "cpu_time_s"}`` (lists per
+        episode or per update; the times cover the loop only).
     """
     from tqdm.auto import tqdm
 
@@ -165,7 +169,8 @@ def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool
 
     bar = tqdm(range(hp.EPISODES), desc="training", unit="ep", disable=not progress, dynamic_ncols=True)
     write = (lambda line: bar.write(line)) if progress else log
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    excluded = excluded_cpu = 0.0  # time spent in after_episode
     for episode in bar:
         agent.epsilon = epsilon_at(episode, hp.EPSILON_START, hp.EPSILON_END, hp.DECAY_EPISODES)
         warmup = episode < hp.WARMUP_EPISODES
@@ -183,10 +188,18 @@ def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool
         if log is not None:
             write(f"EPISODE {episode + 1:>4}/{hp.EPISODES} | EPSILON: {agent.epsilon:5.3f} | "
                   f"RETURN: {episode_return:8.1f} | {status}")
-    wall_time = time.perf_counter() - start
+        if after_episode is not None:
+            hook_start, hook_cpu_start = time.perf_counter(), time.process_time()
+            stop = after_episode(episode, agent)
+            excluded += time.perf_counter() - hook_start
+            excluded_cpu += time.process_time() - hook_cpu_start
+            if stop:
+                break
+    wall_time = time.perf_counter() - start - excluded
+    cpu_time = time.process_time() - cpu_start - excluded_cpu
     bar.close()
     return {"returns": returns, "td_errors": td_errors, "policy_losses": policy_losses,
-            "updates": len(td_errors), "wall_time_s": wall_time}
+            "updates": len(td_errors), "wall_time_s": wall_time, "cpu_time_s": cpu_time}
 
 
 def evaluate(agent: Any, env: EnvWrapper, episodes: int = 10) -> list[float]:

@@ -1,0 +1,22 @@
+"""The benchmark peers still run (tiny sizes): a broken benchmark must not wait for the next measurement."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_speed_benchmark_quick_run(repo):
+    proc = subprocess.run([sys.executable, "benchmarks/bench_speed.py", "--quick"], cwd=repo, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("workbook (1 thread)", "minimal PyTorch loop", "SB3 DDPG"):
+        assert name in proc.stdout
+    assert "workbook / SB3" in proc.stdout
+
+
+def test_solve_benchmark_quick_run(repo):
+    proc = subprocess.run([sys.executable, "benchmarks/bench_solve.py", "--seeds", "0", "--quick"], cwd=repo,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "seed 0 workbook: {'solved': True" in proc.stdout, proc.stdout

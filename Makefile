@@ -30,3 +30,15 @@ bench: install
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache
+
+.PHONY: grade notebooks
+
+# Autograde every submission in autograder/submitted/<student>/ddpg/, fill autograder/gradebook.db and print the
+# scores per student and per part (see "Instructor workflow" in README.md).
+grade: install
+	$(BIN)/python autograder/grade.py
+
+# Regenerate notebooks/ (nbgrader generate_assignment) and the executed solutions/ notebook from the master
+# autograder/source/ddpg/ddpg_pendulum.ipynb.
+notebooks: install
+	$(BIN)/python autograder/build_notebooks.py

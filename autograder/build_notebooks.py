@@ -1,0 +1,162 @@
+"""Regenerate the student and solution notebooks from the single master in ``source/ddpg/``.
+
+    .venv/bin/python autograder/build_notebooks.py            # both (executes the solution: about a minute)
+    .venv/bin/python autograder/build_notebooks.py --student  # only notebooks/ (a few seconds)
+    .venv/bin/python autograder/build_notebooks.py --check    # exit 1 if notebooks/ differs from the source
+
+* ``notebooks/``: exactly what ``nbgrader generate_assignment`` releases (the notebook without solutions and
+  hidden tests, plus the files beside it: ``resources/``). nbgrader runs on a temporary copy
+  of the course directory, so ``autograder/gradebook.db`` and ``autograder/release/`` are left alone.
+* ``solutions/ddpg_pendulum_solution.ipynb``: the master with the solution markers and the hidden tests removed,
+  executed top to bottom (outside grading, so with the full training run), with its outputs.
+
+The checks and the grading harness the notebook's test cells call live in ``workshop_lib.checks`` (installed,
+so a submission cannot carry its own copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+ASSIGNMENT = "ddpg"
+NOTEBOOK = "ddpg_pendulum"
+SOURCE_DIR = HERE / "source" / ASSIGNMENT
+STUDENT_DIR = REPO / "notebooks"
+SOLUTION_DIR = REPO / "solutions"
+SOLUTION_NOTEBOOK = SOLUTION_DIR / f"{NOTEBOOK}_solution.ipynb"
+IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "tmp_ddpg_learning", "*.pyc")
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment for nbgrader: this interpreter's bin directory first on PATH.
+
+    nbgrader runs the ``alembic`` executable when it creates a gradebook; it is in the virtualenv's bin.
+    """
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` (this interpreter's) in ``cwd``; raise with its output if it fails."""
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"`nbgrader {' '.join(args)}` failed in {cwd} (exit {proc.returncode}):\n"
+                           f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def copy_course(dest: Path) -> Path:
+    """Copy the course (config and source, no gradebook or student folders) to ``dest``; return ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(HERE / "nbgrader_config.py", dest / "nbgrader_config.py")
+    shutil.copytree(HERE / "source", dest / "source", ignore=IGNORED, dirs_exist_ok=True)
+    return dest
+
+
+def generate_release(workdir: Path) -> Path:
+    """``nbgrader generate_assignment`` on a copy of the course in ``workdir``; return the release folder."""
+    course = copy_course(workdir / "course")
+    nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course)
+    return course / "release" / ASSIGNMENT
+
+
+def release_differences(release: Path, student_dir: Path = STUDENT_DIR) -> list[str]:
+    """Files that differ between a fresh release and ``student_dir`` (relative paths; empty if identical)."""
+    problems = []
+    wanted = {p.relative_to(release) for p in release.rglob("*") if p.is_file()}
+    for rel in sorted(wanted):
+        committed = student_dir / rel
+        if not committed.exists():
+            problems.append(f"{rel}: missing from {student_dir}")
+        elif rel.suffix == ".ipynb":
+            if nbformat.read(committed, as_version=4) != nbformat.read(release / rel, as_version=4):
+                problems.append(f"{rel}: differs from what generate_assignment makes")
+        elif not filecmp.cmp(committed, release / rel, shallow=False):
+            problems.append(f"{rel}: differs from the source")
+    ignored = {"tmp_ddpg_learning", "__pycache__", ".ipynb_checkpoints"}
+    for path in student_dir.rglob("*"):
+        rel = path.relative_to(student_dir)
+        if path.is_file() and rel not in wanted and not (set(rel.parts) & ignored):
+            problems.append(f"{rel}: in {student_dir} but not in the release")
+    return problems
+
+
+def build_student(release: Path, student_dir: Path = STUDENT_DIR) -> None:
+    """Replace ``student_dir``'s content by the release (keeps nothing else)."""
+    if student_dir.exists():
+        shutil.rmtree(student_dir)
+    shutil.copytree(release, student_dir, ignore=IGNORED)
+
+
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
+_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+
+
+def solution_notebook(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> nbformat.NotebookNode:
+    """The master without solution markers, hidden tests and nbgrader metadata (not executed)."""
+    nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        cell.source = _MARKER.sub("", _HIDDEN.sub("", cell.source))
+        cell.metadata.pop("nbgrader", None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def build_solution(timeout: int = 1200) -> None:
+    """Execute the solution notebook in ``solutions/`` (full training, not the grading shortcut) and save it."""
+    from nbclient import NotebookClient
+
+    nb = solution_notebook()
+    saved = {k: os.environ.pop(k) for k in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING") if k in os.environ}
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(SOLUTION_DIR)}}).execute()
+    finally:
+        os.environ.update(saved)
+    nbformat.write(nb, SOLUTION_NOTEBOOK)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--student", action="store_true", help="only regenerate notebooks/")
+    group.add_argument("--solution", action="store_true", help="only regenerate and execute the solution")
+    group.add_argument("--check", action="store_true", help="exit 1 if notebooks/ drifted from the source")
+    args = parser.parse_args(argv)
+    if not args.solution:
+        with tempfile.TemporaryDirectory() as tmp:
+            release = generate_release(Path(tmp))
+            if args.check:
+                problems = release_differences(release)
+                for line in problems:
+                    print(line)
+                if problems:
+                    print("notebooks/ is out of date: run `make notebooks`.")
+                    return 1
+                print("notebooks/ matches the source.")
+                return 0
+            build_student(release)
+            print(f"wrote {STUDENT_DIR.relative_to(REPO)}/ from nbgrader generate_assignment")
+    if not args.student:
+        build_solution()
+        print(f"wrote and executed {SOLUTION_NOTEBOOK.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The catalog of submissions the autograder is tested on: correct solutions written differently, common
+mistakes, and traps (stub, deleted or emptied test cell, a hang, warnings on stderr).
+
+Each submission is the RELEASED student notebook with its ``# YOUR CODE HERE / raise NotImplementedError()`` stubs
+replaced by code: the body of ``select_action`` and the four places of ``backward`` (sample; critic prediction;
+critic target; policy loss). Pieces a variant does not override are the reference solution's, read from the
+master notebook between its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers.
+
+Used by tests/test_autograder.py and benchmarks/bench_grading.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+ASSIGNMENT, NOTEBOOK = "ddpg", "ddpg_pendulum"
+STUB = "# YOUR CODE HERE\n{indent}raise NotImplementedError()"
+POINTS = {"test_select_action": 2.0, "test_critic_prediction": 2.0, "test_critic_target": 3.0,
+          "test_policy_loss": 3.0}
+PIECES = ("select", "sample", "prediction", "target", "policy")
+
+
+def reference_pieces(master: Path) -> dict[str, str]:
+    """The reference solution's five pieces (dedented), read from the master notebook."""
+    nb = nbformat.read(master, as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    regions = []
+    for grade_id in ("select_action", "backward"):
+        regions += re.findall(r"### BEGIN SOLUTION\n(.*?)\n[ \t]*### END SOLUTION", cells[grade_id], re.S)
+    if len(regions) != 5:
+        raise ValueError(f"expected 5 solution regions in the master notebook, found {len(regions)}")
+    return {name: textwrap.dedent(region) for name, region in zip(PIECES, regions)}
+
+
+@dataclass
+class Variant:
+    """One submission of the catalog.
+
+    Attributes:
+        name: the student id it is graded under.
+        why: what it shows.
+        expected: the expected score of each test cell (grade_id -> points).
+        pieces: replacements of the reference pieces (``select``, ``sample``, ``prediction``, ``target``,
+            ``policy``), written at indentation 0; ``None`` keeps the stubs everywhere.
+        mutate: a change to the whole notebook after the pieces are in (delete or empty a cell, ...).
+    """
+
+    name: str
+    why: str
+    expected: dict[str, float]
+    pieces: dict[str, str] | None = field(default_factory=dict)
+    mutate: Callable[[nbformat.NotebookNode], None] | None = None
+
+    @property
+    def total(self) -> float:
+        return sum(self.expected.values())
+
+
+def _scores(**zeroed: float) -> dict[str, float]:
+    """Full marks except for the parts given (as keyword = score)."""
+    names = {"select": "test_select_action", "prediction": "test_critic_prediction",
+             "target": "test_critic_target", "policy": "test_policy_loss"}
+    out = dict(POINTS)
+    for key, value in zeroed.items():
+        out[names[key]] = value
+    return out
+
+
+def _fill(source: str, bodies: list[str]) -> str:
+    """Replace the stubs of ``source`` in order by ``bodies`` (each indented like its stub)."""
+    pattern = re.compile(r"^([ \t]*)# YOUR CODE HERE\n[ \t]*raise NotImplementedError\(\)", re.M)
+    stubs = list(pattern.finditer(source))
+    if len(stubs) != len(bodies):
+        raise ValueError(f"expected {len(bodies)} stubs, found {len(stubs)}")
+    out, last = [], 0
+    for match, body in zip(stubs, bodies):
+        out.append(source[last:match.start()])
+        out.append(textwrap.indent(body.strip("\n"), match.group(1)))
+        last = match.end()
+    out.append(source[last:])
+    return "".join(out)
+
+
+def build_submission(release_nb: nbformat.NotebookNode, reference: dict[str, str],
+                     variant: Variant) -> nbformat.NotebookNode:
+    """The released notebook with ``variant``'s code in place of the stubs."""
+    nb = copy.deepcopy(release_nb)
+    if variant.pieces is not None:
+        pieces = {**reference, **variant.pieces}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id == "select_action":
+                cell.source = _fill(cell.source, [pieces["select"]])
+            elif grade_id == "backward":
+                cell.source = _fill(cell.source, [pieces[p] for p in PIECES[1:]])
+    if variant.mutate is not None:
+        variant.mutate(nb)
+    return nb
+
+
+def _delete_cell(grade_id: str) -> Callable[[nbformat.NotebookNode], None]:
+    def mutate(nb: nbformat.NotebookNode) -> None:
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return mutate
+
+
+def _empty_cell(grade_id: str) -> Callable[[nbformat.NotebookNode], None]:
+    def mutate(nb: nbformat.NotebookNode) -> None:
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+                cell.source = "pass  # tests removed by the student"
+    return mutate
+
+
+CORRECT = [
+    Variant("ok_reference", "the reference solution, as in the master notebook", _scores(), {}),
+    Variant("ok_detach_rb_sample", "self.rb.sample with its own order, .detach(), (1 - d) * gamma, cat on -1",
+            _scores(), {
+                "sample": "states, actions, next_states, rewards, dones = self.rb.sample(self.batch_size)",
+                "prediction": "qs_selected = self.q_current(torch.cat([states, actions], dim=-1))",
+                "target": (
+                    "next_q = self.q_target(torch.cat([next_states, self.mu_target(next_states)], dim=-1)).detach()\n"
+                    "qs_target = rewards + (1 - dones) * self.gamma * next_q"),
+            }),
+    Variant("ok_two_argument_qnet_neg", "the critic called with (states, actions); q.neg() for the minus",
+            _scores(), {
+                "prediction": "qs_selected = self.q_current(states, actions)",
+                "target": ("with torch.no_grad():\n"
+                           "    qs_target = rewards + self.gamma * (1 - dones) * self.q_target(next_states, "
+                           "self.mu_target(next_states))"),
+                "policy": "q_mu = self.q_current(states, self.mu_current(states)).neg()",
+            }),
+    Variant("ok_from_numpy_normal_noise", "torch.from_numpy + .detach(); np.random.normal noise; float64 action; "
+            "-1.0 * q", _scores(), {
+                "select": ("s = torch.from_numpy(state).float()\n"
+                           "a = self.mu_current(s).detach().numpy()\n"
+                           "a = a + np.random.normal(0.0, self.epsilon, size=a.shape)\n"
+                           "return np.clip(a, -self.action_limit, self.action_limit)"),
+                "policy": "q_mu = -1.0 * self.q_current(torch.cat((states, self.mu_current(states)), 1))",
+            }),
+    Variant("ok_batched_torch_noise_with_warnings",
+            "a batch of one state, torch noise and clamp; torch.tensor(tensor) warnings in select_action and "
+            "backward (stderr must not cost points); no no_grad in the target (target nets are frozen)",
+            _scores(), {
+                "select": ("with torch.no_grad():\n"
+                           "    s = torch.tensor(torch.as_tensor(state)).unsqueeze(0)  # UserWarning: copy-construct\n"
+                           "    noisy = self.mu_current(s).squeeze(0) + self.epsilon * torch.randn(self.action_size)\n"
+                           "    noisy = noisy.clamp(-self.action_limit, self.action_limit)\n"
+                           "return noisy.numpy()"),
+                "target": ("r = torch.tensor(rewards)  # UserWarning: copy-construct\n"
+                           "qs_target = r + self.gamma * (1.0 - dones) * self.q_target(\n"
+                           "    torch.cat([next_states, self.mu_target(next_states)], 1))"),
+            }),
+    Variant("ok_policy_loss_squeezed", "q_mu of shape (B,): the same mean, the same gradient; a two-line "
+            "prediction", _scores(), {
+                "prediction": ("x = torch.cat([states, actions], dim=1)\n"
+                               "qs_selected = self.q_current(x)"),
+                "policy": "q_mu = -self.q_current(torch.cat([states, self.mu_current(states)], dim=1)).squeeze(1)",
+            }),
+    Variant("ok_policy_loss_scalar", "q_mu already averaged (a scalar): loss_mu = q_mu.mean() is unchanged",
+            _scores(), {
+                "select": ("with torch.no_grad():\n"
+                           "    action = self.mu_current(torch.as_tensor(state, dtype=torch.float32)).cpu().numpy()\n"
+                           "noise = self.epsilon * np.random.standard_normal(self.action_size)\n"
+                           "return np.clip(action + noise, -self.action_limit, self.action_limit).astype(np.float32)"),
+                "policy": "q_mu = -self.q_current(torch.cat([states, self.mu_current(states)], dim=1)).mean()",
+            }),
+]
+
+_TARGET_WITH = ("with torch.no_grad():\n"
+                "    qs_target = {expr}")
+MISTAKES = [
+    Variant("bad_q_current_in_target", "the live critic in the target", _scores(target=0), {
+        "target": _TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_current("
+                                           "torch.cat([next_states, self.mu_target(next_states)], 1))")}),
+    Variant("bad_mu_current_in_target", "the live actor in the target", _scores(target=0), {
+        "target": _TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_target("
+                                           "torch.cat([next_states, self.mu_current(next_states)], 1))")}),
+    Variant("bad_no_done_mask", "no (1 - dones)", _scores(target=0), {
+        "target": _TARGET_WITH.format(expr="rewards + self.gamma * self.q_target("
+                                           "torch.cat([next_states, self.mu_target(next_states)], 1))")}),
+    Variant("bad_no_gamma", "no discount", _scores(target=0), {
+        "target": _TARGET_WITH.format(expr="rewards + (1 - dones) * self.q_target("
+                                           "torch.cat([next_states, self.mu_target(next_states)], 1))")}),
+    Variant("bad_target_broadcast_BxB", "(B, 1) + (B,) broadcasts the target to (B, B) (a warning only)",
+            _scores(target=0), {
+                "target": _TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_target("
+                                                   "torch.cat([next_states, self.mu_target(next_states)], 1)).squeeze()")}),
+    Variant("bad_prediction_squeezed", "qs_selected of shape (B,) against a (B, 1) target", _scores(prediction=0), {
+        "prediction": "qs_selected = self.q_current(torch.cat([states, actions], dim=1)).squeeze(-1)"}),
+    Variant("bad_prediction_next_states", "next_states in the prediction", _scores(prediction=0), {
+        "prediction": "qs_selected = self.q_current(torch.cat([next_states, actions], dim=1))"}),
+    Variant("bad_sample_twice", "a second mini-batch for the target", _scores(target=0), {
+        "target": ("states2, actions2, rewards2, next_states2, dones2 = self.sample()\n"
+                   + _TARGET_WITH.format(expr="rewards2 + self.gamma * (1 - dones2) * self.q_target("
+                                              "torch.cat([next_states2, self.mu_target(next_states2)], 1))"))}),
+    Variant("bad_policy_no_minus", "gradient descent on Q (no minus)", _scores(policy=0), {
+        "policy": "q_mu = self.q_current(torch.cat([states, self.mu_current(states)], dim=1))"}),
+    Variant("bad_policy_q_target", "the target critic in the policy loss", _scores(policy=0), {
+        "policy": "q_mu = -self.q_target(torch.cat([states, self.mu_current(states)], dim=1))"}),
+    Variant("bad_policy_buffer_actions", "the policy loss on the stored actions (backward then raises)",
+            _scores(policy=0), {
+                "policy": "q_mu = -self.q_current(torch.cat([states, actions], dim=1))"}),
+    Variant("bad_policy_detached_actor", "the actor's output detached (backward then raises)", _scores(policy=0), {
+        "policy": "q_mu = -self.q_current(torch.cat([states, self.mu_current(states).detach()], dim=1))"}),
+    Variant("bad_act_mu_target", "acting with the target actor", _scores(select=0), {
+        "select": ("with torch.no_grad():\n"
+                   "    action = self.mu_target(torch.as_tensor(state)).numpy()\n"
+                   "return np.clip(action + self.epsilon * np.random.randn(self.action_size), "
+                   "-self.action_limit, self.action_limit)")}),
+    Variant("bad_act_returns_tensor", "a torch tensor returned", _scores(select=0), {
+        "select": ("with torch.no_grad():\n"
+                   "    action = self.mu_current(torch.as_tensor(state))\n"
+                   "return torch.clamp(action + self.epsilon * torch.randn(self.action_size), "
+                   "-self.action_limit, self.action_limit)")}),
+    Variant("bad_act_no_noise", "no exploration noise", _scores(select=0), {
+        "select": ("with torch.no_grad():\n"
+                   "    return self.mu_current(torch.as_tensor(state)).numpy()")}),
+    Variant("bad_act_no_clip", "noise without clipping", _scores(select=0), {
+        "select": ("with torch.no_grad():\n"
+                   "    action = self.mu_current(torch.as_tensor(state)).numpy()\n"
+                   "return action + self.epsilon * np.random.randn(self.action_size)")}),
+    Variant("bad_act_hangs", "select_action never returns: the per-cell timeout cuts it", _scores(select=0), {
+        "select": ("while True:\n"
+                   "    pass")}),
+]
+
+TRAPS = [
+    Variant("trap_unmodified", "the released notebook as is: every part 0, and grading goes on",
+            {k: 0.0 for k in POINTS}, None),
+    Variant("trap_deleted_test_cell", "the reference with the policy-loss test cell deleted: it is put back",
+            _scores(), {}, _delete_cell("test_policy_loss")),
+    Variant("trap_emptied_test_cell", "no minus, and the policy-loss test replaced by `pass`: restored, 0",
+            _scores(policy=0), {"policy": "q_mu = self.q_current(torch.cat([states, self.mu_current(states)], 1))"},
+            _empty_cell("test_policy_loss")),
+]
+
+CATALOG = CORRECT + MISTAKES + TRAPS
+
+
+def write_submissions(course: Path, release_nb_path: Path, master: Path, variants: list[Variant]) -> None:
+    """Write each variant as ``course/submitted/<name>/ddpg/ddpg_pendulum.ipynb``."""
+    release_nb = nbformat.read(release_nb_path, as_version=4)
+    reference = reference_pieces(master)
+    for variant in variants:
+        folder = course / "submitted" / variant.name / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(build_submission(release_nb, reference, variant), folder / f"{NOTEBOOK}.ipynb")
+
+
+def agent_class(release_nb_path: Path, master: Path, variant: Variant) -> type:
+    """The notebook's ``DDPGAgent`` as ``variant`` writes it, built in-process the way jdc's ``%%add_to`` does
+    (each ``def`` of a cell set on the class), for fast checks without a kernel."""
+    nb = build_submission(nbformat.read(release_nb_path, as_version=4), reference_pieces(master), variant)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    namespace: dict = {}
+    imports = "\n".join(line for line in cells["imports"].splitlines() if line.strip() != "import jdc"
+                        and not line.startswith("import jdc "))
+    exec(imports, namespace)  # noqa: S102 - our own notebook's cells
+    exec(cells["agent_constructor"], namespace)  # noqa: S102
+    cls = namespace["DDPGAgent"]
+    for grade_id in ("replay_memory", "target_update", "select_action", "backward"):
+        body = cells[grade_id]
+        assert body.startswith("%%add_to DDPGAgent\n")
+        methods: dict = {}
+        exec(body.split("\n", 1)[1], namespace, methods)  # noqa: S102
+        for name, fn in methods.items():
+            if callable(fn):
+                setattr(cls, name, fn)
+    return cls

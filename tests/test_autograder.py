@@ -1,0 +1,255 @@
+"""The assignment and its autograder: the master notebook, the generated student and solution notebooks, the
+visible checks, and the catalog of submissions graded by the real ``nbgrader autograde``.
+
+The nbgrader workflow always runs on a temporary copy of the course directory (``autograder/``).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests import grading_catalog as gc
+
+REPO = Path(__file__).resolve().parent.parent
+AUTOGRADER = REPO / "autograder"
+MASTER = AUTOGRADER / "source" / "ddpg" / "ddpg_pendulum.ipynb"
+STUDENT = REPO / "notebooks" / "ddpg_pendulum.ipynb"
+SOLUTION = REPO / "solutions" / "ddpg_pendulum_solution.ipynb"
+sys.path.insert(0, str(AUTOGRADER))
+import build_notebooks  # noqa: E402
+import grade  # noqa: E402
+
+
+def _cells(path: Path) -> dict[str, nbformat.NotebookNode]:
+    nb = nbformat.read(path, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+
+
+# ------------------------------------------------------------------------------------------- the master
+def test_master_has_the_graded_parts_with_unique_ids():
+    nb = nbformat.read(MASTER, as_version=4)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids)), "every nbgrader cell needs a unique grade_id"
+    cells = _cells(MASTER)
+    points = {gid: c.metadata["nbgrader"].get("points") for gid, c in cells.items() if c.metadata["nbgrader"]["grade"]}
+    assert points == gc.POINTS
+    for gid in gc.POINTS:
+        assert cells[gid].metadata["nbgrader"]["locked"]
+        assert "### BEGIN HIDDEN TESTS" in cells[gid].source and "### END HIDDEN TESTS" in cells[gid].source
+    for gid in ("select_action", "backward"):
+        cell = cells[gid]
+        assert cell.metadata["nbgrader"]["solution"] and cell.source.startswith("%%add_to DDPGAgent\n")
+        # jdc drops whatever is not a def: the markers must sit inside the method body
+        for line in cell.source.splitlines():
+            if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+                assert line.startswith("    "), f"marker outside the method body in {gid}: {line!r}"
+
+
+def test_hyperparameter_cell_holds_the_library_defaults():
+    from workshop_lib.train import Hyperparameters
+    from workshop_lib.utils import create_run_name
+
+    nb = nbformat.read(MASTER, as_version=4)
+    source = next(c.source for c in nb.cells if c.cell_type == "code" and "EPSILON_START =" in c.source)
+    namespace = {"create_run_name": create_run_name}
+    exec(source, namespace)  # noqa: S102 - our own notebook cell
+    for name, value in asdict(Hyperparameters()).items():
+        assert namespace[name] == value, f"{name}: notebook {namespace[name]!r}, library default {value!r}"
+
+
+# ---------------------------------------------------------------------------------- the student notebook
+@pytest.mark.slow
+def test_committed_student_notebook_is_what_generate_assignment_makes(tmp_path):
+    release = build_notebooks.generate_release(tmp_path)
+    assert build_notebooks.release_differences(release) == [], "run `make notebooks` to regenerate notebooks/"
+
+
+def test_student_notebook_has_stubs_and_given_code_but_no_solution():
+    text = STUDENT.read_text()
+    for secret in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "_reference_update", "self.mu_target(next_states)",
+                   "self.mu_current(state).numpy()"):
+        assert secret not in text, f"the student notebook leaks {secret!r}"
+    cells = _cells(STUDENT)
+    select = cells["select_action"].source
+    assert select.startswith("%%add_to DDPGAgent\ndef select_action(self, state):")
+    assert select.count("raise NotImplementedError()") == 1
+    backward = cells["backward"].source
+    assert backward.startswith("%%add_to DDPGAgent\ndef backward(self):")
+    assert backward.count("raise NotImplementedError()") == 4
+    for given in ("loss = (torch.nn.functional.mse_loss(qs_selected, qs_target)).mean()",
+                  "p.requires_grad = False", "loss_mu = q_mu.mean()", "self.mu_optimizer.step()",
+                  "self._update_target_model()", "return torch.mean(td_error).item(), loss_mu.detach().item()"):
+        assert given in backward, f"given code missing from backward: {given}"
+
+
+@pytest.mark.slow
+def test_student_notebook_run_all_stops_at_the_first_exercise_check(tmp_path):
+    """Restart & Run All: every cell before the first check runs; the check raises the stub's error."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    work = tmp_path / "nb"
+    import shutil
+
+    shutil.copytree(STUDENT.parent, work, ignore=build_notebooks.IGNORED)
+    nb = nbformat.read(work / STUDENT.name, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}})
+    with pytest.raises(CellExecutionError) as info:
+        client.execute()
+    assert "NotImplementedError" in str(info.value)
+    ran = [c for c in nb.cells if c.cell_type == "code" and c.execution_count is not None]
+    failing = ran[-1]
+    assert failing.metadata["nbgrader"]["grade_id"] == "test_select_action"
+    for cell in ran[:-1]:
+        assert not any(o.output_type == "error" for o in cell.outputs)
+    first_check = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id")
+                       == "test_select_action")
+    assert all(c.execution_count is not None for c in nb.cells[:first_check] if c.cell_type == "code")
+
+
+# --------------------------------------------------------------------------------- the solution notebook
+def test_solution_notebook_is_the_master_without_markers_and_hidden_tests():
+    expected = build_notebooks.solution_notebook()
+    committed = nbformat.read(SOLUTION, as_version=4)
+    assert [c.source for c in committed.cells] == [c.source for c in expected.cells], \
+        "solutions/ notebook drifted from the master: run `make notebooks`"
+    text = SOLUTION.read_text()
+    assert "HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+
+
+def test_solution_notebook_ran_top_to_bottom_and_solves_pendulum():
+    nb = nbformat.read(SOLUTION, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "not one clean run"
+    for cell in code:
+        for out in cell.outputs:
+            assert out.output_type != "error", f"cell {cell.id} raised {out.get('ename')}"
+            assert not (out.output_type == "stream" and out.name == "stderr"), f"stderr in cell {cell.id}: {out.text}"
+    texts = "".join(o.get("text", "") for c in code for o in c.outputs if o.output_type == "stream")
+    for check in ("Exercise 1: all checks passed", "critic prediction: all checks passed",
+                  "critic target: all checks passed", "policy loss: all checks passed"):
+        assert check in texts
+    greedy = float(re.search(r"Greedy return over 10 fresh episodes: (-?[\d.]+)", texts).group(1))
+    assert greedy >= -200, f"the solution's greedy return {greedy} does not solve Pendulum (>= -200)"
+    assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs), "no figure"
+    training = next(c for c in code if "agent.backward()" in c.source and "for episode in progress" in c.source)
+    assert "EPISODES: 80" in "".join(o.get("text", "") for o in training.outputs), "not the full training run"
+
+
+# ----------------------------------------------------------------------- the catalog, through nbgrader
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory):
+    """A temporary copy of the course with every catalog submission, graded by `grade.py` (generate_assignment,
+    then one `nbgrader autograde` for all)."""
+    course = build_notebooks.copy_course(tmp_path_factory.mktemp("course"))
+    gc.write_submissions(course, STUDENT, MASTER, gc.CATALOG)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(AUTOGRADER / "grade.py"), "--course", str(course)],
+                          capture_output=True, text=True, env=build_notebooks.nbgrader_env())
+    elapsed = time.perf_counter() - start
+    print(f"graded {len(gc.CATALOG)} submissions in {elapsed:.0f} s")
+    return {"course": course, "proc": proc, "scores": grade.read_scores(course), "seconds": elapsed}
+
+
+@pytest.mark.slow
+def test_grading_the_catalog_does_not_crash(graded_course):
+    proc = graded_course["proc"]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert set(graded_course["scores"]) == {v.name for v in gc.CATALOG}
+    for variant in gc.CATALOG:  # the table of `make grade`
+        assert re.search(rf"^\| {variant.name} \|.* \| {variant.total:g} \|$", proc.stdout, re.M), variant.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", gc.CATALOG, ids=lambda v: v.name)
+def test_catalog_scores(graded_course, variant):
+    scores = graded_course["scores"][variant.name]
+    got = {gid: scores.get(gid) for gid in gc.POINTS}
+    assert got == variant.expected, f"{variant.name} ({variant.why})"
+
+
+@pytest.mark.slow
+def test_catalog_has_enough_correct_variants_and_mistakes():
+    assert len(gc.CORRECT) >= 6 and all(v.total == 10 for v in gc.CORRECT)
+    assert len(gc.MISTAKES) >= 12 and all(v.total < 10 for v in gc.MISTAKES)
+
+
+@pytest.mark.slow
+def test_a_hang_is_cut_by_the_cell_timeout(graded_course):
+    nb = nbformat.read(graded_course["course"] / "autograded" / "bad_act_hangs" / "ddpg" / "ddpg_pendulum.ipynb", 4)
+    check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_select_action")
+    assert any(o.output_type == "error" and "Timeout" in o.ename for o in check.outputs)
+
+
+@pytest.mark.slow
+def test_a_deleted_test_cell_is_put_back_and_graded(graded_course):
+    nb = nbformat.read(graded_course["course"] / "autograded" / "trap_deleted_test_cell" / "ddpg" /
+                       "ddpg_pendulum.ipynb", 4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert "test_policy_loss" in ids
+
+
+@pytest.mark.slow
+def test_feedback_and_export_from_the_graded_course(graded_course):
+    """The rest of the README's instructor workflow, with nbgrader's own commands, in the course directory."""
+    course = graded_course["course"]
+    build_notebooks.nbgrader(["generate_feedback", "ddpg", "--student", "ok_reference"], cwd=course)
+    feedback = course / "feedback" / "ok_reference" / "ddpg" / "ddpg_pendulum.html"
+    assert feedback.is_file() and "Hidden tests of the policy loss passed" in feedback.read_text()
+    build_notebooks.nbgrader(["export"], cwd=course)
+    rows = (course / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("assignment,") and len(rows) == 1 + len(gc.CATALOG)
+
+
+def test_grade_without_submissions_says_what_to_do(tmp_path):
+    course = build_notebooks.copy_course(tmp_path / "course")
+    proc = subprocess.run([sys.executable, str(AUTOGRADER / "grade.py"), "--course", str(course)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "No submissions to grade" in proc.stdout
+
+
+# --------------------------------------------------------------------- the visible checks, in-process
+from workshop_lib import checks as ddpg_checks  # noqa: E402
+
+VISIBLE = {
+    "test_select_action": [ddpg_checks.check_select_action],
+    "test_critic_prediction": [ddpg_checks.check_critic_prediction],
+    "test_critic_target": [ddpg_checks.check_critic_target],
+    "test_policy_loss": [ddpg_checks.check_policy_step, ddpg_checks.check_target_update],
+}
+
+
+def _visible_failures(cls) -> dict[str, str]:
+    failures = {}
+    for part, checks in VISIBLE.items():
+        try:
+            for check in checks:
+                check(cls)
+        except (AssertionError, NotImplementedError) as err:
+            failures[part] = f"{type(err).__name__}: {err}"
+    return failures
+
+
+@pytest.mark.parametrize("variant", [v for v in gc.CATALOG if v.name != "bad_act_hangs"], ids=lambda v: v.name)
+def test_visible_checks_pass_every_correct_variant_and_flag_each_mistake(variant):
+    """A visible check fails exactly for the parts the hidden tests take points from, with a hint."""
+    failures = _visible_failures(gc.agent_class(STUDENT, MASTER, variant))
+    lost = {gid for gid, pts in variant.expected.items() if pts < gc.POINTS[gid]}
+    assert set(failures) == lost, failures
+    for part, message in failures.items():
+        if variant.pieces is not None:
+            assert "Hint" in message or "NotImplementedError" in message, message
+
+
+def test_reference_agent_of_solutions_passes_the_visible_checks():
+    from solutions.ddpg_agent import DDPGAgent
+
+    assert _visible_failures(DDPGAgent) == {}

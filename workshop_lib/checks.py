@@ -1,0 +1,460 @@
+"""Checks for the DDPG assignment: small fixed problems, recorders, and the property checks the notebook runs.
+
+The notebook's check cells call the ``check_*`` functions below right after each exercise. Each one builds a tiny
+agent with fixed weights and a fixed replay buffer, runs your method, and raises an ``AssertionError`` whose
+message says in one sentence what is wrong and which hint of the notebook applies.
+
+None of these checks needs (or contains) a solution: they test properties that every correct solution has.
+You do not need to read this module to do the assignment. It is part of the installed workshop_lib, so grading
+always uses this version, whatever a submission's folder holds.
+
+How ``backward`` is observed (see :func:`capture_backward`): the two Adam optimizers are replaced by
+:class:`RecordingOptimizer` objects, whose ``step()`` records every gradient and changes no weight, and the local
+variables of ``backward`` (``qs_selected``, ``qs_target``, ``q_mu``, ...) are read when it returns. So the checks
+compare what your code *computes*, never weights after an optimizer step.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "S", "A", "LIMIT", "B", "RecordingOptimizer", "BackwardRun", "make_transitions", "make_check_agent",
+    "capture_backward", "check_select_action", "check_critic_prediction", "check_critic_target",
+    "check_policy_step", "check_target_update",
+]
+
+S, A, LIMIT = 3, 1, 2.0
+"""State size, action size and action limit of the check problems (those of Pendulum-v1)."""
+B = 16
+"""Mini-batch size of the check problems."""
+
+
+# ----------------------------------------------------------------------------------------------- fixtures
+def make_transitions(seed: int = 0, n: int = 48) -> dict[str, np.ndarray]:
+    """A fixed set of Pendulum-like transitions; every third one ends in a true terminal state.
+
+    Returns:
+        ``{"obs": (n, S), "act": (n, A), "rew": (n,), "next_obs": (n, S), "done": (n,)}``, float32.
+    """
+    rng = np.random.default_rng(seed)
+    theta, theta_dot = rng.uniform(-np.pi, np.pi, n), rng.uniform(-8.0, 8.0, n)
+    act = rng.uniform(-LIMIT, LIMIT, (n, A))
+    next_theta = theta + 0.05 * theta_dot
+    next_theta_dot = np.clip(theta_dot + rng.normal(0.0, 1.0, n), -8.0, 8.0)
+    return {
+        "obs": np.stack([np.cos(theta), np.sin(theta), theta_dot], axis=1).astype(np.float32),
+        "act": act.astype(np.float32),
+        "rew": (-(theta ** 2 + 0.1 * theta_dot ** 2 + 0.001 * act[:, 0] ** 2)).astype(np.float32),
+        "next_obs": np.stack([np.cos(next_theta), np.sin(next_theta), next_theta_dot], axis=1).astype(np.float32),
+        "done": (np.arange(n) % 3 == 0).astype(np.float32),
+    }
+
+
+def make_check_agent(agent_class: type, seed: int = 0, gamma: float = 0.9, batch_size: int = B,
+                     transitions: dict[str, np.ndarray] | None = None, perturb_targets: bool = True) -> Any:
+    """Build a small agent with fixed weights and a replay buffer holding :func:`make_transitions`.
+
+    The target networks are moved away from the live ones (``perturb_targets``), so that using a live network
+    where a target network belongs (or the reverse) changes the result. Global random generators are left as
+    they were.
+
+    Args:
+        agent_class: the notebook's ``DDPGAgent``.
+        seed: fixes the weights, the perturbation and the buffer's sampling order.
+        gamma: discount factor of the agent.
+        batch_size: mini-batch size of the agent.
+        transitions: the transitions to store (default: ``make_transitions(seed)``).
+        perturb_targets: move the target networks away from the live ones.
+    """
+    numpy_state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            agent = agent_class(S, A, LIMIT, gamma=gamma, batch_size=batch_size, lr=1e-3, num_hidden=1,
+                                hidden_units=16, eps_start=0.0)
+            if perturb_targets:
+                with torch.no_grad():
+                    for net in (agent.q_target, agent.mu_target):
+                        for p in net.parameters():
+                            p.add_(0.3 * torch.randn_like(p))
+    finally:
+        np.random.set_state(numpy_state)
+    data = make_transitions(seed) if transitions is None else transitions
+    for i in range(len(data["rew"])):
+        agent.remember(state=data["obs"][i], action=data["act"][i], reward=float(data["rew"][i]),
+                       next_state=data["next_obs"][i], done=float(data["done"][i]))
+    agent.rb.seed(seed + 1)
+    agent.epsilon = 0.0
+    return agent
+
+
+# ---------------------------------------------------------------------------------------------- recorders
+class RecordingOptimizer:
+    """Stands in for an optimizer during a check: ``zero_grad()`` clears the gradients, ``step()`` records a copy
+    of every parameter's ``.grad`` (``None`` where there is none) and changes nothing.
+
+    Args:
+        params: the parameters the replaced optimizer was built on.
+    """
+
+    def __init__(self, params: Any) -> None:
+        self.params = list(params)
+        self.recorded: list[list[torch.Tensor | None]] = []
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self, closure: Any = None) -> None:
+        self.recorded.append([None if p.grad is None else p.grad.detach().clone() for p in self.params])
+
+
+@dataclass
+class BackwardRun:
+    """What one call of ``backward()`` did.
+
+    Attributes:
+        before: a deep copy of the agent taken just before the call (same weights, same buffer, same sampler).
+        agent: the agent after the call.
+        local_vars: the local variables of ``backward`` when it returned (or raised).
+        returned: the value it returned (``None`` if it raised).
+        error: the exception it raised, or ``None``.
+        critic_grads: gradients of ``q_current``'s parameters recorded at ``q_optimizer.step()`` (per call).
+        actor_grads: gradients of ``mu_current``'s parameters recorded at ``mu_optimizer.step()`` (per call).
+        batches: every mini-batch ``rb.sample`` gave, in the buffer's order (states, actions, next_states,
+            rewards, dones).
+    """
+
+    before: Any
+    agent: Any
+    local_vars: dict[str, Any] = field(default_factory=dict)
+    returned: Any = None
+    error: BaseException | None = None
+    critic_grads: list[list[torch.Tensor | None]] = field(default_factory=list)
+    actor_grads: list[list[torch.Tensor | None]] = field(default_factory=list)
+    batches: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
+
+    def get(self, name: str) -> Any:
+        """A local variable of ``backward`` (``None`` if it was never set)."""
+        return self.local_vars.get(name)
+
+
+def capture_backward(agent: Any) -> BackwardRun:
+    """Call ``agent.backward()`` once with recording optimizers and read its local variables at the end.
+
+    Warnings raised inside are silenced (a warning is no error; the checks look at shapes and values instead).
+    An exception raised by ``backward`` is kept in ``run.error``, not raised.
+    """
+    run = BackwardRun(before=copy.deepcopy(agent), agent=agent)
+    q_rec, mu_rec = RecordingOptimizer(agent.q_current.parameters()), RecordingOptimizer(agent.mu_current.parameters())
+    agent.q_optimizer, agent.mu_optimizer = q_rec, mu_rec
+    buffer_sample = agent.rb.sample
+
+    def recording_sample(batch_size: int) -> tuple[torch.Tensor, ...]:
+        batch = buffer_sample(batch_size)
+        run.batches.append(tuple(t.clone() for t in batch))
+        return batch
+
+    agent.rb.sample = recording_sample
+    code = getattr(type(agent).backward, "__code__", None)
+
+    def profiler(frame: Any, event: str, arg: Any) -> None:
+        if event == "return" and frame.f_code is code:
+            run.local_vars = dict(frame.f_locals)
+
+    previous = sys.getprofile()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sys.setprofile(profiler)
+            try:
+                run.returned = agent.backward()
+            except Exception as err:  # noqa: BLE001 - any error of the student's code is a finding
+                run.error = err
+            finally:
+                sys.setprofile(previous)
+    finally:
+        del agent.rb.sample  # back to the buffer's own method
+    run.critic_grads, run.actor_grads = q_rec.recorded, mu_rec.recorded
+    return run
+
+
+# ------------------------------------------------------------------------------------------ small helpers
+def _quiet(check: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``check`` with warnings silenced: nbgrader scores a test cell 0 as soon as it writes to stderr, and a
+    warning is not a mistake (shapes and values are what the checks look at)."""
+
+    @functools.wraps(check)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return check(*args, **kwargs)
+
+    return wrapper
+
+
+def _fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def _raise_if_error(run: BackwardRun, part: str) -> None:
+    """Fail with ``backward``'s own error, if it raised (a stub's NotImplementedError is raised as such)."""
+    if run.error is None:
+        return
+    err = run.error
+    if isinstance(err, NotImplementedError):
+        raise NotImplementedError(
+            f"backward() still raises NotImplementedError: replace every `raise NotImplementedError()` stub of "
+            f"Exercise 2 ({part}).") from err
+    _fail(f"backward() raised {type(err).__name__}: {err} ({part}).")
+
+
+def _tensor(run: BackwardRun, name: str, hint: str) -> torch.Tensor:
+    """The local ``name`` of ``backward``. If it was never set because ``backward`` raised first, that error is
+    reported; an error raised *after* it was set (in a later step) does not fail this step's checks."""
+    value = run.get(name)
+    if value is None and run.error is not None:
+        _raise_if_error(run, f"before `{name}` was set")
+    if value is None:
+        _fail(f"`{name}` is None or was never set in backward(): store your result in a variable named "
+              f"`{name}` ({hint}).")
+    if not isinstance(value, torch.Tensor):
+        _fail(f"`{name}` must be a torch.Tensor, got {type(value).__name__} ({hint}).")
+    return value
+
+
+def _check_batch_shape(value: torch.Tensor, name: str, batch_size: int, hint: str) -> None:
+    if tuple(value.shape) != (batch_size, 1):
+        extra = ""
+        if value.dim() == 2 and value.shape[0] == value.shape[1] == batch_size:
+            extra = " A (B, B) result comes from combining a (B,) tensor with a (B, 1) tensor: broadcasting."
+        elif tuple(value.shape) == (batch_size,):
+            extra = " Keep the last dimension (do not squeeze): rewards and dones are (B, 1) too."
+        _fail(f"`{name}` must have shape (B, 1) = ({batch_size}, 1), got {tuple(value.shape)}.{extra} ({hint})")
+
+
+def _q_of(agent: Any, states: torch.Tensor, actions: torch.Tensor, net: str = "q_current") -> torch.Tensor:
+    with torch.no_grad():
+        return getattr(agent, net)(torch.cat([states, actions], dim=1))
+
+
+def _mean_q_of_policy(agent: Any, states: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float(agent.q_current(torch.cat([states, agent.mu_current(states)], dim=1)).mean())
+
+
+# ------------------------------------------------------------------------------------- Exercise 1 checks
+@_quiet
+def check_select_action(agent_class: type) -> None:
+    """Property checks of ``select_action`` (Exercise 1).
+
+    1. it returns a numpy array of shape (action_size,) (not a torch tensor);
+    2. with epsilon = 0 it returns the live actor's action μ(s; φ), from ``mu_current``, not ``mu_target``;
+    3. with epsilon > 0 it adds zero-mean noise of scale epsilon;
+    4. with a huge epsilon every action still lies within [-action_limit, action_limit];
+    5. it changes no network weight.
+    """
+    agent = make_check_agent(agent_class)
+    states = make_transitions(seed=7, n=6)["obs"]
+    weights = [p.detach().clone() for p in agent.mu_current.parameters()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agent.epsilon = 0.0
+        for state in states:
+            action = agent.select_action(state.copy())
+            if action is None:
+                _fail("select_action returned None: return the action (Hint 1.1).")
+            if isinstance(action, torch.Tensor):
+                _fail("select_action returned a torch.Tensor; the environment needs a numpy array: convert the "
+                      "actor's output with .numpy() after computing it without gradient (Hint 1.2).")
+            if not isinstance(action, np.ndarray):
+                _fail(f"select_action must return a numpy array, got {type(action).__name__} (Hint 1.2).")
+            if action.shape != (A,):
+                _fail(f"select_action must return shape (action_size,) = ({A},), got {action.shape}: act on "
+                      "one state and return one action (Hint 1.2).")
+            if not np.all(np.isfinite(action)):
+                _fail(f"select_action returned a non-finite action {action} (Hint 1.1).")
+            with torch.no_grad():
+                live = agent.mu_current(torch.as_tensor(state)).numpy()
+                target = agent.mu_target(torch.as_tensor(state)).numpy()
+            if not np.allclose(action, live, atol=1e-5):
+                if np.allclose(action, target, atol=1e-5):
+                    _fail("With epsilon = 0 the action equals mu_target's: the agent must act with the live "
+                          "actor mu_current; target networks only serve the critic's target (Hint 1.1).")
+                _fail(f"With epsilon = 0 the action must be the actor's output μ(s) = {live}, got {action}: "
+                      "no noise when epsilon is 0, and use the actor network (Hint 1.1).")
+        state = states[0]
+        with torch.no_grad():
+            live = agent.mu_current(torch.as_tensor(state)).numpy()
+        agent.epsilon = 0.3
+        noise = np.stack([agent.select_action(state.copy()) for _ in range(400)]) - live
+        if np.allclose(noise, 0.0):
+            _fail("With epsilon = 0.3 every action is the same: add Gaussian noise scaled by self.epsilon "
+                  "(Hint 1.3).")
+        if not (0.2 < noise.std() < 0.4 and abs(noise.mean()) < 0.08):
+            _fail(f"With epsilon = 0.3 the noise should have mean 0 and standard deviation 0.3, got mean "
+                  f"{noise.mean():.3f} and std {noise.std():.3f}: scale standard normal noise by "
+                  "self.epsilon (Hint 1.3).")
+        agent.epsilon = 50.0
+        big = np.stack([agent.select_action(s.copy()) for s in states for _ in range(20)])
+        if np.any(np.abs(big) > LIMIT + 1e-6):
+            _fail(f"With a large epsilon some actions left [-{LIMIT}, {LIMIT}] (max |a| = "
+                  f"{np.abs(big).max():.2f}): clip the noisy action to the action limit (Hint 1.4).")
+    if not all(torch.equal(p, w) for p, w in zip(agent.mu_current.parameters(), weights)):
+        _fail("select_action changed the actor's weights; acting must not train anything.")
+
+
+# ------------------------------------------------------------------------------------- Exercise 2 checks
+@_quiet
+def check_critic_prediction(agent_class: type) -> BackwardRun:
+    """Property checks of the prediction ``qs_selected`` = Q(s, a; θ) (Exercise 2, step 2a).
+
+    It has shape (B, 1), it carries the gradient of ``q_current``, it changes with the stored actions and it
+    does not depend on the next states.
+    """
+    run = capture_backward(make_check_agent(agent_class))
+    hint = "Hint 2.2"
+    qs_selected = _tensor(run, "qs_selected", hint)
+    _check_batch_shape(qs_selected, "qs_selected", B, hint)
+    if not qs_selected.requires_grad:
+        _fail("`qs_selected` carries no gradient, so the critic cannot learn from it: compute it with "
+              "q_current outside torch.no_grad() and without .detach() (Hint 2.2).")
+    if not run.critic_grads:
+        _raise_if_error(run, "critic step")
+    if not run.critic_grads or all(g is None for g in run.critic_grads[0]):
+        _fail("q_optimizer.step() found no gradient on q_current: the prediction must come from q_current "
+              "(Hint 2.2).")
+    data = make_transitions(0)
+    moved_next = dict(data, next_obs=np.zeros_like(data["next_obs"]))
+    other = capture_backward(make_check_agent(agent_class, transitions=moved_next))
+    if other.error is None and isinstance(other.get("qs_selected"), torch.Tensor) and \
+            not torch.allclose(other.get("qs_selected"), qs_selected):
+        _fail("`qs_selected` changed when only the next states changed: the prediction is Q(s, a) of the "
+              "states and actions of the batch (Hint 2.2).")
+    moved_act = dict(data, act=-data["act"])
+    other = capture_backward(make_check_agent(agent_class, transitions=moved_act))
+    if other.error is None and isinstance(other.get("qs_selected"), torch.Tensor) and \
+            torch.allclose(other.get("qs_selected"), qs_selected):
+        _fail("`qs_selected` did not change when the stored actions changed: feed the actions that were "
+              "played, together with the states, to the critic (Hint 2.2).")
+    return run
+
+
+@_quiet
+def check_critic_target(agent_class: type) -> BackwardRun:
+    """Property checks of the target ``qs_target`` = y (Exercise 2, step 2b).
+
+    It has shape (B, 1) and no gradient; it equals the reward where done = 1; it equals the reward everywhere
+    when gamma = 0; it does not change when the live networks change (it uses the target networks), and it
+    changes when the target networks change.
+    """
+    hint = "Hint 2.3"
+    run = capture_backward(make_check_agent(agent_class))
+    qs_target = _tensor(run, "qs_target", hint)
+    _check_batch_shape(qs_target, "qs_target", B, hint)
+    if qs_target.requires_grad:
+        _fail("`qs_target` carries a gradient: the target is a fixed label built from the target networks; "
+              "compute it under torch.no_grad() or detach it (Hint 2.3).")
+    if not run.batches:
+        _fail("backward() never sampled the replay buffer (Hint 2.1).")
+    _states, _actions, _next_states, rewards, dones = run.batches[0]
+    terminal = dones[:, 0] == 1
+    if not torch.allclose(qs_target[terminal], rewards[terminal], atol=1e-5):
+        _fail("Where done = 1 the target must be the reward alone: nothing follows a terminal state; multiply "
+              "the bootstrapped term by (1 - dones) (Hint 2.4).")
+    if torch.allclose(qs_target[~terminal], rewards[~terminal], atol=1e-5):
+        _fail("Where done = 0 the target equals the reward alone: add the discounted value of the next state "
+              "(Hint 2.3).")
+    zero_gamma = capture_backward(make_check_agent(agent_class, gamma=0.0))
+    value = zero_gamma.get("qs_target")
+    if isinstance(value, torch.Tensor) and value.shape == rewards.shape and \
+            not torch.allclose(value, zero_gamma.batches[0][3], atol=1e-5):
+        _fail("With gamma = 0 the target must equal the reward: the discount gamma multiplies the value of "
+              "the next state (Hint 2.3).")
+    live_moved = make_check_agent(agent_class)
+    with torch.no_grad():
+        for net in (live_moved.q_current, live_moved.mu_current):
+            for p in net.parameters():
+                p.mul_(-1.5)
+    other = capture_backward(live_moved)
+    if isinstance(other.get("qs_target"), torch.Tensor) and not torch.allclose(other.get("qs_target"), qs_target,
+                                                                               atol=1e-5):
+        _fail("`qs_target` changed when only the live networks (q_current, mu_current) changed: the target "
+              "must come from q_target and mu_target (Hint 2.3).")
+    for name in ("q_target", "mu_target"):
+        target_moved = make_check_agent(agent_class)
+        with torch.no_grad():
+            for p in getattr(target_moved, name).parameters():
+                p.mul_(-1.5)
+        other = capture_backward(target_moved)
+        if isinstance(other.get("qs_target"), torch.Tensor) and torch.allclose(other.get("qs_target"), qs_target,
+                                                                               atol=1e-5):
+            _fail(f"`qs_target` did not change when {name} changed: the next action comes from mu_target and "
+                  "its value from q_target (Hint 2.3).")
+    return run
+
+
+@_quiet
+def check_policy_step(agent_class: type) -> BackwardRun:
+    """Property checks of the policy loss ``q_mu`` (Exercise 2, step 3).
+
+    ``q_mu`` is a tensor; the returned policy loss is its mean; the actor receives a gradient; and a small step
+    against that gradient *raises* the critic's value Q(s, μ(s)) of the batch states (gradient ascent).
+    """
+    hint = "Hint 2.5"
+    run = capture_backward(make_check_agent(agent_class))
+    if isinstance(run.error, RuntimeError) and "does not require grad" in str(run.error) and run.critic_grads:
+        _fail("loss_mu.backward() failed because the policy loss carries no gradient back to the actor: it must "
+              "be computed from the actions mu_current(states) chooses now, without detaching them (Hint 2.5).")
+    _raise_if_error(run, "policy loss")
+    q_mu = _tensor(run, "q_mu", hint)
+    if not isinstance(run.returned, tuple) or len(run.returned) != 2:
+        _fail("backward() must return the pair (TD error, policy loss) of the given code.")
+    if not math.isclose(float(run.returned[1]), float(q_mu.detach().mean()), rel_tol=1e-5, abs_tol=1e-6):
+        _fail("The returned policy loss is not q_mu.mean(): keep the given code after q_mu.")
+    if not run.actor_grads or any(g is None for g in run.actor_grads[0]):
+        _fail("mu_optimizer.step() found no gradient on mu_current: the policy loss must come from the critic "
+              "evaluated at the actor's own actions mu_current(states) (Hint 2.5).")
+    if all(float(g.abs().max()) == 0.0 for g in run.actor_grads[0]):
+        _fail("The actor's gradient is zero everywhere: the policy loss must depend on mu_current(states) "
+              "(Hint 2.5).")
+    states = run.batches[0][0]
+    before = _mean_q_of_policy(run.before, states)
+    stepped = copy.deepcopy(run.before)
+    with torch.no_grad():
+        grads = run.actor_grads[0]
+        scale = 1e-2 / max(float(torch.cat([g.reshape(-1) for g in grads]).norm()), 1e-12)
+        for p, g in zip(stepped.mu_current.parameters(), grads):
+            p.sub_(scale * g)
+    after = _mean_q_of_policy(stepped, states)
+    if not after > before:
+        _fail(f"A small gradient-descent step on your policy loss lowers the critic's value of the actor's "
+              f"actions (mean Q(s, μ(s)) {before:.4f} -> {after:.4f}): the optimizer minimises, so the loss "
+              "must be the negative of Q(s, μ(s)) from q_current (Hint 2.5).")
+    return run
+
+
+@_quiet
+def check_target_update(agent_class: type) -> None:
+    """The target networks move by the polyak average only: θ̂ ← ρ θ̂ + (1 - ρ) θ after each ``backward()``."""
+    run = capture_backward(make_check_agent(agent_class))
+    _raise_if_error(run, "target update")
+    rho = run.before.polyak
+    for target, live in (("q_target", "q_current"), ("mu_target", "mu_current")):
+        old_t = list(getattr(run.before, target).parameters())
+        old_l = list(getattr(run.before, live).parameters())
+        for new, t, l in zip(getattr(run.agent, target).parameters(), old_t, old_l):
+            if not torch.allclose(new, rho * t + (1 - rho) * l, atol=1e-6):
+                _fail(f"{target} did not move by one polyak step ρ·{target} + (1 - ρ)·{live}: backward() must "
+                      "call self._update_target_model() exactly once, at the end (the given code does).")

@@ -7,8 +7,8 @@ On a temporary copy of the course directory, a few submissions of the test catal
 are graded one at a time with ``nbgrader autograde ddpg --student <name>`` (the whole command: process start,
 gradebook, kernel start, every cell), ``--repeats`` times each; the median wall-clock time is reported. The
 grading shortcut (``NBGRADER_EXECUTION``) shortens the training cell to 2 episodes of 50 steps while grading.
-A submission whose ``select_action`` hangs is timed once: it costs two per-cell timeouts (the check cell and
-the training cell), which is the price of cutting a hang.
+A submission whose ``select_action`` hangs is timed once: it costs three per-cell timeouts (the check cell,
+the training cell and the cell that records the trained agent), which is the price of cutting a hang.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quick:
             seconds = time_autograde(course, HANG)
             rows.append((HANG, seconds, seconds, seconds, 1))
-            print(f"{HANG:<40} {seconds:5.1f} s (two per-cell timeouts)", flush=True)
+            print(f"{HANG:<40} {seconds:5.1f} s (three per-cell timeouts)", flush=True)
     if args.quick:
         return 0
     normal = [r[1] for r in rows if r[0] != HANG]
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         f"Worst median of a submission that does not hang: **{max(normal):.1f} s** (target <= 15 s).",
-        "A hanging `select_action` is cut by the per-cell `Execute.timeout` (30 s) in the check cell and again in "
-        "the training cell; the other cells, and the other submissions, are graded as usual.",
+        "A hanging `select_action` is cut by the per-cell `Execute.timeout` (30 s) in the check cell, the training "
+        "cell and the trained-agent video cell; the other cells, and the other submissions, are graded as usual.",
         "Grading the 27 submissions of the test catalog in one `nbgrader autograde ddpg` run is part of `make test`",
         "(tests/test_autograder.py prints its duration).",
     ]

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import imageio_ffmpeg  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from workshop_lib.env_wrapper import make_env  # noqa: E402
@@ -76,8 +77,23 @@ def measure(runs: int, folder: Path) -> dict:
     subprocess.run([sys.executable, "-m", "workshop_lib.video", "--seed", "0", "--out", str(folder / "cli.mp4")],
                    check=True, capture_output=True)
     cli = time.perf_counter() - start
+    # env.render() in the training loop when no episode is being recorded, against one environment step.
+    env = make_env("Pendulum-v1", render=True)
+    env.reset()
+    calls = 100_000
+    start = time.perf_counter()
+    for _ in range(calls):
+        env.render()
+    render_off_us = (time.perf_counter() - start) / calls * 1e6
+    action = np.zeros(1, dtype=np.float32)
+    start = time.perf_counter()
+    for _ in range(200):
+        env.step(action)
+    step_us = (time.perf_counter() - start) / 200 * 1e6
+    env.close()
     return {"first": totals[0], "totals": totals[1:], "encodes": encodes, "frames": len(frames),
-            "size": (folder / "run1.mp4").stat().st_size, "cli": cli}
+            "size": (folder / "run1.mp4").stat().st_size, "cli": cli, "render_off_us": render_off_us,
+            "step_us": step_us}
 
 
 def table(result: dict, runs: int) -> str:
@@ -98,6 +114,8 @@ def table(result: dict, runs: int) -> str:
         f"| of which playing and rendering | {total - encode:.2f} s |",
         f"| first call in a process (pygame start-up included) | {result['first']:.2f} s |",
         f"| `python -m workshop_lib.video --seed 0` end to end (new process, imports) | {result['cli']:.2f} s |",
+        f"| `env.render()` in the training loop while not recording, per call | {result['render_off_us']:.2f} µs |",
+        f"| one `env.step()` of Pendulum-v1, for comparison | {result['step_us']:.1f} µs |",
         "",
         f"- target <= {TARGET_S:.0f} s for record + encode: **{verdict}** it ({total:.2f} s).",
         f"- file size: {result['size'] / 1024:.0f} KB (H.264 High, yuv420p, faststart, 30 fps).",

@@ -1,11 +1,12 @@
-"""The notebooks in a real browser: JupyterLab 4 on loopback, driven by Playwright through Debian's Chromium.
+"""The notebooks in a real browser: JupyterLab 4 and Notebook 7 on loopback, driven by Playwright through Debian's
+Chromium.
 
 What a student sees is checked where a student sees it: a Jupyter server started on 127.0.0.1 (free port,
 token, no browser) in a temporary copy of the notebooks, JupyterLab opened in headless Chromium, cells run
 from JupyterLab's own menu, then the DOM and the notebook JupyterLab saved are inspected:
 
-* the solution notebook: Run > Run All Cells; no error output, every code cell ran, the training printed
-  its closing line, and every ``<video>`` plays (readyState >= 3, currentTime advancing, videoWidth > 0);
+* the solution notebook, in JupyterLab and again in Notebook 7: Run > Run All Cells; no error output, every
+  code cell ran, the training printed its closing line, and every ``<video>`` plays (readyState >= 3, currentTime advancing, videoWidth > 0);
 * the student notebook: its first cells, up to the one that shows the problem's video, run without error
   and the video plays;
 * a small stand-in notebook that records a fresh episode with ``workshop_lib.video`` and shows it inline.
@@ -109,7 +110,10 @@ class Lab:
     def __init__(self, root: Path, port: int, token: str, page) -> None:
         self.root, self.port, self.token, self.page = root, port, token, page
 
-    def url(self, path: str) -> str:
+    def url(self, path: str, ui: str = "lab") -> str:
+        """JupyterLab 4 (``ui="lab"``) or Notebook 7 (``ui="notebook"``), both served by the same server."""
+        if ui == "notebook":
+            return f"http://127.0.0.1:{self.port}/notebooks/{path}?token={self.token}"
         return f"http://127.0.0.1:{self.port}/lab/tree/{path}?reset&token={self.token}"
 
     def saved_notebook(self, path: str) -> dict:
@@ -134,12 +138,12 @@ class Lab:
             body = response.read()
         return json.loads(body) if body else None
 
-    def open(self, path: str) -> None:
-        """Open a notebook in a fresh JupyterLab page (earlier notebooks' kernels are shut down first)."""
+    def open(self, path: str, ui: str = "lab") -> None:
+        """Open a notebook in a fresh page (earlier notebooks' kernels are shut down first)."""
         for kernel in self.api("kernels"):
             self.api(f"kernels/{kernel['id']}", method="DELETE")
         page = self.page
-        page.goto(self.url(path))
+        page.goto(self.url(path, ui))
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
         self.wait_idle(timeout_s=120)
 
@@ -155,6 +159,10 @@ class Lab:
                     .some(p => p.textContent.includes('*'));
                 return {status: ind ? ind.getAttribute('data-status') : null, busy};
             }""")
+            if state["status"] is None:  # Notebook 7 has no execution indicator: ask the server
+                kernels = self.api("kernels")
+                state["status"] = "idle" if kernels and all(k["execution_state"] == "idle" for k in kernels) \
+                    else "busy"
             if state["status"] == "idle" and not state["busy"]:
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > 2.0:  # idle and staying idle
@@ -320,9 +328,9 @@ def test_video_helper_plays_inline_in_jupyterlab(lab):
     _assert_videos_play(reports, at_least=3)
 
 
-def run_whole_notebook(lab: Lab, path: str, min_videos: int, screenshot: str) -> None:
-    """Run All Cells from JupyterLab's menu and check errors, completion, training and videos."""
-    lab.open(path)
+def run_whole_notebook(lab: Lab, path: str, min_videos: int, screenshot: str, ui: str = "lab") -> None:
+    """Run All Cells from the Run menu and check errors, completion, training and videos."""
+    lab.open(path, ui)
     start = time.monotonic()
     lab.menu("Run", "Run All Cells")
     lab.wait_idle(timeout_s=RUN_TIMEOUT_S)
@@ -347,6 +355,15 @@ def test_solution_notebook_runs_all_cells_and_shows_playing_videos(lab):
     assert (lab.root / SOLUTION).is_file(), f"{SOLUTION} is missing from the repository"
     # the problem's video, then the untrained and the trained agents side by side
     run_whole_notebook(lab, SOLUTION, min_videos=2, screenshot="solution")
+
+
+def test_solution_notebook_runs_all_cells_in_notebook_7(lab):
+    """The same Run All in the classic-style interface of Notebook 7 (served by the same server)."""
+    # A fresh copy without outputs: the JupyterLab test may already have saved this notebook's outputs.
+    copy = SOLUTION.replace(".ipynb", "_notebook7.ipynb")
+    shutil.copy2(REPO / SOLUTION, lab.root / copy)
+    _strip_outputs(lab.root / copy)
+    run_whole_notebook(lab, copy, min_videos=2, screenshot="solution_notebook7", ui="notebook")
 
 
 def test_student_notebook_first_cells_run_and_show_the_video(lab):

@@ -16,12 +16,14 @@ compare what your code *computes*, never weights after an optimizer step.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
+import random
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +32,8 @@ import torch
 
 __all__ = [
     "S", "A", "LIMIT", "B", "RecordingOptimizer", "BackwardRun", "make_transitions", "make_check_agent",
-    "capture_backward", "check_select_action", "check_critic_prediction", "check_critic_target",
+    "capture_backward", "fixed_global_rngs", "check_select_action", "check_critic_prediction",
+    "check_critic_target",
     "check_policy_step", "check_target_update",
 ]
 
@@ -77,19 +80,14 @@ def make_check_agent(agent_class: type, seed: int = 0, gamma: float = 0.9, batch
         transitions: the transitions to store (default: ``make_transitions(seed)``).
         perturb_targets: move the target networks away from the live ones.
     """
-    numpy_state = np.random.get_state()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            agent = agent_class(S, A, LIMIT, gamma=gamma, batch_size=batch_size, lr=1e-3, num_hidden=1,
-                                hidden_units=16, eps_start=0.0)
-            if perturb_targets:
-                with torch.no_grad():
-                    for net in (agent.q_target, agent.mu_target):
-                        for p in net.parameters():
-                            p.add_(0.3 * torch.randn_like(p))
-    finally:
-        np.random.set_state(numpy_state)
+    with fixed_global_rngs(seed):
+        agent = agent_class(S, A, LIMIT, gamma=gamma, batch_size=batch_size, lr=1e-3, num_hidden=1,
+                            hidden_units=16, eps_start=0.0)
+        if perturb_targets:
+            with torch.no_grad():
+                for net in (agent.q_target, agent.mu_target):
+                    for p in net.parameters():
+                        p.add_(0.3 * torch.randn_like(p))
     data = make_transitions(seed) if transitions is None else transitions
     for i in range(len(data["rew"])):
         agent.remember(state=data["obs"][i], action=data["act"][i], reward=float(data["rew"][i]),
@@ -191,13 +189,37 @@ def capture_backward(agent: Any) -> BackwardRun:
 
 
 # ------------------------------------------------------------------------------------------ small helpers
+@contextlib.contextmanager
+def fixed_global_rngs(seed: int) -> Iterator[None]:
+    """Seed Python's ``random``, NumPy's global generator and torch's CPU generator with ``seed`` for the block,
+    then restore the states they had before.
+
+    The checks draw exploration noise through the student's ``select_action``, which may use any of the three.
+    Seeding makes a check (and a grade) the same on every run, whatever the cells before it did; restoring keeps
+    the notebook's own training run the same whether or not the checks ran.
+    """
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
 def _quiet(check: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``check`` with warnings silenced: nbgrader scores a test cell 0 as soon as it writes to stderr, and a
-    warning is not a mistake (shapes and values are what the checks look at)."""
+    """Run ``check`` with warnings silenced and the global random generators fixed (:func:`fixed_global_rngs`).
+
+    nbgrader scores a test cell 0 as soon as it writes to stderr, and a warning is not a mistake (shapes and
+    values are what the checks look at).
+    """
 
     @functools.wraps(check)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), fixed_global_rngs(seed=0):
             warnings.simplefilter("ignore")
             return check(*args, **kwargs)
 
@@ -242,11 +264,6 @@ def _check_batch_shape(value: torch.Tensor, name: str, batch_size: int, hint: st
         elif tuple(value.shape) == (batch_size,):
             extra = " Keep the last dimension (do not squeeze): rewards and dones are (B, 1) too."
         _fail(f"`{name}` must have shape (B, 1) = ({batch_size}, 1), got {tuple(value.shape)}.{extra} ({hint})")
-
-
-def _q_of(agent: Any, states: torch.Tensor, actions: torch.Tensor, net: str = "q_current") -> torch.Tensor:
-    with torch.no_grad():
-        return getattr(agent, net)(torch.cat([states, actions], dim=1))
 
 
 def _mean_q_of_policy(agent: Any, states: torch.Tensor) -> float:

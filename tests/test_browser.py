@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,19 +116,16 @@ class Lab:
         return f"http://127.0.0.1:{self.port}/lab/tree/{path}?reset&token={self.token}"
 
     def saved_notebook(self, path: str) -> dict:
-        """The notebook as the server has it on disk (what JupyterLab last saved).
+        """The notebook as the server has it on disk (what JupyterLab last saved)."""
+        return self.api(f"contents/{path}?content=1")["content"]
 
-        While JupyterLab is writing the file the server may answer 400 (unreadable notebook): asked again a
-        few times before the server's own message is reported.
+    def last_modified(self, path: str) -> str:
+        """The file's modification time, from the server without reading the notebook.
+
+        Reading a notebook while JupyterLab writes it can make the server "recover" it from its half-written
+        temporary copy and break the save; asking for the time only (``content=0``) reads nothing.
         """
-        for attempt in range(20):
-            try:
-                return self.api(f"contents/{path}?content=1")["content"]
-            except urllib.error.HTTPError as err:
-                if err.code != 400 or attempt == 19:
-                    raise AssertionError(f"GET /api/contents/{path} failed: {err.code} {err.read()[:500]!r}") from err
-                time.sleep(0.5)
-        raise AssertionError("unreachable")
+        return self.api(f"contents/{path}?content=0")["last_modified"]
 
     def api(self, path: str, method: str = "GET") -> object:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/{path}", method=method,
@@ -178,15 +174,15 @@ class Lab:
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).first.click()
 
     def save(self, path: str) -> dict:
-        before = self.saved_notebook(path)
+        """Save from the File menu, wait until the file on disk is replaced, then read it."""
+        before = self.last_modified(path)
         self.menu("File", "Save Notebook")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            saved = self.saved_notebook(path)
-            if saved != before or not self.page.locator(".jp-mod-dirty").count():
-                return saved
             time.sleep(0.5)
-        return self.saved_notebook(path)
+            if self.last_modified(path) != before and not self.page.locator(".jp-mod-dirty").count():
+                return self.saved_notebook(path)
+        raise AssertionError(f"{path} was not saved within 60 s of File > Save Notebook")
 
     def videos_play(self) -> list[dict]:
         """Scroll each <video> into view and check that it plays; return what each one reported."""

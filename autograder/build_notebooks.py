@@ -36,7 +36,8 @@ SOURCE_DIR = HERE / "source" / ASSIGNMENT
 STUDENT_DIR = REPO / "notebooks"
 SOLUTION_DIR = REPO / "solutions"
 SOLUTION_NOTEBOOK = SOLUTION_DIR / f"{NOTEBOOK}_solution.ipynb"
-IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "tmp_ddpg_learning", "*.pyc")
+IGNORED_DIRS = ("__pycache__", ".ipynb_checkpoints", "tmp_ddpg_learning")  # never part of a release
+IGNORED = shutil.ignore_patterns(*IGNORED_DIRS, "*.pyc")
 
 
 def nbgrader_env() -> dict[str, str]:
@@ -87,7 +88,7 @@ def release_differences(release: Path, student_dir: Path = STUDENT_DIR) -> list[
                 problems.append(f"{rel}: differs from what generate_assignment makes")
         elif not filecmp.cmp(committed, release / rel, shallow=False):
             problems.append(f"{rel}: differs from the source")
-    ignored = {"tmp_ddpg_learning", "__pycache__", ".ipynb_checkpoints"}
+    ignored = set(IGNORED_DIRS)
     for path in student_dir.rglob("*"):
         rel = path.relative_to(student_dir)
         if path.is_file() and rel not in wanted and not (set(rel.parts) & ignored):

@@ -17,14 +17,13 @@ stop the others; the exit status is then 1.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from build_notebooks import ASSIGNMENT, NOTEBOOK, nbgrader_env
+
 HERE = Path(__file__).resolve().parent
-ASSIGNMENT = "ddpg"
-NOTEBOOK = "ddpg_pendulum"
 PARTS = [  # (grade_id of the test cell, column title)
     ("test_select_action", "action selection"),
     ("test_critic_prediction", "critic prediction"),
@@ -33,19 +32,19 @@ PARTS = [  # (grade_id of the test cell, column title)
 ]
 
 
-def nbgrader_env() -> dict[str, str]:
-    """This interpreter's bin directory first on PATH (nbgrader calls ``alembic`` to create a gradebook)."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
-
-
 def run_nbgrader(args: list[str], course: Path, quiet: bool = False) -> int:
-    """Run ``nbgrader ARGS`` in ``course``; return its exit status."""
+    """Run ``nbgrader ARGS`` in ``course``; return its exit status.
+
+    With ``quiet`` nbgrader's log is kept back, and its end is printed only if the command fails.
+    """
     cmd = [sys.executable, "-m", "nbgrader", *args]
     print("$ nbgrader " + " ".join(args), flush=True)
-    out = subprocess.DEVNULL if quiet else None
-    return subprocess.run(cmd, cwd=course, env=nbgrader_env(), stdout=out, stderr=out).returncode
+    if not quiet:
+        return subprocess.run(cmd, cwd=course, env=nbgrader_env()).returncode
+    proc = subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        print((proc.stdout + proc.stderr)[-4000:], file=sys.stderr)
+    return proc.returncode
 
 
 def submissions(course: Path) -> list[str]:

@@ -32,14 +32,11 @@ import torch  # noqa: E402
 
 from workshop_lib.env_wrapper import make_env  # noqa: E402
 from workshop_lib.train import run_episode  # noqa: E402
-from workshop_lib.video import ENCODER_THREADS, encode_mp4, greedy_policy, record_episode, untrained_actor  # noqa: E402
+from workshop_lib.video import (  # noqa: E402
+    ENCODER_THREADS, _as_agent, encode_mp4, greedy_policy, record_episode, untrained_actor,
+)
 
 TARGET_S = 3.0
-
-
-class _Policy:
-    def __init__(self, fn):
-        self.select_action = fn
 
 
 def cpu_model() -> str:
@@ -64,7 +61,7 @@ def measure(runs: int, folder: Path) -> dict:
     # The frames of the same episode, for timing the encoder alone.
     env.seed(0)
     env.recording = True
-    run_episode(_Policy(policy), env, learn=False)
+    run_episode(_as_agent(policy), env, learn=False)
     env.render()
     frames = env.frames
     env.close()

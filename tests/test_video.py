@@ -167,6 +167,7 @@ def test_encode_rejects_bad_frames(tmp_path):
         video.encode_mp4([np.zeros((4, 4), np.uint8)], tmp_path / "x.mp4")
     with pytest.raises(ValueError, match="frame 1"):
         video.encode_mp4([np.zeros((4, 4, 3), np.uint8), np.zeros((6, 4, 3), np.uint8)], tmp_path / "x.mp4")
+    assert not (tmp_path / "x.mp4").exists(), "a refused encoding must leave no partial file"
 
 
 def test_odd_frame_sizes_are_cropped_to_even(tmp_path):

@@ -42,7 +42,7 @@ import base64
 import contextlib
 import html
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,19 +131,14 @@ def _as_agent(policy: Any) -> Any:
     )
 
 
-@contextlib.contextmanager
-def _greedy(policy: Any, greedy: bool) -> Iterator[None]:
-    """Set the agent's exploration scale ``epsilon`` to 0 for the episode, then restore it."""
+def _greedy(policy: Any, greedy: bool) -> contextlib.AbstractContextManager:
+    """:func:`workshop_lib.train.greedy` on the agent behind ``policy`` (itself, or a bound method's owner)."""
+    from workshop_lib.train import greedy as train_greedy
+
     owner = policy if hasattr(policy, "select_action") else getattr(policy, "__self__", None)
-    if not greedy or owner is None or not hasattr(owner, "epsilon"):
-        yield
-        return
-    saved = owner.epsilon
-    owner.epsilon = 0.0
-    try:
-        yield
-    finally:
-        owner.epsilon = saved
+    if not greedy or owner is None:
+        return contextlib.nullcontext()
+    return train_greedy(owner)
 
 
 # ------------------------------------------------------------------------------------------------ encode
@@ -170,6 +165,9 @@ def encode_mp4(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int =
     first = np.asarray(frames[0])
     if first.ndim != 3 or first.shape[2] != 3:
         raise ValueError(f"frames must be RGB arrays of shape (H, W, 3), got shape {first.shape}.")
+    for i, frame in enumerate(frames):  # checked before ffmpeg starts: a bad frame leaves no partial file
+        if np.shape(frame) != first.shape:
+            raise ValueError(f"frame {i} has shape {np.shape(frame)}, frame 0 has {first.shape}.")
     height, width = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2  # yuv420p needs even sides
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,11 +183,8 @@ def encode_mp4(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int =
     )
     writer.send(None)  # start ffmpeg
     try:
-        for i, frame in enumerate(frames):
-            frame = np.asarray(frame)
-            if frame.shape != first.shape:
-                raise ValueError(f"frame {i} has shape {frame.shape}, frame 0 has {first.shape}.")
-            writer.send(np.ascontiguousarray(frame[:height, :width], dtype=np.uint8))
+        for frame in frames:
+            writer.send(np.ascontiguousarray(np.asarray(frame)[:height, :width], dtype=np.uint8))
     finally:
         writer.close()
     return path
@@ -363,10 +358,11 @@ def show_videos(videos: Sequence[tuple[str | os.PathLike, str]], width: int = 32
 
 # ------------------------------------------------------------------------------------------ command line
 def untrained_actor(seed: int, env: EnvWrapper) -> Any:
-    """The notebook's untrained actor μ(s; φ) (default sizes), with the weights ``set_seed(seed)`` gives.
+    """An untrained actor μ(s; φ) of the notebook's default sizes, its weights drawn right after seeding torch.
 
-    The weights are drawn from a forked torch generator seeded with ``seed`` (what ``set_seed`` does to torch),
-    so calling this in a notebook leaves the global random state of random, numpy and torch untouched.
+    The weights come from a forked torch generator seeded with ``seed``, so calling this in a notebook leaves the
+    global random state of random, numpy and torch untouched. (They are not the actor of a ``DDPGAgent`` built
+    after ``set_seed(seed)``: the agent builds its critics first, which draws other numbers before the actor's.)
     """
     import torch
 

@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Worst median of a submission that does not hang: **{max(normal):.1f} s** (target <= 15 s).",
         "A hanging `select_action` is cut by the per-cell `Execute.timeout` (30 s) in the check cell, the training "
         "cell and the trained-agent video cell; the other cells, and the other submissions, are graded as usual.",
-        "Grading the 27 submissions of the test catalog in one `nbgrader autograde ddpg` run is part of `make test`",
+        f"Grading the {len(gc.CATALOG)} submissions of the test catalog in one `nbgrader autograde ddpg` run is part "
+        "of `make test`",
         "(tests/test_autograder.py prints its duration).",
     ]
     (HERE / "GRADING.md").write_text("\n".join(lines) + "\n")

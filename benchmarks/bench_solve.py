@@ -36,8 +36,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 from peers import sb3_ddpg  # noqa: E402
 
 from workshop_lib.env_wrapper import make_env  # noqa: E402
-from workshop_lib.train import DEFAULT_AGENT, Hyperparameters, build_agent, evaluate, load_agent_class, run, train_agent  # noqa: E402
-from workshop_lib.utils import set_seed  # noqa: E402
+from workshop_lib.train import Hyperparameters, evaluate, run, seeded_setup, train_agent  # noqa: E402
 
 SOLVED = -200.0
 EVAL_EPISODES = 10
@@ -45,22 +44,21 @@ EVAL_EPISODES = 10
 
 def workbook_time_to_solve(seed: int, hp: Hyperparameters) -> dict:
     """Train with the defaults, evaluating after every post-warm-up episode, until solved."""
-    set_seed(seed)
-    env = make_env("Pendulum-v1", steps=hp.STEPS)
-    env.seed(seed)
-    agent = build_agent(load_agent_class(DEFAULT_AGENT), env, hp)
+    env, agent = seeded_setup(hp, seed)
+    eval_env = make_env("Pendulum-v1", steps=hp.STEPS)
     evals: list[tuple[int, float]] = []
 
     def check(episode: int, agent) -> bool:
         if episode < hp.WARMUP_EPISODES:
             return False
-        eval_env = make_env("Pendulum-v1", steps=hp.STEPS)
-        eval_env.seed(seed + 10_000)
+        eval_env.seed(seed + 10_000)  # the same 10 evaluation episodes every time
         score = float(np.mean(evaluate(agent, eval_env, EVAL_EPISODES)))
         evals.append(((episode + 1) * hp.STEPS, score))
         return score >= SOLVED
 
     result = train_agent(agent, env, hp, progress=False, log=None, after_episode=check)
+    env.close()
+    eval_env.close()
     solved = evals and evals[-1][1] >= SOLVED
     return {"solved": bool(solved), "steps": evals[-1][0] if evals else None, "train_s": result["wall_time_s"],
             "train_cpu_s": result["cpu_time_s"]}
@@ -70,10 +68,11 @@ def sb3_time_to_solve(seed: int) -> dict:
     """SB3 DDPG with the zoo's Pendulum-v1 settings, evaluated every 200 steps after learning starts."""
     learning_starts = 10_000
 
+    env = gym.make("Pendulum-v1")
+
     def check(model, steps: int) -> bool:
         if steps < learning_starts:
             return False
-        env = gym.make("Pendulum-v1")
         returns = []
         obs, _ = env.reset(seed=seed + 10_000)
         for _ in range(EVAL_EPISODES):
@@ -89,6 +88,7 @@ def sb3_time_to_solve(seed: int) -> dict:
 
     rec = sb3_ddpg(total_steps=20_000, learning_starts=learning_starts, net_arch=[400, 300], batch_size=256,
                    lr=1e-3, gamma=0.98, noise=0.1, buffer_size=200_000, seed=seed, on_eval=check, eval_every=200)
+    env.close()
     return {"solved": rec["stopped_at"] is not None, "steps": rec["stopped_at"], "train_s": rec["train_s"],
             "train_cpu_s": rec["train_cpu_s"]}
 
@@ -142,12 +142,18 @@ def main() -> None:
     ]
     lines += [f"| {seed} | {fmt(o)} | {fmt(t)} |" for seed, o, t in rows]
     med_o, med_s = statistics.median(ours_t), statistics.median(sb3_t)
+    med_oc, med_sc = statistics.median(ours_c), statistics.median(sb3_c)
+
+    def ratio(a: float, b: float) -> str:  # a median over unsolved seeds is inf: no ratio then
+        return f"{a / b:.2f}x" if np.isfinite(a) and np.isfinite(b) else "n/a (a median seed did not solve)"
+
+    solved_o, solved_s = sum(r[1]["solved"] for r in rows), sum(r[2]["solved"] for r in rows)
     lines += [
         "",
+        f"- solved within the budget: workbook {solved_o} of {len(rows)} seeds, SB3 zoo {solved_s} of {len(rows)}.",
         f"- median time to solve: workbook **{med_o:.1f} s**, SB3 zoo **{med_s:.1f} s**: ratio "
-        f"**{med_o / med_s:.2f}x** (target <= 0.5x); in CPU time "
-        f"{statistics.median(ours_c):.1f} s against {statistics.median(sb3_c):.1f} s "
-        f"({statistics.median(ours_c) / statistics.median(sb3_c):.2f}x).",
+        f"**{ratio(med_o, med_s)}** (target <= 0.5x); in CPU time {med_oc:.1f} s against {med_sc:.1f} s "
+        f"({ratio(med_oc, med_sc)}).",
     ]
     if finals:
         evals = [f[1] for f in finals]

@@ -32,21 +32,15 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from peers import minimal_ddpg_loop, sb3_ddpg  # noqa: E402
 
-from solutions.ddpg_agent import DDPGAgent  # noqa: E402
-from workshop_lib.env_wrapper import make_env  # noqa: E402
-from workshop_lib.train import Hyperparameters, build_agent, run_episode  # noqa: E402
-from workshop_lib.utils import set_seed  # noqa: E402
+from workshop_lib.train import Hyperparameters, run_episode, seeded_setup  # noqa: E402
 
 
 def workbook_loop(warmup_steps: int, update_steps: int, hp: Hyperparameters, seed: int = 0) -> dict:
-    """The workbook's loop: warm-up episodes without updates, then episodes with one update per step."""
-    set_seed(seed)
-    env = make_env("Pendulum-v1", steps=hp.STEPS)
-    env.seed(seed)
-    agent = build_agent(DDPGAgent, env, hp)
+    """The workbook's loop with the reference agent: warm-up episodes without updates, then one update per step."""
+    env, agent = seeded_setup(hp, seed)
     agent.epsilon = 0.1
     for _ in range(warmup_steps // hp.STEPS):
-        run_episode(agent, env, learn=True)
+        run_episode(agent, env, learn=True, update=False)
     updates = []
     start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(update_steps // hp.STEPS):

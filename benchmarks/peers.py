@@ -69,14 +69,17 @@ def minimal_ddpg_loop(warmup_steps: int, update_steps: int, h: int, num_hidden: 
         opt_c.zero_grad()
         critic_loss.backward()
         opt_c.step()
+        critic.requires_grad_(False)  # as the workbook does: the actor's backward pass skips the critic's weights
         actor_loss = -critic(torch.cat([s, limit * torch.tanh(actor(s))], 1)).mean()
         opt_a.zero_grad()
         actor_loss.backward()
         opt_a.step()
+        critic.requires_grad_(True)
         with torch.no_grad():
             for net, targ in ((critic, critic_t), (actor, actor_t)):
                 for p, pt in zip(net.parameters(), targ.parameters()):
                     pt.mul_(0.995).add_(p, alpha=0.005)
+    env.close()
     return {"updates": update_steps, "update_phase_s": time.perf_counter() - start,
             "update_phase_cpu_s": time.process_time() - cpu_start}
 
@@ -131,6 +134,7 @@ def sb3_ddpg(total_steps: int, learning_starts: int, net_arch: list[int], batch_
     clock = Clock()
     model.learn(total_timesteps=total_steps, callback=clock, progress_bar=False)
     end, cpu_end = time.perf_counter(), time.process_time()
+    env.close()
     steps = clock.stopped_at or total_steps
     phase_s, phase_cpu = (end - clock.phase_start[0], cpu_end - clock.phase_start[1]) if clock.phase_start else (0.0, 0.0)
     return {

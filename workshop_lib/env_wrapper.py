@@ -36,12 +36,8 @@ def make_env(env_id: str = "Pendulum-v1", steps: int | None = None, render: bool
     Returns:
         The wrapped environment.
     """
-    kwargs: dict[str, Any] = {"render_mode": "rgb_array"} if render else {}
-    if steps is not None:
-        # Lift the registered TimeLimit so that our own horizon is the only cut (STEPS=1000 on Pendulum-v1
-        # gives 1000-step episodes although the registered limit is 200).
-        kwargs["max_episode_steps"] = int(steps)
-    return EnvWrapper(gym.make(env_id, **kwargs), steps=steps)
+    # EnvWrapper applies the horizon (it lifts the registered TimeLimit when steps exceeds it).
+    return EnvWrapper(gym.make(env_id, render_mode="rgb_array" if render else None), steps=steps)
 
 
 class EnvWrapper:

@@ -15,14 +15,15 @@ The loop (also the notebook's training cell):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,45 +33,38 @@ import torch
 from workshop_lib.env_wrapper import EnvWrapper, make_env
 from workshop_lib.utils import create_run_name, set_seed, visualize_result
 
-__all__ = ["Hyperparameters", "epsilon_at", "run_episode", "train_agent", "evaluate", "main"]
+__all__ = ["Hyperparameters", "epsilon_at", "run_episode", "train_agent", "greedy", "evaluate", "main"]
 
 DEFAULT_AGENT = "solutions.ddpg_agent:DDPGAgent"
 STORE_PATH = "tmp_ddpg_learning"
 
 
+def _knob(default: float, help_text: str) -> Any:
+    """A hyperparameter field: its default and the one line that the command line's --help shows."""
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass
 class Hyperparameters:
-    """Every knob of a run, named as in the notebook's hyperparameter cell.
+    """Every knob of a run, named as in the notebook's hyperparameter cell (each field's ``help`` says what it is).
 
     The defaults solve Pendulum-v1 (greedy return >= -200 for seeds 0-4) in about 30 s on a 2-core CPU. The
     original workshop's values are kept in :data:`SEED_WORKSHOP_VALUES` for comparison: with 200-step episodes
     they barely learn (greedy return -849 after 150 episodes, seed 0).
     """
 
-    EPISODES: int = 80
-    """Episodes to train for."""
-    STEPS: int = 200
-    """Steps per episode (the horizon; Pendulum-v1's own time limit is 200)."""
-    WARMUP_EPISODES: int = 5
-    """First episodes that only fill the replay buffer, without updates."""
-    EPSILON_START: float = 0.4
-    """Initial scale ε of the Gaussian exploration noise (in action units)."""
-    EPSILON_END: float = 0.05
-    """Final noise scale, kept after DECAY_EPISODES."""
-    DECAY_EPISODES: float = 40.0
-    """Episodes over which ε decreases linearly from EPSILON_START to EPSILON_END."""
-    GAMMA: float = 0.98
-    """Discount factor γ."""
-    UPDATE_FREQ: int = 1
-    """One backward() call every UPDATE_FREQ environment steps (after the warm-up)."""
-    LR: float = 1e-3
-    """Learning rate of both Adam optimizers."""
-    BATCH_SIZE: int = 64
-    """Transitions per update."""
-    NUM_H: int = 2
-    """Hidden layers of each network."""
-    H: int = 64
-    """Units per hidden layer."""
+    EPISODES: int = _knob(80, "Episodes to train for.")
+    STEPS: int = _knob(200, "Steps per episode (the horizon; Pendulum-v1's own time limit is 200).")
+    WARMUP_EPISODES: int = _knob(5, "First episodes that only fill the replay buffer, without updates.")
+    EPSILON_START: float = _knob(0.4, "Initial scale ε of the Gaussian exploration noise (in action units).")
+    EPSILON_END: float = _knob(0.05, "Final noise scale, kept after DECAY_EPISODES.")
+    DECAY_EPISODES: float = _knob(40.0, "Episodes over which ε falls linearly from EPSILON_START to EPSILON_END.")
+    GAMMA: float = _knob(0.98, "Discount factor γ.")
+    UPDATE_FREQ: int = _knob(1, "One backward() call every UPDATE_FREQ environment steps (after the warm-up).")
+    LR: float = _knob(1e-3, "Learning rate of both Adam optimizers.")
+    BATCH_SIZE: int = _knob(64, "Transitions per update.")
+    NUM_H: int = _knob(2, "Hidden layers of each network.")
+    H: int = _knob(64, "Units per hidden layer.")
 
     def validate(self) -> None:
         """Raise ValueError with the offending name if a value is out of range."""
@@ -108,15 +102,17 @@ def epsilon_at(episode: int, start: float, end: float, decay_episodes: float) ->
     return max(end, value) if start >= end else min(end, value)
 
 
-def run_episode(agent: Any, env: EnvWrapper, learn: bool = True, update_freq: int = 1,
+def run_episode(agent: Any, env: EnvWrapper, learn: bool = True, update: bool = True, update_freq: int = 1,
                 on_update: Callable[[float, float], None] | None = None) -> float:
     """Play one episode with ``agent.select_action``; when ``learn``, store and update as DDPG does.
 
     Args:
         agent: anything with ``select_action(state)``; with ``learn`` also ``remember(...)`` and ``backward()``.
         env: the wrapped environment; the episode ends at a terminal state or at the horizon.
-        learn: store every transition and call ``backward()`` every ``update_freq`` steps. With
-            ``learn=False`` nothing is stored (used for warm-up-free evaluation).
+        learn: store every transition (``agent.remember``). With ``learn=False`` nothing is stored and nothing
+            is updated (evaluation, videos).
+        update: with ``learn``, also call ``agent.backward()`` every ``update_freq`` steps (False during the
+            warm-up, which only fills the replay memory).
         update_freq: steps between two updates.
         on_update: called with ``(td_error, policy_loss)`` after each update.
 
@@ -133,8 +129,10 @@ def run_episode(agent: Any, env: EnvWrapper, learn: bool = True, update_freq: in
         if learn:
             # Only a true terminal state is stored as done; a time-limit cut is not (see env_wrapper).
             agent.remember(state=state, action=action, reward=reward, next_state=next_state, done=float(done))
-            if on_update is not None and env.t % update_freq == 0:
-                on_update(*agent.backward())
+            if update and env.t % update_freq == 0:
+                losses = agent.backward()
+                if on_update is not None:
+                    on_update(*losses)
         state = next_state
     return episode_return
 
@@ -168,15 +166,15 @@ def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool
         policy_losses.append(policy_loss)
 
     bar = tqdm(range(hp.EPISODES), desc="training", unit="ep", disable=not progress, dynamic_ncols=True)
-    write = (lambda line: bar.write(line)) if progress else log
+    write = bar.write if progress and log is print else log  # print would break the bar's line
     start, cpu_start = time.perf_counter(), time.process_time()
     excluded = excluded_cpu = 0.0  # time spent in after_episode
     for episode in bar:
         agent.epsilon = epsilon_at(episode, hp.EPSILON_START, hp.EPSILON_END, hp.DECAY_EPISODES)
         warmup = episode < hp.WARMUP_EPISODES
         updates_before = len(td_errors)
-        episode_return = run_episode(agent, env, learn=True, update_freq=hp.UPDATE_FREQ,
-                                     on_update=None if warmup else record)
+        episode_return = run_episode(agent, env, learn=True, update=not warmup, update_freq=hp.UPDATE_FREQ,
+                                     on_update=record)
         returns.append(episode_return)
         if warmup:
             status = "warm-up: no updates yet"
@@ -202,14 +200,27 @@ def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool
             "updates": len(td_errors), "wall_time_s": wall_time, "cpu_time_s": cpu_time}
 
 
-def evaluate(agent: Any, env: EnvWrapper, episodes: int = 10) -> list[float]:
-    """Returns of ``episodes`` greedy episodes (ε = 0, nothing stored, no updates)."""
+@contextlib.contextmanager
+def greedy(agent: Any) -> Iterator[None]:
+    """Set the agent's exploration scale ``epsilon`` to 0 inside the block, then restore it.
+
+    An object without an ``epsilon`` attribute (a plain policy) is left alone.
+    """
+    if not hasattr(agent, "epsilon"):
+        yield
+        return
     saved = agent.epsilon
     agent.epsilon = 0.0
     try:
-        return [run_episode(agent, env, learn=False) for _ in range(episodes)]
+        yield
     finally:
         agent.epsilon = saved
+
+
+def evaluate(agent: Any, env: EnvWrapper, episodes: int = 10) -> list[float]:
+    """Returns of ``episodes`` greedy episodes (ε = 0, nothing stored, no updates)."""
+    with greedy(agent):
+        return [run_episode(agent, env, learn=False) for _ in range(episodes)]
 
 
 def load_agent_class(spec: str) -> type:
@@ -243,6 +254,23 @@ def build_agent(agent_cls: type, env: EnvWrapper, hp: Hyperparameters) -> Any:
     )
 
 
+def seeded_setup(hp: Hyperparameters, seed: int, env_id: str = "Pendulum-v1",
+                 agent_spec: str = DEFAULT_AGENT) -> tuple[EnvWrapper, Any]:
+    """Seed everything (:func:`set_seed` and the env's first reset), then build the env and the agent.
+
+    Returns:
+        ``(env, agent)``, with the horizon ``hp.STEPS``.
+    """
+    set_seed(seed)
+    env = make_env(env_id, steps=hp.STEPS)
+    env.seed(seed)
+    try:
+        return env, build_agent(load_agent_class(agent_spec), env, hp)
+    except Exception:
+        env.close()
+        raise
+
+
 def run_name_for(hp: Hyperparameters, env_id: str) -> str:
     """The figure's file name stem for this run."""
     return create_run_name(
@@ -259,11 +287,11 @@ def run(hp: Hyperparameters, seed: int = 0, env_id: str = "Pendulum-v1", agent_s
     """Seed, build, train, plot and evaluate; return the summary that ``--json`` writes."""
     hp.validate()
     torch.set_num_threads(threads)
-    set_seed(seed)
-    env = make_env(env_id, steps=hp.STEPS)
-    env.seed(seed)
-    agent = build_agent(load_agent_class(agent_spec), env, hp)
-    result = train_agent(agent, env, hp, progress=progress, log=log)
+    env, agent = seeded_setup(hp, seed, env_id, agent_spec)
+    try:
+        result = train_agent(agent, env, hp, progress=progress, log=log)
+    finally:
+        env.close()
 
     run_name = run_name_for(hp, env_id)
     os.makedirs(store_path, exist_ok=True)
@@ -276,9 +304,10 @@ def run(hp: Hyperparameters, seed: int = 0, env_id: str = "Pendulum-v1", agent_s
 
     eval_env = make_env(env_id, steps=hp.STEPS)
     eval_env.seed(seed + 10_000)  # fresh episodes, never seen in training
-    eval_returns = evaluate(agent, eval_env, eval_episodes)
-    env.close()
-    eval_env.close()
+    try:
+        eval_returns = evaluate(agent, eval_env, eval_episodes)
+    finally:
+        eval_env.close()
     return {
         "env": env_id, "seed": seed, "agent": agent_spec, "torch_threads": threads,
         "hyperparameters": dataclasses.asdict(hp),
@@ -297,18 +326,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Train DDPG headless, save the learning-curve figure and evaluate the greedy policy.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    help_text = {
-        "EPISODES": "episodes to train for", "STEPS": "steps per episode (horizon)",
-        "WARMUP_EPISODES": "episodes that only fill the buffer", "EPSILON_START": "initial noise scale",
-        "EPSILON_END": "final noise scale", "DECAY_EPISODES": "episodes of linear noise decay",
-        "GAMMA": "discount factor", "UPDATE_FREQ": "steps between updates", "LR": "learning rate (both nets)",
-        "BATCH_SIZE": "mini-batch size", "NUM_H": "hidden layers", "H": "units per hidden layer",
-    }
-    for field in dataclasses.fields(Hyperparameters):
-        option = "--" + field.name.lower().replace("_", "-")
-        kind = float if field.type in ("float", float) else int
-        parser.add_argument(option, dest=field.name, type=kind, default=getattr(defaults, field.name),
-                            help=help_text[field.name])
+    for knob in dataclasses.fields(Hyperparameters):
+        option = "--" + knob.name.lower().replace("_", "-")
+        kind = float if knob.type in ("float", float) else int
+        parser.add_argument(option, dest=knob.name, type=kind, default=getattr(defaults, knob.name),
+                            help=knob.metadata["help"])
     parser.add_argument("--seed", type=int, default=0, help="seed of random, numpy, torch and the env")
     parser.add_argument("--env", default="Pendulum-v1", help="Gymnasium id (Box action space)")
     parser.add_argument("--agent", default=DEFAULT_AGENT, help="agent class as module:Class")

@@ -96,7 +96,7 @@ def visualize_result(returns: Sequence[float], td_errors: Sequence[float],
         series.append(("Policy loss -Q(s, μ(s))", "update", policy_errors))
     fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6))
     for ax, (title, xlabel, values) in zip(np.atleast_1d(axes), series):
-        y = np.asarray(values if values is not None else [], dtype=np.float64).reshape(-1)
+        y = np.asarray(values, dtype=np.float64).reshape(-1)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)

@@ -27,6 +27,8 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_solve.py
+	$(BIN)/python benchmarks/bench_video.py
+	$(BIN)/python benchmarks/bench_grading.py
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache

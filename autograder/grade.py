@@ -24,12 +24,12 @@ from pathlib import Path
 from build_notebooks import ASSIGNMENT, NOTEBOOK, nbgrader_env
 
 HERE = Path(__file__).resolve().parent
-PARTS = [  # (grade_id of the test cell, column title)
-    ("test_select_action", "action selection"),
-    ("test_critic_prediction", "critic prediction"),
-    ("test_critic_target", "critic target"),
-    ("test_policy_loss", "policy loss"),
-]
+TITLES = {  # column titles of the graded test cells; a graded cell not listed here is shown by its grade_id
+    "test_select_action": "action selection",
+    "test_critic_prediction": "critic prediction",
+    "test_critic_target": "critic target",
+    "test_policy_loss": "policy loss",
+}
 
 
 def run_nbgrader(args: list[str], course: Path, quiet: bool = False) -> int:
@@ -56,12 +56,18 @@ def submissions(course: Path) -> list[str]:
 
 
 def read_scores(course: Path) -> dict[str, dict[str, float | None]]:
-    """``{student: {grade_id: score}}`` of every autograded submission in the course's gradebook."""
+    """``{student: {grade_id: score}}`` of every autograded submission in the course's gradebook.
+
+    A student whose ``autograded/`` folder is missing is left out: nbgrader removes it when a submission could
+    not be graded, and the gradebook may still hold that student's scores from an earlier run.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     scores: dict[str, dict[str, float | None]] = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in submissions(course):
+            if not (course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file():
+                continue
             try:
                 nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
             except MissingEntry:
@@ -81,17 +87,19 @@ def max_points(course: Path) -> dict[str, float]:
 
 def format_table(scores: dict[str, dict[str, float | None]], maxima: dict[str, float],
                  students: list[str]) -> str:
-    """A Markdown table: one row per student, one column per part, and the total."""
-    total_max = sum(maxima.get(gid, 0.0) for gid, _ in PARTS)
-    head = ["student"] + [f"{title} (/{maxima.get(gid, 0):g})" for gid, title in PARTS] + [f"total (/{total_max:g})"]
+    """A Markdown table: one row per student, one column per graded test cell of the gradebook, and the total."""
+    order = [gid for gid in TITLES if gid in maxima] + [gid for gid in maxima if gid not in TITLES]
+    parts = [(gid, TITLES.get(gid, gid)) for gid in order]
+    total_max = sum(maxima[gid] for gid in order)
+    head = ["student"] + [f"{title} (/{maxima[gid]:g})" for gid, title in parts] + [f"total (/{total_max:g})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for student in students:
         if student not in scores:
-            lines.append("| " + " | ".join([student] + ["not graded"] * (len(PARTS) + 1)) + " |")
+            lines.append("| " + " | ".join([student] + ["not graded"] * (len(parts) + 1)) + " |")
             continue
         row = scores[student]
-        cells = [("?" if row.get(gid) is None else f"{row[gid]:g}") for gid, _ in PARTS]
-        total = sum(row.get(gid) or 0.0 for gid, _ in PARTS)
+        cells = [("?" if row.get(gid) is None else f"{row[gid]:g}") for gid, _ in parts]
+        total = sum(row.get(gid) or 0.0 for gid, _ in parts)
         lines.append("| " + " | ".join([student] + cells + [f"{total:g}"]) + " |")
     return "\n".join(lines)
 

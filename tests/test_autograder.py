@@ -216,6 +216,18 @@ def test_grade_without_submissions_says_what_to_do(tmp_path):
     assert proc.returncode == 0 and "No submissions to grade" in proc.stdout
 
 
+def test_score_table_follows_the_gradebook_cells():
+    maxima = {"test_select_action": 2.0, "test_critic_prediction": 2.0, "test_critic_target": 3.0,
+              "test_policy_loss": 3.0, "test_extra_part": 1.0}
+    scores = {"alice": {"test_select_action": 2.0, "test_critic_prediction": 2.0, "test_critic_target": 0.0,
+                        "test_policy_loss": 3.0, "test_extra_part": 1.0}}
+    table = grade.format_table(scores, maxima, ["alice", "bob"])
+    head, _, alice, bob = table.splitlines()
+    assert "action selection (/2)" in head and "test_extra_part (/1)" in head and "total (/11)" in head
+    assert alice == "| alice | 2 | 2 | 0 | 3 | 1 | 8 |"
+    assert bob.count("not graded") == 6
+
+
 # --------------------------------------------------------------------- the visible checks, in-process
 from workshop_lib import checks as ddpg_checks  # noqa: E402
 

@@ -31,10 +31,6 @@ import importlib
 import json
 import os
 import secrets
-import shutil
-import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,7 +41,8 @@ from traitlets import Bool, Float, Integer, Unicode
 
 from autograder.outputs import sanitize_outputs
 from autograder.parts import BY_ID, PARTS
-from autograder.sandbox import Limits, RunResult, Sandbox, plain_library_copy
+from autograder.jobs import encode_release, run_job
+from autograder.sandbox import RunResult
 from autograder.verdict import Verdict, decide
 
 try:  # nbgrader is the grading host's dependency; the module also imports without it (for the docs and tests)
@@ -130,10 +127,31 @@ class SandboxedGrading(NbGraderPreprocessor):
                                                                "imported in the grading process only.").tag(config=True)
     slot = Integer(0, help="Which parallel grading slot this process is (picks the sandboxes' user ids).").tag(config=True)
 
-    def limits(self, stream_bytes: int) -> Limits:
-        return Limits(wall_seconds=self.wall_seconds, memory_bytes=self.memory_bytes,
-                      max_processes=self.max_processes, file_bytes=self.file_bytes, tmp_bytes=self.tmp_bytes,
-                      max_stream_bytes=stream_bytes)
+    mode = Unicode("run", help="`run`: grade each submission here, one after the other. `prepare`: only write "
+                               "each submission's job spec to `jobs_dir` (the jobs then run in parallel, here or "
+                               "on dask workers). `apply`: read each job's result from `jobs_dir` and decide "
+                               "the grade.").tag(config=True)
+    jobs_dir = Unicode("", help="Folder of the job specs and results in the `prepare` and `apply` modes.").tag(config=True)
+
+    def limits_json(self) -> dict[str, Any]:
+        return {"wall_seconds": self.wall_seconds, "memory_bytes": self.memory_bytes,
+                "max_processes": self.max_processes, "file_bytes": self.file_bytes, "tmp_bytes": self.tmp_bytes}
+
+    def make_spec(self, nb: NotebookNode, student: str, release: Path, notebook_name: str,
+                  fixtures: dict[str, Any]) -> dict[str, Any]:
+        """The job of one submission (see :mod:`autograder.jobs`)."""
+        copy_nb = copy.deepcopy(nb)
+        for cell in copy_nb.cells:
+            if is_graded_test(cell):  # graded outside the notebook: nothing of the student's decides them
+                cell.source = "# graded outside the notebook by the grader"
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        env = {"DDPG_CELL_TIMEOUT": self.cell_timeout, "DDPG_CELL_OUTPUT_BYTES": self.cell_output_bytes,
+               "DDPG_NOTEBOOK_OUTPUT_BYTES": self.notebook_output_bytes,
+               "DDPG_PROBE_CELL_TIMEOUT": self.cell_timeout, "DDPG_PROBE_TIMEOUT": self.cell_timeout}
+        return {"student": student, "notebook_name": notebook_name, "notebook": copy_nb,
+                "release": encode_release(release), "cells": verdict_cells(nb), "fixtures": fixtures,
+                "limits": self.limits_json(), "sandbox": bool(self.sandbox), "env": env}
 
     # ------------------------------------------------------------------------------------------ preprocess
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
@@ -149,48 +167,27 @@ class SandboxedGrading(NbGraderPreprocessor):
         from workshop_lib.grading import probe
 
         fixtures = probe.make_fixtures(reference_class, seed)
+        jobs_dir = Path(self.jobs_dir) if self.jobs_dir else root / ".grading_jobs" / assignment
+        if self.mode == "prepare":
+            jobs_dir.mkdir(parents=True, exist_ok=True)
+            spec = self.make_spec(nb, student, root / "release" / assignment, notebook_name, fixtures)
+            (jobs_dir / f"{student}.spec.json").write_text(json.dumps(spec))
+            for cell in nb.cells:
+                if is_graded_test(cell):
+                    cell.outputs = [nbformat.v4.new_output("error", ename="GradingPending", evalue="queued",
+                                                           traceback=[])]
+            return nb, resources
+        if self.mode == "apply":
+            result_path = jobs_dir / f"{student}.result.json"
+            result = json.loads(result_path.read_text()) if result_path.is_file() else {
+                "notebook": {"records": [], "reason": "no result from its grading job", "seconds": 0.0},
+                "verdict": {"records": [], "reason": "no result from its grading job", "seconds": 0.0}}
+        else:
+            result = run_job(self.make_spec(nb, student, root / "release" / assignment, notebook_name, fixtures),
+                             slot=self.slot)
         reference_records: list[dict[str, Any]] = []
-        probe.run_probes(reference_class, {**fixtures}, reference_records.append, visible=False)
-
-        with tempfile.TemporaryDirectory(prefix="ddpg-grade-") as tmp:
-            tmp_path = Path(tmp)
-            os.chmod(tmp_path, 0o755)
-            library = plain_library_copy(tmp_path / "lib")
-            nb_scratch, verdict_scratch = tmp_path / "notebook", tmp_path / "verdict"
-            self._prepare_notebook_scratch(nb, nb_scratch, root / "release" / assignment, notebook_name)
-            verdict_scratch.mkdir()
-            (verdict_scratch / "cells.json").write_text(json.dumps(verdict_cells(nb)))
-            (verdict_scratch / "fixtures.json").write_text(json.dumps(fixtures))
-
-            runs: dict[str, RunResult] = {}
-            common = {"DDPG_CELL_TIMEOUT": str(self.cell_timeout),
-                      "DDPG_CELL_OUTPUT_BYTES": str(self.cell_output_bytes),
-                      "DDPG_NOTEBOOK_OUTPUT_BYTES": str(self.notebook_output_bytes),
-                      "DDPG_PROBE_CELL_TIMEOUT": str(self.cell_timeout),
-                      "DDPG_PROBE_TIMEOUT": str(self.cell_timeout)}
-            jobs = {
-                "notebook": (Sandbox(library, self.limits(self.notebook_output_bytes * 2 + 1_000_000),
-                                     self.sandbox, slot=2 * self.slot),
-                             nb_scratch, [sys.executable, "-m", "workshop_lib.grading.notebook_runner", notebook_name]),
-                "verdict": (Sandbox(library, self.limits(16_000_000), self.sandbox, slot=2 * self.slot + 1),
-                            verdict_scratch, [sys.executable, "-m", "workshop_lib.grading.probe", "cells.json",
-                                              "fixtures.json"]),
-            }
-
-            def run(name: str) -> None:
-                box, scratch, argv = jobs[name]
-                try:
-                    runs[name] = box.run(scratch, argv, common)
-                except Exception as err:  # noqa: BLE001 - one broken run must not stop the grading
-                    runs[name] = RunResult(reason=f"could not run: {err}")
-
-            threads = [threading.Thread(target=run, args=(name,)) for name in jobs]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-
-        nb_run, verdict_run = runs["notebook"], runs["verdict"]
+        probe.run_probes(reference_class, fixtures, reference_records.append, visible=False)
+        nb_run, verdict_run = RunResult(**result["notebook"]), RunResult(**result["verdict"])
         notebook_reason = nb_run.reason or self._stream_end_reason(nb_run.records, "notebook")
         verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict")
         verdicts = decide(verdict_run.records, reference_records, limit=2.0, run_reason=verdict_reason)
@@ -227,27 +224,6 @@ class SandboxedGrading(NbGraderPreprocessor):
         return nb, resources
 
     # ------------------------------------------------------------------------------------------- helpers
-    @staticmethod
-    def _prepare_notebook_scratch(nb: NotebookNode, scratch: Path, release: Path, name: str) -> None:
-        """The notebook run's home: the released files (resources) and the submission's notebook, its graded
-        test cells emptied (their outputs are written by the grader)."""
-        scratch.mkdir()
-        if release.is_dir():
-            for item in release.iterdir():
-                if item.suffix == ".ipynb":
-                    continue
-                if item.is_dir():
-                    shutil.copytree(item, scratch / item.name)
-                else:
-                    shutil.copy2(item, scratch / item.name)
-        copy_nb = copy.deepcopy(nb)
-        for cell in copy_nb.cells:
-            if is_graded_test(cell):
-                cell.source = "# graded outside the notebook by the grader"
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nbformat.write(copy_nb, scratch / name)
-
     @staticmethod
     def _stream_end_reason(records: list[dict[str, Any]], which: str) -> str | None:
         events = [r.get("event") for r in records if "event" in r] + \

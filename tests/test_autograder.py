@@ -6,6 +6,7 @@ The nbgrader workflow always runs on a temporary copy of the course directory (`
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -146,17 +147,88 @@ def test_solution_notebook_ran_top_to_bottom_and_solves_pendulum():
 
 # ----------------------------------------------------------------------- the catalog, through nbgrader
 @pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
-    """A temporary copy of the course with every catalog submission, graded by `grade.py` (generate_assignment,
-    then one `nbgrader autograde` for all)."""
+def dask_cluster(tmp_path_factory):
+    """A real dask.distributed cluster on 127.0.0.1: one `dask scheduler` and two `dask worker` processes (one
+    thread each), started from the repository root as the README says."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    dask = str(Path(sys.executable).parent / "dask")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(scheduler_file)], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 60
+        while not scheduler_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        for _ in range(2):
+            procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads",
+                                           "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                          cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+            address = client.scheduler.address
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _grade(course: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course), *options],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+def _table(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith("|")]
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory, dask_cluster):
+    """A temporary copy of the course with every catalog submission, graded through the dask cluster by
+    `python -m autograder.grade --scheduler ...` (generate_assignment; nbgrader prepares the jobs; the two workers
+    run them in their sandboxes; nbgrader applies the results)."""
     course = build_notebooks.copy_course(tmp_path_factory.mktemp("course"))
     gc.write_submissions(course, STUDENT, MASTER, gc.CATALOG)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course)],
-                          capture_output=True, text=True, cwd=REPO)
+    proc = _grade(course, "--scheduler", dask_cluster)
     elapsed = time.perf_counter() - start
-    print(f"graded {len(gc.CATALOG)} submissions in {elapsed:.0f} s")
+    print(f"graded {len(gc.CATALOG)} submissions on the dask cluster in {elapsed:.0f} s")
     return {"course": course, "proc": proc, "scores": grade.read_scores(course), "seconds": elapsed}
+
+
+SUBSET = ["ok_reference", "ok_two_argument_qnet_neg", "bad_no_done_mask", "bad_policy_no_minus", "bad_act_no_clip",
+          "trap_unmodified"]
+
+
+@pytest.mark.slow
+def test_parallel_and_dask_grading_equal_a_serial_run(tmp_path, graded_course):
+    """`--jobs 1` (inside nbgrader, one after the other), `--jobs 2` (threads here) and the dask cluster give the
+    same gradebook scores and the same table rows."""
+    variants = [v for v in gc.CATALOG if v.name in SUBSET]
+    runs = {}
+    for label, options in (("serial", ["--jobs", "1"]), ("parallel", ["--jobs", "2"])):
+        course = build_notebooks.copy_course(tmp_path / label)
+        gc.write_submissions(course, STUDENT, MASTER, variants)
+        proc = _grade(course, *options)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        runs[label] = (grade.read_scores(course), _table(proc.stdout))
+    serial_scores, serial_table = runs["serial"]
+    assert serial_scores == {v.name: v.expected for v in variants}
+    assert runs["parallel"] == runs["serial"]
+    dask_scores = {name: graded_course["scores"][name] for name in SUBSET}
+    dask_rows = [row for row in _table(graded_course["proc"].stdout) if row.split("|")[1].strip() in SUBSET]
+    assert dask_scores == serial_scores
+    assert dask_rows == serial_table[2:]
+    assert re.search(r"^\[ ?\d+/\d+\] ok_reference +10/10 +[\d.]+ s", graded_course["proc"].stdout, re.M), \
+        "one progress line per submission"
 
 
 @pytest.mark.slow

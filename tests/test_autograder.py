@@ -340,3 +340,22 @@ def test_reference_agent_of_solutions_passes_the_visible_checks():
     from solutions.ddpg_agent import DDPGAgent
 
     assert _visible_failures(DDPGAgent) == {}
+
+
+def test_reference_agent_is_generated_from_the_master():
+    """One reference agent: solutions/ddpg_agent.py is the master's class cells (run `make notebooks`)."""
+    committed = (REPO / "solutions" / "ddpg_agent.py").read_text()
+    assert committed == build_notebooks.reference_module_source(), "run `make notebooks` to regenerate it"
+
+
+def test_parts_table_is_the_one_in_the_readme_and_the_notebook():
+    """autograder/parts.py is the one table: the README shows it, the catalog and the master use its points."""
+    from autograder import parts
+
+    assert parts.markdown_table() in (REPO / "README.md").read_text(), \
+        "README.md must hold autograder.parts.markdown_table() verbatim"
+    assert gc.POINTS == parts.POINTS and parts.TOTAL == 10
+    text = " ".join(c.source for c in nbformat.read(MASTER, as_version=4).cells if c.cell_type == "markdown")
+    for part in parts.PARTS:
+        assert re.search(rf"{part.title}[^.]*?{part.points:g} point", text, re.I) or \
+            re.search(rf"{part.title} {part.points:g}", text, re.I), f"the notebook must state {part.title}'s points"

@@ -284,6 +284,52 @@ def test_feedback_and_export_from_the_graded_course(graded_course):
     assert rows[0].startswith("assignment,") and len(rows) == 1 + len(gc.CATALOG)
 
 
+@pytest.mark.slow
+def test_export_has_one_column_per_part(graded_course):
+    import csv
+
+    course = graded_course["course"]
+    proc = subprocess.run([sys.executable, "-m", "autograder.export", "--course", str(course)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    with open(course / "grades_by_part.csv") as f:
+        table = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert set(table) == {v.name for v in gc.CATALOG}
+    for variant in gc.CATALOG:
+        row = table[variant.name]
+        assert {gid: float(row[gid]) for gid in gc.POINTS} == variant.expected, variant.name
+        assert float(row["autograded"]) == variant.total and float(row["max_total"]) >= 10
+
+
+@pytest.mark.slow
+def test_feedback_pages_name_each_mistake_and_hold_no_grader_code(graded_course):
+    """`make feedback`: every page shows each part's score; a failed part carries the visible check's message
+    (which names the mistake); no page holds grader code, a reference value's source, a script or a video."""
+    import html
+
+    course = graded_course["course"]
+    proc = subprocess.run([sys.executable, "-m", "autograder.feedback", "--course", str(course)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    grader_sources = [(REPO / "autograder" / name).read_text() for name in ("verdict.py", "trusted.py")]
+    for variant in gc.CATALOG:
+        page = (course / "feedback" / variant.name / "ddpg" / "ddpg_pendulum.html").read_text()
+        for secret in ("HIDDEN TESTS", "BEGIN SOLUTION", "_reference_update", "reference_records", "<script",
+                       "<video"):
+            assert secret not in page, f"{variant.name}: the feedback holds {secret!r}"
+        for source in grader_sources:
+            assert not any(len(line) > 40 and line.strip() in page for line in source.splitlines()
+                           if line.strip().startswith(("_check(", "judge_", "def "))), variant.name
+        for part in PARTS:
+            assert html.escape(part.title) in page
+        lost = [gid for gid, pts in variant.expected.items() if pts < gc.POINTS[gid]]
+        if variant.pieces and lost and variant.name != "bad_act_hangs":
+            failures = _visible_failures(gc.agent_class(STUDENT, MASTER, variant))
+            for gid in lost:
+                message = failures[gid].split(": ", 1)[1]
+                assert html.escape(message[:200]) in page, f"{variant.name}: {gid} feedback lacks {message!r}"
+
+
 def test_grade_without_submissions_says_what_to_do(tmp_path):
     course = build_notebooks.copy_course(tmp_path / "course")
     proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course)],

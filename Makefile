@@ -28,7 +28,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_solve.py
 	$(BIN)/python benchmarks/bench_video.py
-	$(BIN)/python benchmarks/bench_grading.py
+	$(BIN)/python -m benchmarks.bench_grading
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache

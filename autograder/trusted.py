@@ -39,9 +39,9 @@ import nbformat
 from nbformat import NotebookNode
 from traitlets import Bool, Float, Integer, Unicode
 
+from autograder.jobs import encode_release, run_job
 from autograder.outputs import sanitize_outputs
 from autograder.parts import BY_ID, PARTS
-from autograder.jobs import encode_release, run_job
 from autograder.sandbox import RunResult
 from autograder.verdict import Verdict, decide
 
@@ -121,17 +121,21 @@ class SandboxedGrading(NbGraderPreprocessor):
     tmp_bytes = Integer(256 * 1024**2, help="Size of a sandbox's private /tmp (bytes).").tag(config=True)
     cell_output_bytes = Integer(1_000_000, help="Output kept per cell (bytes); the rest is dropped and the "
                                                 "cell ends with a note saying so.").tag(config=True)
-    notebook_output_bytes = Integer(5_000_000, help="Output kept for the whole notebook (bytes); past it, a "
-                                                    "run that keeps writing is killed (`output over ...`).").tag(config=True)
-    reference = Unicode("solutions.ddpg_agent:DDPGAgent", help="The reference agent class, `module:Class`, "
-                                                               "imported in the grading process only.").tag(config=True)
-    slot = Integer(0, help="Which parallel grading slot this process is (picks the sandboxes' user ids).").tag(config=True)
+    notebook_output_bytes = Integer(
+        5_000_000, help="Output kept for the whole notebook (bytes); a run that streams more than twice this is "
+                        "killed (`output over ...`).").tag(config=True)
+    reference = Unicode("solutions.ddpg_agent:DDPGAgent",
+                        help="The reference agent class, `module:Class`, imported in the grading process only."
+                        ).tag(config=True)
+    slot = Integer(0, help="Which parallel grading slot this process is (picks the sandboxes' user ids)."
+                   ).tag(config=True)
 
     mode = Unicode("run", help="`run`: grade each submission here, one after the other. `prepare`: only write "
                                "each submission's job spec to `jobs_dir` (the jobs then run in parallel, here or "
                                "on dask workers). `apply`: read each job's result from `jobs_dir` and decide "
                                "the grade.").tag(config=True)
-    jobs_dir = Unicode("", help="Folder of the job specs and results in the `prepare` and `apply` modes.").tag(config=True)
+    jobs_dir = Unicode("", help="Folder of the job specs and results in the `prepare` and `apply` modes."
+                       ).tag(config=True)
 
     def limits_json(self) -> dict[str, Any]:
         return {"wall_seconds": self.wall_seconds, "memory_bytes": self.memory_bytes,

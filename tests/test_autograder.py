@@ -405,3 +405,41 @@ def test_parts_table_is_the_one_in_the_readme_and_the_notebook():
     for part in parts.PARTS:
         assert re.search(rf"{part.title}[^.]*?{part.points:g} point", text, re.I) or \
             re.search(rf"{part.title} {part.points:g}", text, re.I), f"the notebook must state {part.title}'s points"
+
+
+def test_grade_refuses_without_bubblewrap_and_names_the_install(tmp_path):
+    course = build_notebooks.copy_course(tmp_path / "course")
+    gc.write_submissions(course, STUDENT, MASTER, [gc.CATALOG[0]])
+    env = {**os.environ, "PATH": str(tmp_path / "no-bwrap-here")}
+    proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course)],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 2
+    assert "apt-get install bubblewrap" in proc.stderr and "--no-sandbox" in proc.stderr
+    assert not (course / "gradebook.db").exists(), "nothing is graded"
+
+
+@pytest.mark.slow
+def test_no_sandbox_grades_the_same_and_says_so(tmp_path):
+    course = build_notebooks.copy_course(tmp_path / "course")
+    variants = [v for v in gc.CATALOG if v.name in ("ok_reference", "bad_no_done_mask")]
+    gc.write_submissions(course, STUDENT, MASTER, variants)
+    proc = _grade(course, "--no-sandbox", "--jobs", "1")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "NOT SANDBOXED" in proc.stdout
+    assert grade.read_scores(course) == {v.name: v.expected for v in variants}
+    for row in _table(proc.stdout)[2:]:
+        assert row.endswith("| not sandboxed |"), row
+
+
+def test_nbgrader_autograde_by_hand_refuses_outside_the_repository(tmp_path):
+    """A bare `nbgrader autograde` without the trusted grader on the path refuses to grade (it would otherwise
+    run the students' code unsandboxed with nbgrader's own Execute)."""
+    course = build_notebooks.copy_course(tmp_path / "course")
+    gc.write_submissions(course, STUDENT, MASTER, [gc.CATALOG[0]])
+    env = {k: v for k, v in build_notebooks.nbgrader_env().items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpg", "--force"], cwd=course,
+                   env=env, check=True, capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ddpg"], cwd=course, env=env,
+                          capture_output=True, text=True)
+    assert "python -m autograder.grade" in proc.stdout + proc.stderr
+    assert not (course / "autograded" / gc.CATALOG[0].name / "ddpg" / "ddpg_pendulum.ipynb").exists()

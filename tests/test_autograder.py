@@ -349,6 +349,17 @@ def test_score_table_follows_the_gradebook_cells():
     assert bob.count("not graded") == 6 and bob.endswith("| timed out after 120 s |")
 
 
+def test_score_table_shows_auto_manual_and_total():
+    maxima = {"test_select_action": 2.0, "test_critic_prediction": 2.0, "test_critic_target": 3.0,
+              "test_policy_loss": 3.0, "answer_q1": 2.0, "answer_q2": 3.0}
+    scores = {"alice": {"test_select_action": 2.0, "test_critic_prediction": 2.0, "test_critic_target": 0.0,
+                        "test_policy_loss": 3.0, "answer_q1": 1.5, "answer_q2": None}}
+    table = grade.format_table(scores, maxima, ["alice"], manual={"answer_q1", "answer_q2"})
+    head, _, alice = table.splitlines()
+    assert head.endswith("| auto (/10) | manual (/5) | total (/15) | notes |")
+    assert alice == "| alice | 2 | 2 | 0 | 3 | 7 | 1.5 (1 to grade) | 8.5 |  |"
+
+
 # --------------------------------------------------------------------- the visible checks, in-process
 from workshop_lib import checks as ddpg_checks  # noqa: E402
 

@@ -6,8 +6,13 @@
 ``nbgrader export`` writes totals only. This writes one row per student of the roster (students without a
 submission get empty cells), with: ``student_id``, ``last_name``, ``first_name``, ``email``, one column per graded
 cell (the autograded parts of ``autograder/parts.py`` by their grade_id, then the manually graded answers),
-``autograded``, ``manual``, ``late_penalty``, ``total`` and ``max_total``. A manually graded answer that nobody
-has graded yet is empty, not 0, so that it shows as missing.
+``autograded``, ``manual``, ``days_late``, ``late_penalty``, ``total`` and ``max_total``. A manually graded answer
+that nobody has graded yet is empty, not 0, so that it shows as missing.
+
+``late_penalty`` follows the course's late policy (``autograder/late.py``: 10% of ``max_total`` per started day
+after the due date, never more than the score), applied here to the final score, answers graded by hand included;
+``days_late`` is the started days it counted. A course whose ``nbgrader_config.py`` names another late plugin gets
+the penalty nbgrader stored when it autograded. ``total`` is ``autograded + manual - late_penalty``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import sys
 from pathlib import Path
 
 from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK
+from autograder.late import days_late, late_penalty, percent_per_day
 from autograder.parts import BY_ID, PARTS
 
 HERE = Path(__file__).resolve().parent
@@ -27,13 +33,14 @@ def rows(course: Path) -> tuple[list[str], list[dict[str, str]]]:
     """The header and the rows of the export (read from ``course/gradebook.db``)."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    percent = percent_per_day(course)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         notebook = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
         cells = {c.name: c for c in notebook.grade_cells}
         auto = [p.grade_id for p in PARTS if p.grade_id in cells]
         manual = sorted(name for name in cells if name not in BY_ID)
         header = (["student_id", "last_name", "first_name", "email"] + auto + manual
-                  + ["autograded", "manual", "late_penalty", "total", "max_total"])
+                  + ["autograded", "manual", "days_late", "late_penalty", "total", "max_total"])
         max_total = sum(cells[n].max_score for n in auto + manual)
         out = []
         for student in sorted(gb.students, key=lambda s: s.id):
@@ -57,8 +64,13 @@ def rows(course: Path) -> tuple[list[str], list[dict[str, str]]]:
                     auto_total += score or 0.0
                 else:
                     manual_total += score or 0.0
-            penalty = submission.late_submission_penalty or 0.0
-            row.update(autograded=f"{auto_total:g}", manual=f"{manual_total:g}", late_penalty=f"{penalty:g}",
+            seconds_late = submission.total_seconds_late
+            if percent is None:  # another late plugin: what nbgrader stored when it autograded
+                penalty = submission.late_submission_penalty or 0.0
+            else:
+                penalty = late_penalty(seconds_late, auto_total + manual_total, max_total, percent)
+            row.update(autograded=f"{auto_total:g}", manual=f"{manual_total:g}",
+                       days_late=f"{days_late(seconds_late)}", late_penalty=f"{penalty:g}",
                        total=f"{max(auto_total + manual_total - penalty, 0.0):g}")
             out.append(row)
     return header, out

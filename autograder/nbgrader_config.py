@@ -50,3 +50,12 @@ c.SandboxedGrading.file_bytes = 256 * 1024**2  # largest file it may write
 c.SandboxedGrading.tmp_bytes = 256 * 1024**2  # its private /tmp
 c.SandboxedGrading.cell_output_bytes = 1_000_000  # output kept per cell; the rest is dropped, with a note
 c.SandboxedGrading.notebook_output_bytes = 5_000_000  # output kept per notebook ("output over 5 MB" past 2x)
+
+# ---- late submissions ---------------------------------------------------------------------------------------
+# Policy: 10% of the assignment's points off per started day after the due date (10 days or more: 0 points); the
+# total never drops below 0. The due date: `nbgrader db assignment add ddpg --duedate="2026-12-04 23:59:59 UTC"`;
+# a submission's time: `submitted/<student>/ddpg/timestamp.txt`. nbgrader applies the plugin when it autogrades
+# (the plugin is only imported then, through `python -m autograder.grade`); `make export` applies the same rule to
+# the final score, manual grades included. See autograder/late.py and README.md ("Instructor walkthrough").
+c.AssignLatePenalties.plugin_class = "autograder.late.PercentPerDayLate"
+c.PercentPerDayLate.percent_per_day = 10.0

@@ -64,7 +64,8 @@ def percent_per_day(course: Path) -> float | None:
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     plugin = config.AssignLatePenalties.get("plugin_class")
-    name = plugin if isinstance(plugin, str) else f"{getattr(plugin, '__module__', '')}.{getattr(plugin, '__name__', '')}"
-    if name != PLUGIN:
+    if not isinstance(plugin, str):  # a class object, or nothing
+        plugin = f"{getattr(plugin, '__module__', '')}.{getattr(plugin, '__name__', '')}"
+    if plugin != PLUGIN:
         return None
     return float(config.PercentPerDayLate.get("percent_per_day", DEFAULT_PERCENT_PER_DAY))

@@ -11,7 +11,9 @@ One HTML page per student, written where ``nbgrader generate_feedback`` writes i
   it (there is none in the notebook either: the verdict is decided in ``autograder/verdict.py``);
 * the submission as the grader ran it: markdown rendered with raw HTML escaped, code as text, outputs sanitized
   (``autograder.outputs``); the page carries a Content-Security-Policy that forbids every script;
-* no videos: grading shortens training to 2 episodes, so a video of that agent would mislead; the page says so.
+* no videos: grading shortens training to 2 episodes, so a video of that agent would mislead; the page says so;
+* the sums as ``make export`` reports them: autograded, graded by hand (and how many answers wait for a grader),
+  the late penalty of the course's policy (``autograder/late.py``) with the days it counted, and the total.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from typing import Any
 
 import nbformat
 
+from autograder import export
 from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK
+from autograder.late import percent_per_day
 from autograder.outputs import sanitize_output
 from autograder.parts import BY_ID, PARTS
 from autograder.trusted import REPORT_NAME, is_graded_test
@@ -85,31 +89,51 @@ def _scores(course: Path, student: str) -> dict[str, float | None]:
         return {g.name: g.score for g in nb.grades}
 
 
-def page(course: Path, student: str) -> str:
-    """The feedback page of one autograded student."""
+def _sums(course: Path, row: dict[str, str], manual_ids: list[str]) -> str:
+    """The autograded and manual sums, the late penalty and the total of one student's export row, as HTML."""
+    auto_max = sum(p.points for p in PARTS)
+    max_total = row.get("max_total") or f"{auto_max:g}"
+    lines = [f"<b>Autograded: {html.escape(row.get('autograded', '0'))} / {auto_max:g}</b>"]
+    if manual_ids:
+        waiting = sum(row.get(gid, "") == "" for gid in manual_ids)
+        lines.append(f"Graded by hand: {html.escape(row.get('manual', '0'))} / {float(max_total) - auto_max:g}"
+                     + (f" ({waiting} of {len(manual_ids)} answers not graded yet)" if waiting else ""))
+    days = int(row.get("days_late") or 0)
+    if days:
+        percent = percent_per_day(course)
+        rule = f" (late policy: {percent:g}% of the points per started day)" if percent is not None else ""
+        lines.append(f"Handed in {days} day{'s' if days > 1 else ''} after the due date: "
+                     f"{html.escape(row.get('late_penalty', '0'))} points off{rule}")
+    lines.append(f"<b>Total: {html.escape(row.get('total', '0'))} / {html.escape(max_total)}</b>")
+    return "<p>" + "<br>".join(lines) + "</p>"
+
+
+def page(course: Path, student: str, row: dict[str, str] | None = None) -> str:
+    """The feedback page of one autograded student (``row``: the student's row of ``autograder.export.rows``;
+    read from the gradebook when not given)."""
+    if row is None:
+        row = next((r for r in export.rows(course)[1] if r["student_id"] == student), {})
     folder = course / "autograded" / student / ASSIGNMENT
     nb = nbformat.read(folder / f"{NOTEBOOK}.ipynb", as_version=4)
     report_path = folder / REPORT_NAME
     report = json.loads(report_path.read_text()) if report_path.is_file() else {"parts": {}, "notes": []}
     scores = _scores(course, student)
-    rows, total, total_max = [], 0.0, 0.0
+    rows = []
     for part in PARTS:
         verdict = report["parts"].get(part.grade_id, {})
         score = scores.get(part.grade_id)
-        total += score or 0.0
-        total_max += part.points
         ok = verdict.get("passed", False)
         message = "passed" if ok else verdict.get("message", "not graded")
         rows.append(f"<tr><td>{html.escape(part.title)}</td><td>{'' if score is None else f'{score:g}'} / "
                     f"{part.points:g}</td><td class='{'passed' if ok else 'failed'}'>{html.escape(message)}</td></tr>")
-    others = {k: v for k, v in scores.items() if k not in BY_ID}
-    for grade_id, score in others.items():  # manually graded answers
-        total += score or 0.0
+    manual_ids = [k for k in scores if k not in BY_ID]
+    for grade_id in manual_ids:  # manually graded answers: the export's cell is empty until a grader scores it
+        score = row.get(grade_id, "")
         rows.append(f"<tr><td>{html.escape(grade_id)} (graded by hand)</td><td>"
-                    f"{'not graded yet' if score is None else f'{score:g}'}</td><td></td></tr>")
+                    f"{html.escape(score) if score else 'not graded yet'}</td><td></td></tr>")
     notes = "".join(f"<li>{html.escape(str(n))}</li>" for n in report.get("notes", []))
     body = [f"<h1>Feedback: {html.escape(student)}, assignment {html.escape(ASSIGNMENT)}</h1>",
-            f"<p><b>Autograded: {total:g} / {total_max:g}</b></p>",
+            _sums(course, row, manual_ids),
             "<table><tr><th>part</th><th>score</th><th>grader's message</th></tr>" + "".join(rows) + "</table>",
             f"<ul class='note'>{notes}</ul>" if notes else "",
             "<p class='note'>Each part was decided by the grader outside your notebook, by running your methods on "
@@ -146,10 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     if not students:
         print(f"No autograded submissions in {root}: run `make grade` first.")
         return 0
+    table = {row["student_id"]: row for row in export.rows(course)[1]}  # one pass over the gradebook
     for student in students:
         out = course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(page(course, student))
+        out.write_text(page(course, student, table.get(student, {})))
         print(f"wrote {out.relative_to(course)}")
     return 0
 

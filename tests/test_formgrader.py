@@ -265,6 +265,19 @@ def test_grading_an_answer_in_the_formgrader_changes_the_students_total(course, 
     assert float(bob["total"]) == 10 and float(bob["manual"]) == 0
 
 
+def test_the_formgraders_autograde_refuses(course, formgrader):
+    """The formgrader's Autograde (its API, as its button calls it) would run a submission unsandboxed inside the
+    server: the course's nbgrader_config.py makes it refuse and name the trusted grader. Runs last: nbgrader then
+    removes bob's autograded notebook."""
+    request = urllib.request.Request(f"{formgrader['base']}/formgrader/api/submission/{ASSIGNMENT}/bob/autograde",
+                                     method="POST", data=b"",
+                                     headers={"Authorization": f"token {formgrader['token']}"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        answer = json.loads(response.read())
+    assert answer["success"] is False
+    assert "python -m autograder.grade" in answer.get("error", "") + answer.get("log", "")
+
+
 def test_ensure_manual_cell_adds_one_only_when_the_master_has_none(tmp_path):
     master = build_notebooks.copy_course(tmp_path / "course") / MASTER_RELATIVE
     had = manual_cells(master)

@@ -51,6 +51,8 @@ MASTER_RELATIVE = Path("source") / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
 SCREENSHOTS = REPO / "tmp_ddpg_learning" / "browser"
 ROSTER = "id,first_name,last_name,email\nalice,Alice,Archer,alice@example.org\nbob,Bob,Baker,bob@example.org\n"
 INJECTED_ID = "answer_injected_by_test"
+#: The README's command that starts the formgrader (its walkthrough, step 6); the fixture runs it with another port.
+README_COMMAND = "jupyter lab --no-browser --ip=127.0.0.1 --port=8888"
 
 
 def manual_cells(master: Path) -> dict[str, float]:
@@ -125,8 +127,8 @@ def course(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def formgrader(course, tmp_path_factory):
-    """The README's formgrader command, run in the course copy: ``jupyter lab --no-browser --ip=127.0.0.1``
-    (plus a free port, a token and ``--allow-root``), and a headless Chromium page."""
+    """The README's formgrader command (``README_COMMAND``), run in the course copy with a free port, a token and
+    ``--allow-root`` when root, and a headless Chromium page."""
     from playwright.sync_api import sync_playwright
 
     root = course["root"]
@@ -136,8 +138,9 @@ def formgrader(course, tmp_path_factory):
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "IPYTHONDIR": str(home / "ipython")}
     port, token = _free_port(), secrets.token_hex(16)
-    command = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
+    command = [f"--port={port}" if word == "--port=8888" else word for word in README_COMMAND.split()]
+    command[0] = str(Path(sys.executable).parent / command[0])  # this environment's jupyter
+    command += ["--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
     if os.geteuid() == 0:
         command.append("--allow-root")
     log_path = home / "server.log"

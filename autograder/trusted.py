@@ -194,7 +194,7 @@ class SandboxedGrading(NbGraderPreprocessor):
         nb_run, verdict_run = RunResult(**result["notebook"]), RunResult(**result["verdict"])
         notebook_reason = nb_run.reason or self._stream_end_reason(nb_run.records, "notebook")
         verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict")
-        verdicts = decide(verdict_run.records, reference_records, limit=2.0, run_reason=verdict_reason)
+        verdicts = decide(verdict_run.records, reference_records, run_reason=verdict_reason)
         self._merge_outputs(nb, nb_run.records, notebook_reason)
         by_id = {v.part.grade_id: v for v in verdicts}
         for cell in nb.cells:

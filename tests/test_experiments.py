@@ -261,3 +261,14 @@ def test_the_solution_notebook_shows_the_comparison_figure(repo):
     cell = _compare_cell(repo / "solutions/ddpg_pendulum_solution.ipynb")
     assert not any(o.output_type == "error" for o in cell.outputs)
     assert any("image/png" in o.get("data", {}) for o in cell.outputs), "the figure is missing from the output"
+
+
+def test_compare_benchmark_quick_run(repo):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "benchmarks/bench_compare.py", "--quick"], cwd=repo, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "returns identical, run for run: **yes**" in proc.stdout
+    assert "rerun from the cache" in proc.stdout and "(6 runs cached)" in proc.stdout

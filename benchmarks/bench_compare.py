@@ -92,13 +92,16 @@ def main() -> None:
         f"{runs} runs of {hp.EPISODES} episodes of {hp.STEPS} steps (network {hp.NUM_H}x{hp.H}), "
         "each side with an empty cache, one after the other in one run of the script.",
         "",
-        "| | wall time | CPU time (all processes) | speed-up (wall) |",
-        "| --- | ---: | ---: | ---: |",
-        f"| serial (`processes=1`) | {serial_s:.1f} s | {serial_cpu:.1f} s | 1.00x |",
+        "| | wall time | CPU time (all processes) | cores used (CPU / wall) | speed-up (wall) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| serial (`processes=1`) | {serial_s:.1f} s | {serial_cpu:.1f} s | {serial_cpu / serial_s:.2f} | 1.00x |",
         f"| parallel (default: {min(runs, _default_processes())} processes) | "
-        f"{parallel_s:.1f} s | {parallel_cpu:.1f} s | {serial_s / parallel_s:.2f}x |",
-        f"| rerun, every run from the cache | {rerun_s:.2f} s | | {serial_s / rerun_s:.0f}x |",
+        f"{parallel_s:.1f} s | {parallel_cpu:.1f} s | {parallel_cpu / parallel_s:.2f} | {serial_s / parallel_s:.2f}x |",
+        f"| rerun, every run from the cache | {rerun_s:.2f} s | | | |",
         "",
+        f"- load average (1 min) when the script ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. The "
+        "speed-up is bounded by the cores the other jobs leave free: the parallel side can use at most "
+        f"{min(runs, _default_processes())} cores, and used {parallel_cpu / parallel_s:.2f} on average.",
         f"- serial and parallel returns identical, run for run: **{'yes' if identical else 'NO'}**",
         f"- training time of one run (serial, training loop only): median {np.median(per_run):.1f} s, "
         f"range {min(per_run):.1f}-{max(per_run):.1f} s",

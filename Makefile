@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned: pip takes the local CPU wheel (an unpinned torch would pull GBs of CUDA).
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[notebook,test,bench]"
+	$(BIN)/pip install --quiet -e ".[notebook,grading,test,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,20 +28,30 @@ bench: install
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_solve.py
 	$(BIN)/python benchmarks/bench_video.py
-	$(BIN)/python benchmarks/bench_grading.py
+	$(BIN)/python -m benchmarks.bench_grading
 	$(BIN)/python benchmarks/bench_compare.py
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache
 
-.PHONY: grade notebooks
+.PHONY: grade feedback export notebooks
 
-# Autograde every submission in autograder/submitted/<student>/ddpg/, fill autograder/gradebook.db and print the
-# scores per student and per part (see "Instructor workflow" in README.md).
+# Autograde every submission in autograder/submitted/<student>/ddpg/, each in its own bubblewrap sandboxes, JOBS at
+# a time (default: the machine's cores); fill autograder/gradebook.db and print the scores per student and per part
+# (see "Instructor workflow" in README.md).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 grade: install
-	$(BIN)/python autograder/grade.py
+	$(BIN)/python -m autograder.grade --jobs $(JOBS)
+
+# One feedback page per autograded student in autograder/feedback/<student>/ddpg/ (fit to hand out before the
+# deadline: scores, the mistakes named, sanitized outputs, no grader code), and a CSV with one column per part.
+feedback: install
+	$(BIN)/python -m autograder.feedback
+
+export: install
+	$(BIN)/python -m autograder.export
 
 # Regenerate notebooks/ (nbgrader generate_assignment) and the executed solutions/ notebook from the master
 # autograder/source/ddpg/ddpg_pendulum.ipynb.
 notebooks: install
-	$(BIN)/python autograder/build_notebooks.py
+	$(BIN)/python -m autograder.build_notebooks

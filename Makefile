@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_solve.py
 	$(BIN)/python benchmarks/bench_video.py
 	$(BIN)/python -m benchmarks.bench_grading
+	$(BIN)/python benchmarks/bench_compare.py
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache

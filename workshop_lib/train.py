@@ -255,8 +255,14 @@ def build_agent(agent_cls: type, env: EnvWrapper, hp: Hyperparameters) -> Any:
 
 
 def seeded_setup(hp: Hyperparameters, seed: int, env_id: str = "Pendulum-v1",
-                 agent_spec: str = DEFAULT_AGENT) -> tuple[EnvWrapper, Any]:
+                 agent_spec: str | type = DEFAULT_AGENT) -> tuple[EnvWrapper, Any]:
     """Seed everything (:func:`set_seed` and the env's first reset), then build the env and the agent.
+
+    Args:
+        hp: the hyperparameters.
+        seed: seed of Python's ``random``, numpy, torch and the env.
+        env_id: the Gymnasium id.
+        agent_spec: the agent class, or ``"module:Class"`` to import it.
 
     Returns:
         ``(env, agent)``, with the horizon ``hp.STEPS``.
@@ -265,7 +271,8 @@ def seeded_setup(hp: Hyperparameters, seed: int, env_id: str = "Pendulum-v1",
     env = make_env(env_id, steps=hp.STEPS)
     env.seed(seed)
     try:
-        return env, build_agent(load_agent_class(agent_spec), env, hp)
+        agent_cls = agent_spec if isinstance(agent_spec, type) else load_agent_class(agent_spec)
+        return env, build_agent(agent_cls, env, hp)
     except Exception:
         env.close()
         raise

@@ -3,12 +3,15 @@ terminal still gets the bar."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import select
+import struct
 import subprocess
 import sys
+import termios
 
 TINY = ["--episodes", "4", "--steps", "20", "--warmup-episodes", "1", "--decay-episodes", "2", "--batch-size", "8",
         "--h", "8", "--eval-episodes", "1"]
@@ -52,8 +55,8 @@ def test_progress_flag_forces_the_bar_and_no_progress_removes_it(tmp_path, repo)
 
 def test_a_terminal_gets_the_bar(tmp_path, repo):
     master, slave = pty.openpty()
-    proc = subprocess.Popen(_job(tmp_path), cwd=repo, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                            env={**os.environ, "COLUMNS": "120"})
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a 120-column terminal
+    proc = subprocess.Popen(_job(tmp_path), cwd=repo, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
     os.close(slave)
     chunks = []
     while True:

@@ -94,7 +94,7 @@ def test_postbuild_installs_the_cpu_torch_and_the_package_not_editable(repo):
 
 def test_binder_link_opens_a_notebook_that_exists(repo):
     readme = (repo / "README.md").read_text()
-    links = re.findall(r"https://mybinder\.org/v2/gh/[^\s)>\]]+", readme)
+    links = re.findall(r"https://mybinder\.org/v2/gh/[^\s)\]`]+", readme)
     assert links, "the README gives no Binder link"
     for link in links:
         query = parse_qs(urlparse(link).query)

@@ -36,4 +36,5 @@ def test_every_dependency_is_pinned_and_torch_is_2_13(repo):
 
 def test_solutions_and_autograder_are_not_in_the_package(repo):
     project = tomllib.loads((repo / "pyproject.toml").read_text())
-    assert project["tool"]["setuptools"]["packages"] == ["workshop_lib"]
+    packages = project["tool"]["setuptools"]["packages"]
+    assert packages == ["workshop_lib", "workshop_lib.grading"], packages

@@ -6,11 +6,11 @@ The slow test reads the walkthrough (``### Instructor walkthrough`` in README.md
 solution):
 
 * ``source .venv/bin/activate && cd autograder``: the environment and the working folder just described;
-* ``make grade`` / ``make feedback`` / ``make export``: what those targets run, with ``--course <copy>``, and
-  ``--jobs 1`` for grading (a fast test checks that the Makefile's recipes are these modules);
+* ``make release`` / ``make grade`` / ``make feedback`` / ``make export``: what those targets run, with
+  ``--course <copy>``, and ``--jobs 1`` for grading (a fast test checks that the Makefile's recipes are these modules);
 * the formgrader's ``jupyter lab`` line: run by ``tests/test_formgrader.py`` (a fast test checks it is the same);
-* every other line (the roster import, the due date, the release and its zip, the collection with
-  ``timestamp.txt``): run by bash, as written.
+* every other line (the roster import, the due date, the collection with ``timestamp.txt``): run by bash, as
+  written.
 
 The roster is the walkthrough's ``csv`` block, written to ``students.csv``. Then: the roster's names are in the
 gradebook and in the export; alice (on time) has no penalty; bob (2 started days late) loses what the documented
@@ -43,7 +43,8 @@ README = REPO / "README.md"
 STUDENT = REPO / "notebooks" / f"{NOTEBOOK}.ipynb"
 MASTER = REPO / "autograder" / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
 SETUP = "source .venv/bin/activate && cd autograder"
-MAKE = {"make grade": ["-m", "autograder.grade", "--jobs", "1", "--quiet"],
+MAKE = {"make release": ["-m", "autograder.make_release"],
+        "make grade": ["-m", "autograder.grade", "--jobs", "1", "--quiet"],
         "make feedback": ["-m", "autograder.feedback"],
         "make export": ["-m", "autograder.export"]}
 DUE = "2026-12-04 23:59:59"
@@ -87,7 +88,7 @@ def test_the_walkthrough_commands_are_the_ones_run_here():
 
     lines = commands()
     assert lines[0] == SETUP
-    assert set(MAKE) <= set(lines), "the walkthrough grades, writes feedback and exports with make"
+    assert set(MAKE) <= set(lines), "the walkthrough releases, grades, writes feedback and exports with make"
     jupyter = [line for line in lines if line.startswith("jupyter ")]
     assert jupyter == [README_COMMAND], "the formgrader's start command must be the one tests/test_formgrader.py runs"
     makefile = (REPO / "Makefile").read_text()
@@ -168,7 +169,9 @@ def test_the_walkthrough_runs_on_a_course_copy(tmp_path):
     assert f"{ASSIGNMENT} (due: {DUE})" in assignments
     with zipfile.ZipFile(course / "release" / f"{ASSIGNMENT}.zip") as zipped:
         names = set(zipped.namelist())
-        assert {f"{ASSIGNMENT}/{NOTEBOOK}.ipynb", f"{ASSIGNMENT}/resources/pendulum_env.mp4"} <= names, names
+        assert {f"{ASSIGNMENT}/{NOTEBOOK}.ipynb", f"{ASSIGNMENT}/resources/pendulum_env.mp4",
+                f"{ASSIGNMENT}/requirements.txt"} <= names, names
+        assert any(re.fullmatch(rf"{ASSIGNMENT}/workshop_lib-[^/]+\.whl", name) for name in names), names
         assert b"BEGIN SOLUTION" not in zipped.read(f"{ASSIGNMENT}/{NOTEBOOK}.ipynb")
 
     # nbgrader's gradebook: how late each one was, and the penalty the plugin stored when it autograded

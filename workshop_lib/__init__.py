@@ -7,6 +7,7 @@ Modules:
     rb: the :class:`~workshop_lib.rb.ReplayBuffer`.
     utils: ``set_seed``, ``create_run_name``, ``visualize_result``.
     train: the training loop and the headless main job (``python -m workshop_lib.train``).
+    experiments: ``compare``, settings trained over several seeds in parallel, cached, plotted with bands.
 """
 
 __version__ = "0.1.0"

@@ -44,8 +44,6 @@ from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK
 from tests import grading_catalog as gc
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_or_skip, _free_port
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 REPO = Path(__file__).resolve().parent.parent
 MASTER_RELATIVE = Path("source") / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
 SCREENSHOTS = REPO / "tmp_ddpg_learning" / "browser"
@@ -217,7 +215,12 @@ def _export(root: Path, out: Path) -> dict[str, dict[str, str]]:
         return {row["student_id"]: row for row in csv.DictReader(f)}
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_grading_an_answer_in_the_formgrader_changes_the_students_total(course, formgrader, tmp_path):
+    """Type a score into each of alice's manually graded answers in the formgrader; her total rises by exactly that
+    in the formgrader and in the export, bob's stays. The answers are the master's graded answer cells; while the
+    master has none, ``ensure_manual_cell`` adds one to the temporary course's master (never the repository's)."""
     page, base = formgrader["page"], formgrader["base"]
     root, manual = course["root"], course["manual"]
     assert manual, "the course has no manually graded answer cell"
@@ -268,6 +271,8 @@ def test_grading_an_answer_in_the_formgrader_changes_the_students_total(course, 
     assert float(bob["total"]) == 10 and float(bob["manual"]) == 0
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_formgraders_autograde_refuses(course, formgrader):
     """The formgrader's Autograde (its API, as its button calls it) would run a submission unsandboxed inside the
     server: the course's nbgrader_config.py makes it refuse and name the trusted grader. Runs last: nbgrader then

@@ -4,8 +4,9 @@
     python -m autograder.export --course DIR --out grades.csv
 
 ``nbgrader export`` writes totals only. This writes one row per student of the roster (students without a
-submission get empty cells), with: ``student_id``, ``last_name``, ``first_name``, ``email``, one column per graded
-cell (the autograded parts of ``autograder/parts.py`` by their grade_id, then the manually graded answers),
+submission get empty cells), with: ``student_id``, ``last_name``, ``first_name``, ``email``, ``lms_user_id`` (the
+roster's, for an LMS import that matches on it), one column per graded cell (the autograded parts of
+``autograder/parts.py`` by their grade_id, then the manually graded answers),
 ``autograded``, ``manual``, ``days_late``, ``late_penalty``, ``total`` and ``max_total``. A manually graded answer
 that nobody has graded yet is empty, not 0, so that it shows as missing.
 
@@ -39,13 +40,14 @@ def rows(course: Path) -> tuple[list[str], list[dict[str, str]]]:
         cells = {c.name: c for c in notebook.grade_cells}
         auto = [p.grade_id for p in PARTS if p.grade_id in cells]
         manual = sorted(name for name in cells if name not in BY_ID)
-        header = (["student_id", "last_name", "first_name", "email"] + auto + manual
+        header = (["student_id", "last_name", "first_name", "email", "lms_user_id"] + auto + manual
                   + ["autograded", "manual", "days_late", "late_penalty", "total", "max_total"])
         max_total = sum(cells[n].max_score for n in auto + manual)
         out = []
         for student in sorted(gb.students, key=lambda s: s.id):
             row = {"student_id": student.id, "last_name": student.last_name or "",
                    "first_name": student.first_name or "", "email": student.email or "",
+                   "lms_user_id": student.lms_user_id or "",
                    "max_total": f"{max_total:g}"}
             try:
                 submission = gb.find_submission(ASSIGNMENT, student.id)

@@ -186,6 +186,10 @@ def test_the_walkthrough_runs_on_a_course_copy(tmp_path):
     with open(course / "grades_by_part.csv") as f:
         table = {row["student_id"]: row for row in csv.DictReader(f)}
     assert set(table) == {row["id"] for row in roster}
+    with open(course / "grades_by_part.csv") as f:
+        header = next(csv.reader(f))
+    assert header[:5] == ["student_id", "last_name", "first_name", "email", "lms_user_id"]
+    assert header[-6:] == ["autograded", "manual", "days_late", "late_penalty", "total", "max_total"]
     for row in roster:  # the roster's names reach the LMS file
         exported = table[row["id"]]
         assert (exported["first_name"], exported["last_name"], exported["email"]) == \

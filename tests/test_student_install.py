@@ -73,8 +73,10 @@ def test_check_cell_covers_every_package_the_notebook_imports():
     assert imported <= checked, f"imported by the notebook but not checked: {imported - checked}"
 
 
-def _run_check(python: str, cwd: Path) -> subprocess.CompletedProcess:
+def _run_check(python: str, cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     return subprocess.run([python, "-c", _check_cell().source], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=120)
 
@@ -103,6 +105,18 @@ def test_check_cell_passes_in_the_project_environment(tmp_path):
     proc = _run_check(sys.executable, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("Environment OK: Python 3.") and proc.stderr == ""
+
+
+def test_check_cell_notes_a_version_other_than_the_pin_but_does_not_fail(tmp_path):
+    shadow = tmp_path / "shadow"  # a jdc 0.0.1 found before the real one
+    (shadow / "jdc").mkdir(parents=True)
+    (shadow / "jdc" / "__init__.py").write_text("")
+    (shadow / "jdc-0.0.1.dist-info").mkdir()
+    (shadow / "jdc-0.0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: jdc\nVersion: 0.0.1\n")
+    proc = _run_check(sys.executable, tmp_path, pythonpath=shadow)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "note: jdc 0.0.1 is installed; the workbook was tested with 0.0.9." in proc.stdout
+    assert "Environment OK" in proc.stdout
 
 
 # --------------------------------------------------------------------------------- the released folder

@@ -95,7 +95,9 @@ def read_scores(course: Path) -> dict[str, dict[str, float | None]]:
                 nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
             except MissingEntry:
                 continue
-            scores[student] = {grade.name: grade.score for grade in nb.grades}
+            # an answer nobody has graded yet has neither score (nbgrader's `score` would say 0)
+            scores[student] = {grade.name: None if grade.auto_score is None and grade.manual_score is None
+                               else grade.score for grade in nb.grades}
     return scores
 
 

@@ -42,7 +42,6 @@ import json
 import math
 import multiprocessing
 import os
-import queue
 import random
 import re
 import sys
@@ -282,15 +281,7 @@ class _Job:
         self.episodes = int(self.hyperparameters["EPISODES"])
 
 
-_INHERITED_AGENT: type | None = None  # set before forking: the class workers use when agent_spec is None
-_PROGRESS_QUEUE: Any = None  # in a worker: where it reports finished episodes
-
-
-def _init_worker(progress_queue: Any) -> None:
-    """Runs once in each worker process: one torch thread, and the queue for progress reports."""
-    global _PROGRESS_QUEUE
-    _PROGRESS_QUEUE = progress_queue
-    torch.set_num_threads(1)
+_INHERITED_AGENT: type | None = None  # set before forking: the class a worker uses when agent_spec is None
 
 
 def _train_job(job: _Job, agent_cls: type | None = None, report: Any = None) -> dict[str, Any]:
@@ -298,9 +289,9 @@ def _train_job(job: _Job, agent_cls: type | None = None, report: Any = None) -> 
 
     Args:
         job: the run.
-        agent_cls: the agent class (in this process); ``None`` in a worker, which imports it by name or, when
-            forked, uses the class it inherited.
-        report: called after each episode (in this process); workers report through their queue instead.
+        agent_cls: the agent class; ``None`` in a worker, which imports it by name or, when forked, uses the
+            class it inherited.
+        report: called after each episode (progress).
 
     Errors are returned, not raised (``{"error": traceback}``), so that the caller can say which run failed.
     """
@@ -311,10 +302,8 @@ def _train_job(job: _Job, agent_cls: type | None = None, report: Any = None) -> 
         env, agent = seeded_setup(hp, job.seed, job.env_id, agent_cls)
 
         def after_episode(episode: int, _agent: Any) -> bool:
-            if report is not None:  # a run in this process
+            if report is not None:
                 report()
-            elif _PROGRESS_QUEUE is not None:  # a run in a worker process
-                _PROGRESS_QUEUE.put((job.label, job.seed))
             return False  # never stop early
 
         try:
@@ -330,6 +319,24 @@ def _train_job(job: _Job, agent_cls: type | None = None, report: Any = None) -> 
         return record
     except Exception:  # noqa: BLE001 - reported to the caller with the run it belongs to
         return {"label": job.label, "seed": job.seed, "error": traceback.format_exc()}
+
+
+def _worker_main(job: _Job, episodes_done: Any, slot: int) -> None:
+    """Body of a worker process: one run. Its record reaches the parent through the cache file; an error,
+    through ``<cache file>.error``; progress, through its slot of the shared counter array.
+
+    The worker writes nothing to stdout or stderr: a forked copy of a notebook kernel (or of any process with
+    threads) may inherit their locks held by another thread, and its output would break the progress bar.
+    """
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    torch.set_num_threads(1)
+
+    def report() -> None:
+        episodes_done[slot] += 1  # this worker is the only writer of its slot
+
+    record = _train_job(job, report=report)
+    if "error" in record:
+        Path(job.cache_file + ".error").write_text(record["error"])
 
 
 def _write_atomically(path: Path, record: dict[str, Any]) -> None:
@@ -580,7 +587,12 @@ def _start_method(agent_spec: str | None, workers: int) -> str:
 
 
 def _run_jobs(jobs: list[_Job], workers: int, method: str, agent_cls: type, say: _Reporter) -> Iterator[dict]:
-    """Yield each job's record as soon as it is done (in the order they finish)."""
+    """Yield each job's record as soon as it is done (in the order they finish).
+
+    In parallel, each run is one worker process (at most ``workers`` at a time); no pool, no queue: a worker
+    leaves its record in the cache, so stopping the workers (an error, an interrupt) can never leave a lock
+    held that the others wait for.
+    """
     if method == "serial":
         with _serial_run_state():
             for job in jobs:
@@ -588,23 +600,51 @@ def _run_jobs(jobs: list[_Job], workers: int, method: str, agent_cls: type, say:
         return
     global _INHERITED_AGENT
     ctx = multiprocessing.get_context(method)
-    reports = ctx.Queue()
+    episodes_done = ctx.RawArray("i", len(jobs))  # per job, the episodes finished (shared memory, no lock)
+    reported = [0] * len(jobs)
+    waiting = list(enumerate(jobs))
+    running: dict[int, Any] = {}
     _INHERITED_AGENT = agent_cls  # forked workers are copies of this process: they hold the class
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(reports,))
     try:
-        pending = [pool.apply_async(_train_job, (job,)) for job in jobs]
-        while pending:
-            with contextlib.suppress(queue.Empty):
-                while True:  # drain the episode reports
-                    say.episode(*reports.get(timeout=0.2))
-            for done in [p for p in pending if p.ready()]:
-                pending.remove(done)
-                yield done.get()
-        pool.close()
-        pool.join()
+        while waiting or running:
+            while waiting and len(running) < workers:
+                slot, job = waiting.pop(0)
+                Path(job.cache_file + ".error").unlink(missing_ok=True)
+                process = ctx.Process(target=_worker_main, args=(job, episodes_done, slot), daemon=True,
+                                      name=f"compare {job.label} seed {job.seed}")
+                process.start()
+                running[slot] = process
+            time.sleep(0.1)
+            for slot in range(len(jobs)):  # progress
+                for _ in range(episodes_done[slot] - reported[slot]):
+                    say.episode(jobs[slot].label, jobs[slot].seed)
+                reported[slot] = episodes_done[slot]
+            for slot, process in list(running.items()):
+                if process.exitcode is None:
+                    continue
+                process.join()
+                del running[slot]
+                yield _collect(jobs[slot], process.exitcode)
     finally:
-        pool.terminate()  # on an error or an interrupt: stop the runs still going
+        for process in running.values():  # on an error or an interrupt: stop the runs still going
+            process.kill()
+        for process in running.values():
+            process.join()
         _INHERITED_AGENT = None
+
+
+def _collect(job: _Job, exitcode: int) -> dict[str, Any]:
+    """The record a finished worker left: the cache file, or the error it wrote, or its exit code."""
+    error_file = Path(job.cache_file + ".error")
+    if error_file.exists():
+        error = error_file.read_text()
+        error_file.unlink()
+        return {"label": job.label, "seed": job.seed, "error": error}
+    record = _read_cached(Path(job.cache_file), job)
+    if record is None:
+        return {"label": job.label, "seed": job.seed,
+                "error": f"the worker process ended with exit code {exitcode} and left no result"}
+    return record
 
 
 class _Reporter:

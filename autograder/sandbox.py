@@ -237,15 +237,19 @@ class Sandbox:
     def _read_records(self, proc: subprocess.Popen, result: RunResult) -> Iterator[dict[str, Any]]:
         assert proc.stdout is not None
         total = 0
-        for line in proc.stdout:
+        while True:
+            # never more than the bytes still allowed: a line with no end must not fill the grader's memory
+            line = proc.stdout.readline(self.limits.max_stream_bytes - total + 1)
+            if not line:
+                return
             total += len(line)
             if total > self.limits.max_stream_bytes:
                 self._kill(proc, result, f"output over {self.limits.max_stream_bytes / 1e6:g} MB")
                 return
             try:
                 record = json.loads(line)
-            except ValueError:
-                continue  # not a record (a submission writing to the channel): ignored
+            except (ValueError, RecursionError):
+                continue  # not a record (a submission writing to the channel, nested too deep): ignored
             if isinstance(record, dict):
                 yield record
 

@@ -51,6 +51,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _valid_base64(value: str) -> bool:
     try:
         base64.b64decode(value, validate=True)
@@ -70,7 +74,7 @@ def sanitize_output(out: Any) -> NotebookNode | None:
     if kind == "error":
         return nbformat.v4.new_output("error", ename=_text(out.get("ename"))[:200],
                                       evalue=_text(out.get("evalue"))[:2000],
-                                      traceback=[_text(t)[:5000] for t in (out.get("traceback") or [])[:50]])
+                                      traceback=[_text(t)[:5000] for t in _list(out.get("traceback"))[:50]])
     if kind in ("display_data", "execute_result"):
         data = out.get("data") if isinstance(out.get("data"), dict) else {}
         kept: dict[str, str] = {}

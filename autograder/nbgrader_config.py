@@ -24,6 +24,7 @@ c.OverwriteCells.add_missing_cells = True
 if importlib.util.find_spec("autograder") is not None and importlib.util.find_spec("autograder.trusted"):
     c.Autograde.autograde_preprocessors = [
         "autograder.trusted.SandboxedGrading",
+        "autograder.outputs.SanitizeMarkdown",  # the student's markdown cells: no script in the feedback
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",

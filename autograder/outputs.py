@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 import nbformat
@@ -114,3 +115,66 @@ def sanitize_outputs(outputs: Any, budget: int) -> tuple[list[NotebookNode], int
         kept.append(clean)
         used += size
     return kept, used
+
+
+# ------------------------------------------------------------------------------------------ markdown cells
+def _clean_rendered_markdown(html: str) -> str:
+    """HTML rendered from a markdown cell, cleaned: what nbconvert itself writes (ids, classes, anchors, math)
+    is kept; scripts, event handlers and links to other schemes than http, https, mailto go."""
+    import nh3
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in ("src", "href"):
+            scheme = re.match(r"\s*([a-zA-Z][a-zA-Z0-9+.-]*):", value)
+            if scheme and scheme.group(1).lower() not in ("http", "https", "mailto", "attachment"):
+                data_image = value.strip().lower().startswith(("data:image/png;", "data:image/jpeg;", "data:image/gif;"))
+                return value if tag == "img" and data_image else None
+        return value
+
+    tags = set(nh3.ALLOWED_TAGS) | {"details", "summary", "figure", "figcaption"}
+    attributes = {**{k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()},
+                  "*": {"id", "class", "title", "lang", "dir", "align"}, "img": {"src", "alt", "width", "height"},
+                  "a": {"href", "title"}, "details": {"open"}}
+    return nh3.clean(html, tags=tags, attributes=attributes, attribute_filter=keep, link_rel=None,
+                     url_schemes={"http", "https", "mailto", "data", "attachment"},
+                     clean_content_tags={"script", "style"})
+
+
+def safe_markdown(source: str) -> str:
+    """A markdown cell's source, safe to render: unchanged if the HTML it renders to holds nothing the sanitizer
+    removes (the assignment's own ``<details>``, say); else that HTML, cleaned (no script, no event handler, no
+    ``javascript:`` link, whether written as HTML or as a markdown link)."""
+    import html as html_lib
+
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
+    from nbconvert.filters.markdown_mistune import IPythonRenderer
+
+    # as nbconvert renders it, minus the embedding of attachments (kept as attachment: links)
+    renderer = IPythonRenderer(escape=False, attachments={}, embed_images=False)
+    renderer._embed_image_or_attachment = lambda url: url  # type: ignore[method-assign]
+    rendered = str(MarkdownWithMath(renderer=renderer).render(source))
+    cleaned = _clean_rendered_markdown(rendered)
+    def same(html: str) -> str:
+        return re.sub(r"\s*/>", ">", html_lib.unescape(html))
+
+    if same(cleaned) == same(rendered):
+        return source
+    return cleaned
+
+
+try:
+    from nbconvert.preprocessors import Preprocessor as _Preprocessor
+except ImportError:  # pragma: no cover - nbconvert is the grading host's dependency
+    _Preprocessor = object  # type: ignore[assignment,misc]
+
+
+class SanitizeMarkdown(_Preprocessor):  # type: ignore[misc,valid-type]
+    """nbgrader autograde preprocessor: every markdown cell of the autograded notebook made safe to render
+    (:func:`safe_markdown`). The student writes markdown cells; the formgrader and the feedback render them as
+    HTML, and nbconvert passes a markdown cell's raw HTML through."""
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any], index: int
+                        ) -> tuple[NotebookNode, dict[str, Any]]:
+        if cell.cell_type == "markdown" and isinstance(cell.source, str):
+            cell.source = safe_markdown(cell.source)
+        return cell, resources

@@ -140,7 +140,12 @@ class Sandbox:
                     made.add(parent)
         for src, dest in mounts:
             args += ["--ro-bind", src, dest]
-        args += ["--bind", str(scratch), SANDBOX_HOME, "--chdir", SANDBOX_HOME, "--clearenv"]
+        # Its home: a private tmpfs of tmp_bytes (what it writes can never fill the grader's disk), holding
+        # read-only views of what the grader put in the scratch folder.
+        args += ["--size", str(self.limits.tmp_bytes), "--perms", "1777", "--tmpfs", SANDBOX_HOME]
+        for item in sorted(Path(scratch).iterdir()):
+            args += ["--ro-bind", str(item), f"{SANDBOX_HOME}/{item.name}"]
+        args += ["--chdir", SANDBOX_HOME, "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
         if self.uid is not None:  # drop root inside: a user id of its own, so that the process cap holds

@@ -19,16 +19,19 @@ output, no isolation.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,41 @@ SANDBOX_HOME = "/home/student"
 LIB_MOUNT = "/opt/ddpg-grader/lib"
 FIRST_UID = 61000
 """When the grader runs as root, sandbox number k runs as user id FIRST_UID + k (a user with no files)."""
+
+
+UID_COUNT = 4096
+"""Sandbox user ids are FIRST_UID ... FIRST_UID + UID_COUNT - 1, each leased to one run at a time."""
+LEASE_DIRS = ("/run/ddpg-grader-uids", "/tmp/ddpg-grader-uids")
+
+
+@contextmanager
+def uid_lease(start: int = 0) -> Iterator[int]:
+    """A sandbox user id held by this run alone, on this machine, until the block ends (an flock on
+    ``LEASE_DIRS[i]/<uid>.lock``; the kernel drops it if the grader dies)."""
+    for folder in LEASE_DIRS:
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            info = os.stat(folder, follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022:
+            break
+    else:
+        raise RuntimeError(f"no folder for the sandboxes' user id leases ({', '.join(LEASE_DIRS)})")
+    for k in range(UID_COUNT):
+        uid = FIRST_UID + (start + k) % UID_COUNT
+        fd = os.open(os.path.join(folder, f"{uid}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(fd)
+        return
+    raise RuntimeError(f"all {UID_COUNT} sandbox user ids are in use")
 
 
 def bwrap_path() -> str | None:
@@ -183,7 +221,19 @@ class Sandbox:
 
         The run is killed (with every process it started) when it passes ``limits.wall_seconds`` or streams
         more than ``limits.max_stream_bytes``; the records read until then are kept.
+
+        As root, the run gets a user id that no other sandbox on this machine holds meanwhile (another
+        grading, another course): the process cap counts only its processes, and the final sweep of that user
+        id's processes kills only its own.
         """
+        if self.uid is None:
+            return self._run(scratch, argv, extra_env)
+        with uid_lease(self.slot) as uid:
+            self.uid = uid
+            self._kill_leftovers()  # a crashed grader's, if any
+            return self._run(scratch, argv, extra_env)
+
+    def _run(self, scratch: Path, argv: list[str], extra_env: dict[str, str] | None = None) -> RunResult:
         scratch = Path(scratch)
         if self.uid is not None:
             for path in [scratch, *scratch.rglob("*")]:

@@ -2,15 +2,18 @@
 
 A :class:`Sandbox` runs one command (the notebook runner, or the verdict probe) for one submission:
 
-* **files**: a private writable scratch folder (its working directory, ``/home/student``) holding only what the
-  grader put there (the notebook and the released resources, or the probe's inputs); read-only views of the
-  Python installation, of the virtual environment, and of a plain (not editable) copy of ``workshop_lib``; a
-  small private ``/tmp``. Nothing else of the machine's files: not the course directory (``source/``,
-  ``release/``, other students, the gradebook, the config), not the repository, not ``solutions/``.
+* **files**: a private home (its working directory, ``/home/student``): a tmpfs of ``tmp_bytes`` holding
+  read-only views of what the grader put in its scratch folder (the notebook and the released resources, or
+  the probe's inputs); read-only views of the Python installation, of the virtual environment, and of a plain
+  (not editable) copy of ``workshop_lib``; a small private ``/tmp``. Nothing else of the machine's files: not
+  the course directory (``source/``, ``release/``, other students, the gradebook, the config), not the
+  repository, not ``solutions/``.
 * **no network**: a network namespace of its own (its loopback is not the host's).
-* **caps**: address space per process (``memory_bytes``), processes (``max_processes``, counted for a user id
-  of its own when the grader runs as root), file size, and wall-clock time for the whole run; the output it
-  streams back is read up to ``max_stream_bytes``.
+* **caps**: memory (``memory_bytes``) for all its processes together where the grader may make a memory
+  cgroup (:class:`MemoryGroup`), and per process (address space) in any case; processes (``max_processes``,
+  counted for a user id that no other sandbox holds meanwhile when the grader runs as root); file size; and
+  wall-clock time for the whole run; the output it streams back is read up to ``max_stream_bytes``, never more
+  (not even within one line).
 * **cleanup**: a PID namespace of its own; when the run ends (or is killed) every process started in it is gone.
 
 ``Sandbox(enabled=False)`` runs the same command without bubblewrap (``--no-sandbox``): same caps on time and
@@ -22,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import random
 import resource
 import shutil
 import signal
@@ -42,7 +46,8 @@ BWRAP_MISSING = ("bubblewrap (bwrap) is not installed, so submissions cannot be 
 SANDBOX_HOME = "/home/student"
 LIB_MOUNT = "/opt/ddpg-grader/lib"
 FIRST_UID = 61000
-"""When the grader runs as root, sandbox number k runs as user id FIRST_UID + k (a user with no files)."""
+"""When the grader runs as root, each run gets a user id of its own from FIRST_UID on (a user with no files;
+see :func:`uid_lease`)."""
 
 
 UID_COUNT = 4096
@@ -51,9 +56,12 @@ LEASE_DIRS = ("/run/ddpg-grader-uids", "/tmp/ddpg-grader-uids")
 
 
 @contextmanager
-def uid_lease(start: int = 0) -> Iterator[int]:
+def uid_lease(start: int | None = None) -> Iterator[int]:
     """A sandbox user id held by this run alone, on this machine, until the block ends (an flock on
-    ``LEASE_DIRS[i]/<uid>.lock``; the kernel drops it if the grader dies)."""
+    ``LEASE_DIRS[i]/<uid>.lock``; the kernel drops it if the grader dies). The search starts at a random id
+    past the first 64 (which graders without leases used, one per slot) unless ``start`` is given."""
+    if start is None:
+        start = 64 + random.randrange(UID_COUNT - 64)
     for folder in LEASE_DIRS:
         try:
             os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -78,6 +86,74 @@ def uid_lease(start: int = 0) -> Iterator[int]:
             os.close(fd)
         return
     raise RuntimeError(f"all {UID_COUNT} sandbox user ids are in use")
+
+
+class MemoryGroup:
+    """A memory cgroup holding every process of one run, capped together at ``limit`` bytes (the sandbox's
+    memory cap; without it ``memory_bytes`` would hold per process only, and a submission could hold it as
+    many times as it may start processes). Made under the grader's own cgroup, cgroup v2 or v1's memory
+    controller; :meth:`create` returns None where the grader may not make one (then the cap is per process).
+    """
+
+    def __init__(self, path: Path, version: int) -> None:
+        self.path, self.version = path, version
+
+    @classmethod
+    def create(cls, name: str, limit: int) -> MemoryGroup | None:
+        try:
+            lines = Path("/proc/self/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        places = []
+        for line in lines:
+            _, controllers, where = line.split(":", 2)
+            if controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").is_file():
+                places.append((Path("/sys/fs/cgroup" + where), 2))
+            elif "memory" in controllers.split(","):
+                places.append((Path("/sys/fs/cgroup/memory" + where), 1))
+        for parent, version in sorted(places, key=lambda p: -p[1]):
+            path = parent / name
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            group = cls(path, version)
+            try:
+                if version == 2:
+                    (path / "memory.max").write_text(str(limit))
+                    if (path / "memory.swap.max").exists():
+                        (path / "memory.swap.max").write_text("0")
+                else:
+                    (path / "memory.limit_in_bytes").write_text(str(limit))
+                return group
+            except OSError:
+                group.close()
+        return None
+
+    def join(self) -> None:
+        """Put the calling process in the group (from the child, before it runs the sandbox)."""
+        with open(self.path / "cgroup.procs", "w") as f:
+            f.write("0")
+
+    def close(self) -> None:
+        """Kill whatever is left in the group, then remove it."""
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                pids = []
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
 
 
 def bwrap_path() -> str | None:
@@ -140,7 +216,7 @@ class Sandbox:
         library: a folder holding a plain copy of ``workshop_lib`` (:func:`plain_library_copy`).
         limits: the caps.
         enabled: ``False`` runs without bubblewrap (``--no-sandbox``).
-        slot: which of the parallel sandboxes this is (picks its user id when the grader runs as root).
+        slot: which of the parallel sandboxes this is (kept for the callers; user ids are leased per run).
     """
 
     def __init__(self, library: Path, limits: Limits, enabled: bool = True, slot: int = 0) -> None:
@@ -228,7 +304,7 @@ class Sandbox:
         """
         if self.uid is None:
             return self._run(scratch, argv, extra_env)
-        with uid_lease(self.slot) as uid:
+        with uid_lease() as uid:
             self.uid = uid
             self._kill_leftovers()  # a crashed grader's, if any
             return self._run(scratch, argv, extra_env)
@@ -245,9 +321,14 @@ class Sandbox:
                 env[key] = str(scratch / ".cache" / key.lower())
         cmd = self.command(scratch, argv, env)
         limits = self.limits
+        group = MemoryGroup.create(f"ddpg-sandbox-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
+                                   limits.memory_bytes) if self.enabled else None
+        self.memory_cap = "sandbox" if group is not None else "process"
 
         def preexec() -> None:
             os.setsid()  # its own process group: the grader kills the whole group on a limit
+            if group is not None:
+                group.join()
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -282,6 +363,8 @@ class Sandbox:
                 self._kill(proc, result, result.reason)
             proc.wait()
             drain.join(timeout=5)
+        if group is not None:
+            group.close()
         result.returncode = proc.returncode
         result.seconds = time.perf_counter() - start
         result.stderr_tail = b"".join(stderr_chunks).decode("utf-8", "replace")[-4000:]

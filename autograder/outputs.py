@@ -162,6 +162,8 @@ def safe_markdown(source: str) -> str:
     return cleaned
 
 
+from traitlets import Bool  # noqa: E402
+
 try:
     from nbconvert.preprocessors import Preprocessor as _Preprocessor
 except ImportError:  # pragma: no cover - nbconvert is the grading host's dependency
@@ -172,6 +174,8 @@ class SanitizeMarkdown(_Preprocessor):  # type: ignore[misc,valid-type]
     """nbgrader autograde preprocessor: every markdown cell of the autograded notebook made safe to render
     (:func:`safe_markdown`). The student writes markdown cells; the formgrader and the feedback render them as
     HTML, and nbconvert passes a markdown cell's raw HTML through."""
+
+    enabled = Bool(True).tag(config=True)  # nbconvert's preprocessors are off unless enabled
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any], index: int
                         ) -> tuple[NotebookNode, dict[str, Any]]:

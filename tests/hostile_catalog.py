@@ -300,7 +300,7 @@ e = "on" + "error"
 display(HTML(f"<{s}>alert('h1')</{s}><img src=x {e}=alert('h2')><a href='javascript:alert(3)'>x</a>"))
 display(Markdown(f"<{s}>alert('h3')</{s}>"))
 display(Javascript("alert('h4')"))
-display(SVG(f"<svg xmlns='http://www.w3.org/2000/svg' on{'load'}=alert('h5')></svg>"))
+display(SVG(f'<svg xmlns="http://www.w3.org/2000/svg" on{"load"}="alert(5)"><{s}>alert(6)</{s}></svg>'))
 display({"text/html": f"<{s}>alert('h6')</{s}>", "text/plain": "x"}, raw=True)
 get_ipython().display_pub.publish(data={"text/html": f"<img src=x {e}=alert('h7')>"})
 print(f"<{s}>alert('h8')</{s}>")
@@ -336,7 +336,7 @@ forged = [
 lines = "".join(json.dumps(r) + "\\n" for r in forged) + "[" * 200_000 + "\\n"
 written = []
 # the kernel's own pipes are its printed output: from the kernel aim at the runner, in the probe at itself
-for pid in ([os.getppid()] if "ipykernel" in sys.modules else [os.getpid()]):
+for pid in ([os.getppid()] if getattr(get_ipython(), "kernel", None) is not None else [os.getpid()]):
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
@@ -344,8 +344,9 @@ for pid in ([os.getppid()] if "ipykernel" in sys.modules else [os.getpid()]):
     for fd in fds:
         try:
             if int(fd) > 2 and os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
-                with open(f"/proc/{pid}/fd/{fd}", "w") as channel:
-                    channel.write(lines)
+                # its own fd: written to directly; the runner's: opened again through /proc
+                out = int(fd) if pid == os.getpid() else os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY)
+                os.write(out, lines.encode())
                 written.append(f"{pid}/{fd}")
         except OSError:
             pass
@@ -357,7 +358,7 @@ CHANNEL_FLOOD = """\
 import os, sys
 chunk = b"x" * (1 << 20)
 # the kernel's own pipes are its printed output: from the kernel aim at the runner, in the probe at itself
-for pid in ([os.getppid()] if "ipykernel" in sys.modules else [os.getpid()]):
+for pid in ([os.getppid()] if getattr(get_ipython(), "kernel", None) is not None else [os.getpid()]):
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
@@ -365,7 +366,7 @@ for pid in ([os.getppid()] if "ipykernel" in sys.modules else [os.getpid()]):
     for fd in fds:
         try:
             if int(fd) > 2 and os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
-                out = os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY)
+                out = int(fd) if pid == os.getpid() else os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY)
                 for _ in range(2048):  # 2 GiB at most, so that a grader that buffers it all still survives
                     os.write(out, chunk)
         except OSError:
@@ -474,9 +475,10 @@ def attacks(port: int) -> list[Hostile]:
                                           nbformat.v4.new_markdown_cell(HTML_MARKDOWN))),
         Hostile("atk_forge_records", "forged JSON records (malformed outputs, values that overflow, 200 000 "
                 "nested brackets, a fake 'done') written into both runs' channels to the grader",
-                ZERO, STUBS, above(FORGE_RECORDS), evidence=(r"HOSTILE forged records into: \[.+\]",)),
+                ZERO, STUBS, above(FORGE_RECORDS), evidence=(r"HOSTILE forged records into: \[\]",  # the kernel cannot open the runner's (root's) pipe
+                          r"critic prediction: 0/2\. the values it returned could not be read")),
         Hostile("atk_channel_flood", "an endless line with no newline written into both runs' channels",
-                ZERO, STUBS, above(CHANNEL_FLOOD), note="output over"),
+                ZERO, STUBS, above(CHANNEL_FLOOD), note="verdict run: output over 16 MB"),
         Hostile("atk_resources", "a fork bomb, filling /tmp, its home folder and /dev/shm, ptrace and kill of "
                 "pid 1, the processes it can see", ZERO, STUBS, above(RESOURCES),
                 evidence=(r"HOSTILE forks: ([0-9]|[1-5][0-9]|6[0-4])\n", r"HOSTILE /tmp MB: ([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-5][0-9])\n",

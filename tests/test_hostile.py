@@ -40,6 +40,8 @@ BOUND_SECONDS = 420
 """The whole hostile grading (19 submissions, two of which run into the 40 s wall) must end within this."""
 HTML_MIMES = ("text/html", "image/svg+xml", "text/markdown", "application/javascript")
 FIRST_SANDBOX_UID = 61000
+ON_HANDLER = re.compile(r"\bon(error|load|click|mouseover|focus)\s*=")
+"""An event handler attribute (the text "PermissionError" is not one)."""
 
 pytestmark = pytest.mark.slow
 
@@ -196,11 +198,11 @@ def test_hostile_case(hostile_run, variant):
     assert hostile_run["connections"] == 0
     # no script or event handler where a browser renders it
     html = rendered_html(nb)
-    assert "<script" not in html and "onerror" not in html and "javascript:" not in html
+    assert "<script" not in html and not ON_HANDLER.search(html) and "javascript:" not in html
     feedback = course / "feedback" / variant.name / "ddpg" / "ddpg_pendulum.html"
     honest = course / "feedback" / "aaa_honest_reference" / "ddpg" / "ddpg_pendulum.html"
     page, baseline = feedback.read_text().lower(), honest.read_text().lower()
     assert page.count("<script") == baseline.count("<script"), "a script of the submission is in the feedback"
-    assert "onerror" not in page
+    assert not ON_HANDLER.search(page)
     report = json.loads((autograded.parent / "grading_report.json").read_text())
     assert report["sandboxed"] is True

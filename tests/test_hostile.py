@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -36,12 +37,31 @@ REPO = Path(__file__).resolve().parent.parent
 STUDENT = REPO / "notebooks" / "ddpg_pendulum.ipynb"
 MASTER = REPO / "autograder" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
 WALL_SECONDS, CELL_TIMEOUT = 40, 10
-BOUND_SECONDS = 420
-"""The whole hostile grading (19 submissions, two of which run into the 40 s wall) must end within this."""
+BOUND_SECONDS = 480
+"""The whole hostile grading (19 submissions, two of which run into the 40 s wall) must end within this.
+Measured here (2 cores shared with other jobs): 320 s on a quiet machine, 435 s under a load of 7."""
 HTML_MIMES = ("text/html", "image/svg+xml", "text/markdown", "application/javascript")
 FIRST_SANDBOX_UID = 61000
-ON_HANDLER = re.compile(r"\bon(error|load|click|mouseover|focus)\s*=")
-"""An event handler attribute (the text "PermissionError" is not one)."""
+
+
+class ActiveHtml(HTMLParser):
+    """What a browser would run in an HTML page: script elements, event-handler attributes, javascript: URLs
+    (text that merely shows such code, escaped, is none of these)."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts, self.handlers, self.js_urls = 0, [], []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.scripts += tag == "script"
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.handlers.append(f"<{tag} {name}={value!r}>")
+            if name in ("href", "src", "action", "formaction", "xlink:href") and value and \
+                    re.sub(r"\s", "", value).lower().startswith(("javascript:", "vbscript:")):
+                self.js_urls.append(f"<{tag} {name}={value!r}>")
 
 pytestmark = pytest.mark.slow
 
@@ -98,6 +118,15 @@ def leftover_processes() -> list[str]:
         if hc.MARKER.encode() in cmdline or (uid >= FIRST_SANDBOX_UID and ours in environ):
             found.append(f"{entry.name} (uid {uid}): {cmdline.decode(errors='replace')[:200]}")
     return found
+
+
+def memory_groups_available() -> bool:
+    from autograder.sandbox import MemoryGroup
+
+    group = MemoryGroup.create(f"ddpg-probe-{os.getpid()}", 1024**3)
+    if group is not None:
+        group.close()
+    return group is not None
 
 
 def protected_state(course: Path) -> dict[str, object]:
@@ -182,6 +211,8 @@ def test_hostile_case(hostile_run, variant):
     nb = nbformat.read(autograded, as_version=4)
     text = shown_text(nb)
     for evidence in variant.evidence:
+        if "held by children" in evidence and not memory_groups_available():
+            continue  # no memory cgroup here: memory_bytes holds per process only (README, sandbox.py)
         assert re.search(evidence, text), f"{evidence!r} not in the outputs:\n" + \
             "\n".join(line for line in text.splitlines() if "HOSTILE" in line)
     # protected files: the gradebook, the config, the course's source, the library, the submissions
@@ -198,11 +229,13 @@ def test_hostile_case(hostile_run, variant):
     assert hostile_run["connections"] == 0
     # no script or event handler where a browser renders it
     html = rendered_html(nb)
-    assert "<script" not in html and not ON_HANDLER.search(html) and "javascript:" not in html
+    active = ActiveHtml(html)
+    assert (active.scripts, active.handlers, active.js_urls) == (0, [], []) and "javascript:" not in html
     feedback = course / "feedback" / variant.name / "ddpg" / "ddpg_pendulum.html"
     honest = course / "feedback" / "aaa_honest_reference" / "ddpg" / "ddpg_pendulum.html"
-    page, baseline = feedback.read_text().lower(), honest.read_text().lower()
-    assert page.count("<script") == baseline.count("<script"), "a script of the submission is in the feedback"
-    assert not ON_HANDLER.search(page)
+    page, baseline = ActiveHtml(feedback.read_text()), ActiveHtml(honest.read_text())
+    assert page.scripts == baseline.scripts, "a script of the submission is in the feedback"
+    assert page.handlers == baseline.handlers == []
+    assert page.js_urls == baseline.js_urls == []
     report = json.loads((autograded.parent / "grading_report.json").read_text())
     assert report["sandboxed"] is True

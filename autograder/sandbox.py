@@ -170,6 +170,7 @@ class Limits:
     max_processes: int = 64
     file_bytes: int = 256 * 1024**2
     tmp_bytes: int = 256 * 1024**2
+    """Size of its private /tmp, and of its home folder (a tmpfs each)."""
     max_stream_bytes: int = 8 * 1024**2
 
 

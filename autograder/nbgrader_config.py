@@ -24,6 +24,7 @@ c.OverwriteCells.add_missing_cells = True
 if importlib.util.find_spec("autograder") is not None and importlib.util.find_spec("autograder.trusted"):
     c.Autograde.autograde_preprocessors = [
         "autograder.trusted.SandboxedGrading",
+        "autograder.outputs.SanitizeMarkdown",  # the student's markdown cells: no script in the feedback
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
@@ -44,10 +45,11 @@ else:  # `nbgrader autograde` run by hand, without the repository on the path: r
 # The limits of each submission's sandboxes (bubblewrap). Defaults shown; see autograder/trusted.py.
 c.SandboxedGrading.wall_seconds = 120.0  # the whole notebook run, and the verdict run (s)
 c.SandboxedGrading.cell_timeout = 30  # one cell of the notebook run; one probe of the verdict run (s)
-c.SandboxedGrading.memory_bytes = 2 * 1024**3  # address space of each process (2 GiB)
+c.SandboxedGrading.memory_bytes = 2 * 1024**3  # all its processes together (a memory cgroup, where the grader
+#                                                may make one), and each process's address space (2 GiB)
 c.SandboxedGrading.max_processes = 64  # processes and threads at once, per sandbox
 c.SandboxedGrading.file_bytes = 256 * 1024**2  # largest file it may write
-c.SandboxedGrading.tmp_bytes = 256 * 1024**2  # its private /tmp
+c.SandboxedGrading.tmp_bytes = 256 * 1024**2  # its private /tmp, and its home folder (a tmpfs each)
 c.SandboxedGrading.cell_output_bytes = 1_000_000  # output kept per cell; the rest is dropped, with a note
 c.SandboxedGrading.notebook_output_bytes = 5_000_000  # output kept per notebook ("output over 5 MB" past 2x)
 

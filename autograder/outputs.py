@@ -52,6 +52,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _valid_base64(value: str) -> bool:
     try:
         base64.b64decode(value, validate=True)
@@ -71,7 +75,7 @@ def sanitize_output(out: Any) -> NotebookNode | None:
     if kind == "error":
         return nbformat.v4.new_output("error", ename=_text(out.get("ename"))[:200],
                                       evalue=_text(out.get("evalue"))[:2000],
-                                      traceback=[_text(t)[:5000] for t in (out.get("traceback") or [])[:50]])
+                                      traceback=[_text(t)[:5000] for t in _list(out.get("traceback"))[:50]])
     if kind in ("display_data", "execute_result"):
         data = out.get("data") if isinstance(out.get("data"), dict) else {}
         kept: dict[str, str] = {}
@@ -113,18 +117,68 @@ def sanitize_outputs(outputs: Any, budget: int) -> tuple[list[NotebookNode], int
     return kept, used
 
 
-_ACTIVE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|link|meta|base|form|svg|math)\b|\bon[a-z]+\s*=|"
-                     r"javascript\s*:|vbscript\s*:|data\s*:\s*text/html", re.I)
-MARKDOWN_NOTE = "\n\n*[The grader removed active HTML (scripts, event handlers) from this cell.]*\n"
-
-
-def sanitize_markdown(source: str) -> str:
-    """A markdown cell's source, with any active HTML (scripts, event handlers, ``javascript:`` URLs, frames)
-    removed by nh3 and a note appended; a cell without any is returned as it is (so that ``a < b`` in prose or
-    maths is left alone). nbconvert and the formgrader render raw HTML in markdown as it stands."""
-    if not _ACTIVE.search(source):
-        return source
+# ------------------------------------------------------------------------------------------ markdown cells
+def _clean_rendered_markdown(html: str) -> str:
+    """HTML rendered from a markdown cell, cleaned: what nbconvert itself writes (ids, classes, anchors, math)
+    is kept; scripts, event handlers and links to other schemes than http, https, mailto go."""
     import nh3
 
-    cleaned = nh3.clean(source, clean_content_tags={"script", "style"})
-    return re.sub(r"(?i)(java|vb)script\s*:", "removed-url:", cleaned) + MARKDOWN_NOTE
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in ("src", "href"):
+            scheme = re.match(r"\s*([a-zA-Z][a-zA-Z0-9+.-]*):", value)
+            if scheme and scheme.group(1).lower() not in ("http", "https", "mailto", "attachment"):
+                data_image = value.strip().lower().startswith(
+                    ("data:image/png;", "data:image/jpeg;", "data:image/gif;"))
+                return value if tag == "img" and data_image else None
+        return value
+
+    tags = set(nh3.ALLOWED_TAGS) | {"details", "summary", "figure", "figcaption"}
+    attributes = {**{k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()},
+                  "*": {"id", "class", "title", "lang", "dir", "align"}, "img": {"src", "alt", "width", "height"},
+                  "a": {"href", "title"}, "details": {"open"}}
+    return nh3.clean(html, tags=tags, attributes=attributes, attribute_filter=keep, link_rel=None,
+                     url_schemes={"http", "https", "mailto", "data", "attachment"},
+                     clean_content_tags={"script", "style"})
+
+
+def safe_markdown(source: str) -> str:
+    """A markdown cell's source, safe to render: unchanged if the HTML it renders to holds nothing the sanitizer
+    removes (the assignment's own ``<details>``, say); else that HTML, cleaned (no script, no event handler, no
+    ``javascript:`` link, whether written as HTML or as a markdown link)."""
+    import html as html_lib
+
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    # as nbconvert renders it, minus the embedding of attachments (kept as attachment: links)
+    renderer = IPythonRenderer(escape=False, attachments={}, embed_images=False)
+    renderer._embed_image_or_attachment = lambda url: url  # type: ignore[method-assign]
+    rendered = str(MarkdownWithMath(renderer=renderer).render(source))
+    cleaned = _clean_rendered_markdown(rendered)
+    def same(html: str) -> str:
+        return re.sub(r"\s*/>", ">", html_lib.unescape(html))
+
+    if same(cleaned) == same(rendered):
+        return source
+    return cleaned
+
+
+from traitlets import Bool  # noqa: E402
+
+try:
+    from nbconvert.preprocessors import Preprocessor as _Preprocessor
+except ImportError:  # pragma: no cover - nbconvert is the grading host's dependency
+    _Preprocessor = object  # type: ignore[assignment,misc]
+
+
+class SanitizeMarkdown(_Preprocessor):  # type: ignore[misc,valid-type]
+    """nbgrader autograde preprocessor: every markdown cell of the autograded notebook made safe to render
+    (:func:`safe_markdown`). The student writes markdown cells; the formgrader and the feedback render them as
+    HTML, and nbconvert passes a markdown cell's raw HTML through."""
+
+    enabled = Bool(True).tag(config=True)  # nbconvert's preprocessors are off unless enabled
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any], index: int
+                        ) -> tuple[NotebookNode, dict[str, Any]]:
+        if cell.cell_type == "markdown" and isinstance(cell.source, str):
+            cell.source = safe_markdown(cell.source)
+        return cell, resources

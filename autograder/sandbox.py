@@ -2,15 +2,18 @@
 
 A :class:`Sandbox` runs one command (the notebook runner, or the verdict probe) for one submission:
 
-* **files**: a private writable scratch folder (its working directory, ``/home/student``) holding only what the
-  grader put there (the notebook and the released resources, or the probe's inputs); read-only views of the
-  Python installation, of the virtual environment, and of a plain (not editable) copy of ``workshop_lib``; a
-  small private ``/tmp``. Nothing else of the machine's files: not the course directory (``source/``,
-  ``release/``, other students, the gradebook, the config), not the repository, not ``solutions/``.
+* **files**: a private home (its working directory, ``/home/student``): a tmpfs of ``tmp_bytes`` holding
+  read-only views of what the grader put in its scratch folder (the notebook and the released resources, or
+  the probe's inputs); read-only views of the Python installation, of the virtual environment, and of a plain
+  (not editable) copy of ``workshop_lib``; a small private ``/tmp``. Nothing else of the machine's files: not
+  the course directory (``source/``, ``release/``, other students, the gradebook, the config), not the
+  repository, not ``solutions/``.
 * **no network**: a network namespace of its own (its loopback is not the host's).
-* **caps**: address space per process (``memory_bytes``), processes (``max_processes``, counted for a user id
-  of its own when the grader runs as root), file size, and wall-clock time for the whole run; the output it
-  streams back is read up to ``max_stream_bytes``.
+* **caps**: memory (``memory_bytes``) for all its processes together where the grader may make a memory
+  cgroup (:class:`MemoryGroup`), and per process (address space) in any case; processes (``max_processes``,
+  counted for a user id that no other sandbox holds meanwhile when the grader runs as root); file size; and
+  wall-clock time for the whole run; the output it streams back is read up to ``max_stream_bytes``, never more
+  (not even within one line).
 * **cleanup**: a PID namespace of its own; when the run ends (or is killed) every process started in it is gone.
 
 ``Sandbox(enabled=False)`` runs the same command without bubblewrap (``--no-sandbox``): same caps on time and
@@ -19,18 +22,20 @@ output, no isolation.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
+import random
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,11 +45,115 @@ BWRAP_MISSING = ("bubblewrap (bwrap) is not installed, so submissions cannot be 
                  "(Fedora), or grade without isolation with `--no-sandbox` (only for code you trust).")
 SANDBOX_HOME = "/home/student"
 LIB_MOUNT = "/opt/ddpg-grader/lib"
-FIRST_UID, UID_COUNT = 63000, 1000
-"""When the grader runs as root, each running sandbox gets a user id of its own in [FIRST_UID, FIRST_UID +
-UID_COUNT), leased through a lock file (:func:`lease_uid`): no two sandboxes on the machine share one, even from
-two grading processes, so that the process cap of one never counts another's."""
-UID_LOCKS = Path("/run/lock/ddpg-grader-uids") if Path("/run/lock").is_dir() else Path("/tmp/ddpg-grader-uids")
+FIRST_UID = 61000
+"""When the grader runs as root, each run gets a user id of its own from FIRST_UID on (a user with no files;
+see :func:`uid_lease`)."""
+
+
+UID_COUNT = 4096
+"""Sandbox user ids are FIRST_UID ... FIRST_UID + UID_COUNT - 1, each leased to one run at a time."""
+LEASE_DIRS = ("/run/ddpg-grader-uids", "/tmp/ddpg-grader-uids")
+
+
+@contextmanager
+def uid_lease(start: int | None = None) -> Iterator[int]:
+    """A sandbox user id held by this run alone, on this machine, until the block ends (an flock on
+    ``LEASE_DIRS[i]/<uid>.lock``; the kernel drops it if the grader dies). The search starts at a random id
+    past the first 64 (which graders without leases used, one per slot) unless ``start`` is given."""
+    if start is None:
+        start = 64 + random.randrange(UID_COUNT - 64)
+    for folder in LEASE_DIRS:
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            info = os.stat(folder, follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022:
+            break
+    else:
+        raise RuntimeError(f"no folder for the sandboxes' user id leases ({', '.join(LEASE_DIRS)})")
+    for k in range(UID_COUNT):
+        uid = FIRST_UID + (start + k) % UID_COUNT
+        fd = os.open(os.path.join(folder, f"{uid}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(fd)
+        return
+    raise RuntimeError(f"all {UID_COUNT} sandbox user ids are in use")
+
+
+class MemoryGroup:
+    """A memory cgroup holding every process of one run, capped together at ``limit`` bytes (the sandbox's
+    memory cap; without it ``memory_bytes`` would hold per process only, and a submission could hold it as
+    many times as it may start processes). Made under the grader's own cgroup, cgroup v2 or v1's memory
+    controller; :meth:`create` returns None where the grader may not make one (then the cap is per process).
+    """
+
+    def __init__(self, path: Path, version: int) -> None:
+        self.path, self.version = path, version
+
+    @classmethod
+    def create(cls, name: str, limit: int) -> MemoryGroup | None:
+        try:
+            lines = Path("/proc/self/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        places = []
+        for line in lines:
+            _, controllers, where = line.split(":", 2)
+            if controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").is_file():
+                places.append((Path("/sys/fs/cgroup" + where), 2))
+            elif "memory" in controllers.split(","):
+                places.append((Path("/sys/fs/cgroup/memory" + where), 1))
+        for parent, version in sorted(places, key=lambda p: -p[1]):
+            path = parent / name
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            group = cls(path, version)
+            try:
+                if version == 2:
+                    (path / "memory.max").write_text(str(limit))
+                    if (path / "memory.swap.max").exists():
+                        (path / "memory.swap.max").write_text("0")
+                else:
+                    (path / "memory.limit_in_bytes").write_text(str(limit))
+                return group
+            except OSError:
+                group.close()
+        return None
+
+    def join(self) -> None:
+        """Put the calling process in the group (from the child, before it runs the sandbox)."""
+        with open(self.path / "cgroup.procs", "w") as f:
+            f.write("0")
+
+    def close(self) -> None:
+        """Kill whatever is left in the group, then remove it."""
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                pids = []
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
 
 
 def bwrap_path() -> str | None:
@@ -61,6 +170,7 @@ class Limits:
     max_processes: int = 64
     file_bytes: int = 256 * 1024**2
     tmp_bytes: int = 256 * 1024**2
+    """Size of its private /tmp, and of its home folder (a tmpfs each)."""
     max_stream_bytes: int = 8 * 1024**2
 
 
@@ -74,26 +184,6 @@ class RunResult:
     returncode: int | None = None
     seconds: float = 0.0
     stderr_tail: str = ""
-
-
-@contextlib.contextmanager
-def lease_uid() -> Iterator[int]:
-    """A user id no other sandbox on this machine uses while the block runs (an exclusive lock on its file)."""
-    UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for uid in range(FIRST_UID, FIRST_UID + UID_COUNT):
-        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        try:
-            yield uid
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-        return
-    raise RuntimeError(f"all {UID_COUNT} sandbox user ids are in use")
 
 
 def plain_library_copy(dest: Path) -> Path:
@@ -134,8 +224,7 @@ class Sandbox:
         self.library, self.limits, self.enabled, self.slot = Path(library), limits, enabled, slot
         if enabled and bwrap_path() is None:
             raise RuntimeError(BWRAP_MISSING)
-        self.as_root = enabled and os.geteuid() == 0
-        self.uid: int | None = None  # leased for each run when the grader is root
+        self.uid = FIRST_UID + slot if (enabled and os.geteuid() == 0) else None
 
     # ------------------------------------------------------------------------------------------- command
     def command(self, scratch: Path, argv: list[str], env: dict[str, str]) -> list[str]:
@@ -166,7 +255,12 @@ class Sandbox:
                     made.add(parent)
         for src, dest in mounts:
             args += ["--ro-bind", src, dest]
-        args += ["--bind", str(scratch), SANDBOX_HOME, "--chdir", SANDBOX_HOME, "--clearenv"]
+        # Its home: a private tmpfs of tmp_bytes (what it writes can never fill the grader's disk), holding
+        # read-only views of what the grader put in the scratch folder.
+        args += ["--size", str(self.limits.tmp_bytes), "--perms", "1777", "--tmpfs", SANDBOX_HOME]
+        for item in sorted(Path(scratch).iterdir()):
+            args += ["--ro-bind", str(item), f"{SANDBOX_HOME}/{item.name}"]
+        args += ["--chdir", SANDBOX_HOME, "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
         if self.uid is not None:  # drop root inside: a user id of its own, so that the process cap holds
@@ -204,17 +298,20 @@ class Sandbox:
 
         The run is killed (with every process it started) when it passes ``limits.wall_seconds`` or streams
         more than ``limits.max_stream_bytes``; the records read until then are kept.
-        """
-        if not self.as_root:
-            return self._run(Path(scratch), argv, extra_env)
-        with lease_uid() as uid:
-            self.uid = uid
-            try:
-                return self._run(Path(scratch), argv, extra_env)
-            finally:
-                self.uid = None
 
-    def _run(self, scratch: Path, argv: list[str], extra_env: dict[str, str] | None) -> RunResult:
+        As root, the run gets a user id that no other sandbox on this machine holds meanwhile (another
+        grading, another course): the process cap counts only its processes, and the final sweep of that user
+        id's processes kills only its own.
+        """
+        if self.uid is None:
+            return self._run(scratch, argv, extra_env)
+        with uid_lease() as uid:
+            self.uid = uid
+            self._kill_leftovers()  # a crashed grader's, if any
+            return self._run(scratch, argv, extra_env)
+
+    def _run(self, scratch: Path, argv: list[str], extra_env: dict[str, str] | None = None) -> RunResult:
+        scratch = Path(scratch)
         if self.uid is not None:
             for path in [scratch, *scratch.rglob("*")]:
                 os.chown(path, self.uid, self.uid, follow_symlinks=False)
@@ -225,13 +322,18 @@ class Sandbox:
                 env[key] = str(scratch / ".cache" / key.lower())
         cmd = self.command(scratch, argv, env)
         limits = self.limits
+        group = MemoryGroup.create(f"ddpg-sandbox-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
+                                   limits.memory_bytes) if self.enabled else None
+        self.memory_cap = "sandbox" if group is not None else "process"
 
-        # The process cap counts every process of the real user id: the sandbox's own id when the grader is
-        # root (see `uid`), else the instructor's, whose processes already running are added to the cap.
+        # The process cap counts every process of the real user id: the run's own id when the grader is root,
+        # else the instructor's, whose processes already running are added to the cap.
         nproc = limits.max_processes if self.uid is not None else limits.max_processes + _processes_of(os.getuid())
 
         def preexec() -> None:
             os.setsid()  # its own process group: the grader kills the whole group on a limit
+            if group is not None:
+                group.join()
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -266,23 +368,31 @@ class Sandbox:
                 self._kill(proc, result, result.reason)
             proc.wait()
             drain.join(timeout=5)
+        if group is not None:
+            group.close()
         result.returncode = proc.returncode
         result.seconds = time.perf_counter() - start
         result.stderr_tail = b"".join(stderr_chunks).decode("utf-8", "replace")[-4000:]
+        if self.uid is not None:
+            self._kill_leftovers()
         return result
 
     def _read_records(self, proc: subprocess.Popen, result: RunResult) -> Iterator[dict[str, Any]]:
         assert proc.stdout is not None
         total = 0
-        for line in proc.stdout:
+        while True:
+            # never more than the bytes still allowed: a line with no end must not fill the grader's memory
+            line = proc.stdout.readline(self.limits.max_stream_bytes - total + 1)
+            if not line:
+                return
             total += len(line)
             if total > self.limits.max_stream_bytes:
                 self._kill(proc, result, f"output over {self.limits.max_stream_bytes / 1e6:g} MB")
                 return
             try:
                 record = json.loads(line)
-            except ValueError:
-                continue  # not a record (a submission writing to the channel): ignored
+            except (ValueError, RecursionError):
+                continue  # not a record (a submission writing to the channel, nested too deep): ignored
             if isinstance(record, dict):
                 yield record
 
@@ -296,6 +406,18 @@ class Sandbox:
             os.killpg(proc.pid, signal.SIGKILL)  # bwrap and its PID namespace: every process in it dies
         except ProcessLookupError:
             pass
+
+    def _kill_leftovers(self) -> None:
+        """Kill any process still running under this sandbox's user id (none should be: the PID namespace
+        ends with the run)."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid == self.uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                continue
 
 
 def _processes_of(uid: int) -> int:

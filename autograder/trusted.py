@@ -40,7 +40,7 @@ from nbformat import NotebookNode
 from traitlets import Bool, Float, Integer, Unicode
 
 from autograder.jobs import encode_release, run_job
-from autograder.outputs import sanitize_markdown, sanitize_outputs
+from autograder.outputs import sanitize_outputs
 from autograder.parts import BY_ID, PARTS
 from autograder.sandbox import RunResult
 from autograder.verdict import Verdict, decide
@@ -196,9 +196,6 @@ class SandboxedGrading(NbGraderPreprocessor):
         verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict")
         verdicts = decide(verdict_run.records, reference_records, run_reason=verdict_reason)
         self._merge_outputs(nb, nb_run.records, notebook_reason)
-        for cell in nb.cells:  # the formgrader and nbconvert render a markdown cell's raw HTML as it stands
-            if cell.cell_type == "markdown":
-                cell.source = sanitize_markdown(cell.source)
         by_id = {v.part.grade_id: v for v in verdicts}
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")

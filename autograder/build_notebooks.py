@@ -9,6 +9,7 @@
   of the course directory, so ``autograder/gradebook.db`` and ``autograder/release/`` are left alone.
 * ``solutions/ddpg_pendulum_solution.ipynb``: the master with the solution markers and the hidden tests removed,
   executed top to bottom (outside grading, so with the full training run), with its outputs.
+* ``autograder/RUBRIC.md``: the manually graded questions with their points and rubrics, for the graders.
 
 The checks and the grading harness the notebook's test cells call live in ``workshop_lib.checks`` (installed,
 so a submission cannot carry its own copy).
@@ -118,6 +119,40 @@ def solution_notebook(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> nbform
     return nb
 
 
+def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
+    """``RUBRIC.md`` for the graders of the manually graded answers: each question, its points and its rubric,
+    read from the master (the rubric sits in the answer cell's solution region, which the release leaves out)."""
+    nb = nbformat.read(source, as_version=4)
+    answers = [(i, c) for i, c in enumerate(nb.cells)
+               if c.metadata.get("nbgrader", {}).get("solution") and c.metadata["nbgrader"].get("grade")]
+    auto = sum(c.metadata["nbgrader"]["points"] for c in nb.cells
+               if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution"))
+    manual = sum(c.metadata["nbgrader"]["points"] for _, c in answers)
+    lines = [
+        "# Rubric of the graded questions",
+        "",
+        "Written by `autograder/build_notebooks.py` from the master notebook's answer cells (do not edit by hand).",
+        "",
+        f"The Experiments questions are graded by hand in nbgrader's formgrader: {manual:g} points in "
+        f"{len(answers)} answer cells, beside the {auto:g} autograded points of the exercises ({auto + manual:g} "
+        "in all). Give credit for what the student observed in their own runs and explained; the expected "
+        "effects below are what a typical run shows, not the only acceptable answer.",
+        "",
+        "| answer cell (grade_id) | points |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{c.metadata['nbgrader']['grade_id']}` | {c.metadata['nbgrader']['points']:g} |" for _, c in answers]
+    for i, cell in answers:
+        question = nb.cells[i - 1].source.strip()
+        rubric = re.search(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", cell.source, re.S)
+        lines += ["", f"## `{cell.metadata['nbgrader']['grade_id']}`", "", question, "", "**Rubric.**",
+                  "", (rubric.group(1).strip() if rubric else "(no rubric in the master)")]
+    return "\n".join(lines) + "\n"
+
+
+RUBRIC = HERE / "RUBRIC.md"
+
+
 def build_solution(timeout: int = 1200) -> None:
     """Execute the solution notebook in ``solutions/`` (full training, not the grading shortcut) and save it."""
     from nbclient import NotebookClient
@@ -153,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             build_student(release)
             print(f"wrote {STUDENT_DIR.relative_to(REPO)}/ from nbgrader generate_assignment")
+            RUBRIC.write_text(rubric_markdown())
+            print(f"wrote {RUBRIC.relative_to(REPO)}")
     if not args.student:
         build_solution()
         print(f"wrote and executed {SOLUTION_NOTEBOOK.relative_to(REPO)}")

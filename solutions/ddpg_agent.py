@@ -35,8 +35,8 @@ class DDPGAgent:
         eps_start: initial scale ε of the Gaussian exploration noise added to the actor's action.
     """
 
-    def __init__(self, state_size, action_size, action_limit, gamma=0.95, batch_size=64, lr=0.00025,
-                 num_hidden=2, hidden_units=32, eps_start=0.4):
+    def __init__(self, state_size, action_size, action_limit, gamma=0.98, batch_size=64, lr=0.001,
+                 num_hidden=2, hidden_units=64, eps_start=0.4):
         self.action_size = action_size
         self.state_size = state_size
         self.action_limit = action_limit

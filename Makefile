@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned: pip takes the local CPU wheel (an unpinned torch would pull GBs of CUDA).
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[notebook,test,bench]"
+	$(BIN)/pip install --quiet -e ".[notebook,grading,test,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,12 +35,14 @@ clean:
 
 .PHONY: grade notebooks
 
-# Autograde every submission in autograder/submitted/<student>/ddpg/, fill autograder/gradebook.db and print the
-# scores per student and per part (see "Instructor workflow" in README.md).
+# Autograde every submission in autograder/submitted/<student>/ddpg/, each in its own bubblewrap sandboxes, JOBS at
+# a time (default: the machine's cores); fill autograder/gradebook.db and print the scores per student and per part
+# (see "Instructor workflow" in README.md).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 grade: install
-	$(BIN)/python autograder/grade.py
+	$(BIN)/python -m autograder.grade --jobs $(JOBS)
 
 # Regenerate notebooks/ (nbgrader generate_assignment) and the executed solutions/ notebook from the master
 # autograder/source/ddpg/ddpg_pendulum.ipynb.
 notebooks: install
-	$(BIN)/python autograder/build_notebooks.py
+	$(BIN)/python -m autograder.build_notebooks

@@ -1,5 +1,11 @@
-"""nbgrader configuration of the DDPG course. Run nbgrader's commands from this directory (see README.md)."""
+"""nbgrader configuration of the DDPG course. Run nbgrader's commands from this directory (see README.md).
 
+Autograde with ``python -m autograder.grade`` (``make grade``) from the repository: it runs ``nbgrader autograde``
+with the trusted-grading preprocessor below, which runs each submission in bubblewrap sandboxes and decides
+its score in the grading process. Every limit of the sandboxes is set here.
+"""
+
+import importlib.util
 import os
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
@@ -8,10 +14,39 @@ c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "ddpg-workbook"
 
-# Execute.timeout is PER CELL: a cell running longer (e.g. a select_action that never returns) is interrupted,
-# scores 0, and grading goes on with the next cell. The slowest graded cell takes well under a second and the
-# training cell is shortened while grading (NBGRADER_EXECUTION), so 30 s only ever cuts a hang.
-c.Execute.timeout = 30
-
 # A test cell the student deleted is put back and graded (otherwise it would score None, "needs manual grading").
 c.OverwriteCells.add_missing_cells = True
+
+# ---- trusted grading --------------------------------------------------------------------------------------
+# nbgrader's default autograde pipeline with its Execute preprocessor (which runs the student's code in a kernel
+# with the instructor's rights, and lets that code decide its own test cells' outputs) replaced by
+# SandboxedGrading (autograder/trusted.py). nbgrader's SaveAutoGrades still writes the scores to gradebook.db.
+if importlib.util.find_spec("autograder") is not None and importlib.util.find_spec("autograder.trusted"):
+    c.Autograde.autograde_preprocessors = [
+        "autograder.trusted.SandboxedGrading",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+else:  # `nbgrader autograde` run by hand, without the repository on the path: refuse, never grade unsandboxed
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class UseTheTrustedGrader(NbGraderPreprocessor):
+        def preprocess(self, nb, resources):
+            raise RuntimeError("Autograde this course with `python -m autograder.grade` (or `make grade`) from "
+                               "the repository's root: it grades each submission in a sandbox.")
+
+    c.Autograde.autograde_preprocessors = [UseTheTrustedGrader]
+
+# The limits of each submission's sandboxes (bubblewrap). Defaults shown; see autograder/trusted.py.
+c.SandboxedGrading.wall_seconds = 120.0  # the whole notebook run, and the verdict run (s)
+c.SandboxedGrading.cell_timeout = 30  # one cell of the notebook run; one probe of the verdict run (s)
+c.SandboxedGrading.memory_bytes = 2 * 1024**3  # address space of each process (2 GiB)
+c.SandboxedGrading.max_processes = 64  # processes and threads at once, per sandbox
+c.SandboxedGrading.file_bytes = 256 * 1024**2  # largest file it may write
+c.SandboxedGrading.tmp_bytes = 256 * 1024**2  # its private /tmp
+c.SandboxedGrading.cell_output_bytes = 1_000_000  # output kept per cell; the rest is dropped, with a note
+c.SandboxedGrading.notebook_output_bytes = 5_000_000  # output kept per notebook ("output over 5 MB" past 2x)

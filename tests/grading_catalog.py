@@ -20,10 +20,11 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import parts
+
 ASSIGNMENT, NOTEBOOK = "ddpg", "ddpg_pendulum"
 STUB = "# YOUR CODE HERE\n{indent}raise NotImplementedError()"
-POINTS = {"test_select_action": 2.0, "test_critic_prediction": 2.0, "test_critic_target": 3.0,
-          "test_policy_loss": 3.0}
+POINTS = dict(parts.POINTS)  # the one table of graded parts
 PIECES = ("select", "sample", "prediction", "target", "policy")
 
 
@@ -210,6 +211,19 @@ MISTAKES = [
                 "policy": "q_mu = -self.q_current(torch.cat([states, actions], dim=1))"}),
     Variant("bad_policy_detached_actor", "the actor's output detached (backward then raises)", _scores(policy=0), {
         "policy": "q_mu = -self.q_current(torch.cat([states, self.mu_current(states).detach()], dim=1))"}),
+    Variant("bad_actor_steps_twice", "the actor's optimizer stepped in the policy-loss region, then again in the "
+            "given code", _scores(policy=0), {
+                "policy": ("q_mu = -self.q_current(torch.cat([states, self.mu_current(states)], dim=1))\n"
+                           "self.mu_optimizer.zero_grad()\n"
+                           "q_mu.mean().backward(retain_graph=True)\n"
+                           "self.mu_optimizer.step()")}),
+    Variant("bad_critic_steps_twice", "q_optimizer.step() (retain_graph=True) before the given critic step",
+            _scores(target=0), {
+                "target": (_TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_target("
+                                                    "torch.cat([next_states, self.mu_target(next_states)], 1))")
+                           + "\nself.q_optimizer.zero_grad()\n"
+                             "torch.nn.functional.mse_loss(qs_selected, qs_target).backward(retain_graph=True)\n"
+                             "self.q_optimizer.step()")}),
     Variant("bad_act_mu_target", "acting with the target actor", _scores(select=0), {
         "select": ("with torch.no_grad():\n"
                    "    action = self.mu_target(torch.as_tensor(state)).numpy()\n"

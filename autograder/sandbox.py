@@ -1,0 +1,273 @@
+"""One bubblewrap sandbox per run of a submission's code: what it sees, what it may use, how it ends.
+
+A :class:`Sandbox` runs one command (the notebook runner, or the verdict probe) for one submission:
+
+* **files**: a private writable scratch folder (its working directory, ``/home/student``) holding only what the
+  grader put there (the notebook and the released resources, or the probe's inputs); read-only views of the
+  Python installation, of the virtual environment, and of a plain (not editable) copy of ``workshop_lib``; a
+  small private ``/tmp``. Nothing else of the machine's files: not the course directory (``source/``,
+  ``release/``, other students, the gradebook, the config), not the repository, not ``solutions/``.
+* **no network**: a network namespace of its own (its loopback is not the host's).
+* **caps**: address space per process (``memory_bytes``), processes (``max_processes``, counted for a user id
+  of its own when the grader runs as root), file size, and wall-clock time for the whole run; the output it
+  streams back is read up to ``max_stream_bytes``.
+* **cleanup**: a PID namespace of its own; when the run ends (or is killed) every process started in it is gone.
+
+``Sandbox(enabled=False)`` runs the same command without bubblewrap (``--no-sandbox``): same caps on time and
+output, no isolation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BWRAP_MISSING = ("bubblewrap (bwrap) is not installed, so submissions cannot be graded in a sandbox. Install it "
+                 "with `sudo apt-get install bubblewrap` (Debian/Ubuntu) or `sudo dnf install bubblewrap` "
+                 "(Fedora), or grade without isolation with `--no-sandbox` (only for code you trust).")
+SANDBOX_HOME = "/home/student"
+LIB_MOUNT = "/opt/ddpg-grader/lib"
+FIRST_UID = 61000
+"""When the grader runs as root, sandbox number k runs as user id FIRST_UID + k (a user with no files)."""
+
+
+def bwrap_path() -> str | None:
+    """The bubblewrap executable, or None."""
+    return shutil.which("bwrap")
+
+
+@dataclass
+class Limits:
+    """The caps of one sandboxed run (set from ``nbgrader_config.py``, see ``autograder.trusted``)."""
+
+    wall_seconds: float = 120.0
+    memory_bytes: int = 2 * 1024**3
+    max_processes: int = 64
+    file_bytes: int = 256 * 1024**2
+    tmp_bytes: int = 256 * 1024**2
+    max_stream_bytes: int = 8 * 1024**2
+
+
+@dataclass
+class RunResult:
+    """What came back from one run: the JSON records it streamed, and why it ended."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
+    """``None`` if it ended by itself; else e.g. ``timed out after 120 s``, ``output over 8 MB``."""
+    returncode: int | None = None
+    seconds: float = 0.0
+    stderr_tail: str = ""
+
+
+def plain_library_copy(dest: Path) -> Path:
+    """Copy the installed ``workshop_lib`` package (sources only) into ``dest``; return ``dest``.
+
+    The sandbox imports this copy, read-only: never the repository's (possibly editable) one, which a
+    submission could otherwise write to.
+    """
+    import workshop_lib
+
+    src = Path(workshop_lib.__file__).resolve().parent
+    target = dest / "workshop_lib"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def _python_roots() -> list[str]:
+    """Folders the interpreter needs: the virtual environment and the base installation."""
+    roots = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    exe_dir = os.path.dirname(os.path.realpath(sys.executable))
+    roots.add(os.path.dirname(exe_dir))
+    return sorted(roots)
+
+
+class Sandbox:
+    """Runs commands for one submission in bubblewrap, with :class:`Limits`.
+
+    Args:
+        library: a folder holding a plain copy of ``workshop_lib`` (:func:`plain_library_copy`).
+        limits: the caps.
+        enabled: ``False`` runs without bubblewrap (``--no-sandbox``).
+        slot: which of the parallel sandboxes this is (picks its user id when the grader runs as root).
+    """
+
+    def __init__(self, library: Path, limits: Limits, enabled: bool = True, slot: int = 0) -> None:
+        self.library, self.limits, self.enabled, self.slot = Path(library), limits, enabled, slot
+        if enabled and bwrap_path() is None:
+            raise RuntimeError(BWRAP_MISSING)
+        self.uid = FIRST_UID + slot if (enabled and os.geteuid() == 0) else None
+
+    # ------------------------------------------------------------------------------------------- command
+    def command(self, scratch: Path, argv: list[str], env: dict[str, str]) -> list[str]:
+        """The full command line that runs ``argv`` in the sandbox, with ``scratch`` as its home."""
+        if not self.enabled:
+            return argv
+        args = [bwrap_path() or "bwrap", "--die-with-parent", "--new-session",
+                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        if self.uid is None:  # not root: bubblewrap needs a user namespace
+            args += ["--unshare-user"]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for link in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
+            target = os.path.join("/", link)
+            if os.path.islink(target):
+                args += ["--symlink", os.readlink(target), target]
+            elif os.path.isdir(target):
+                args += ["--ro-bind", target, target]
+        args += ["--ro-bind", "/etc", "/etc", "--dev", "/dev", "--proc", "/proc",
+                 "--size", str(self.limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+        mounts = [(root, root) for root in _python_roots()] + [(str(self.library), LIB_MOUNT)]
+        made = {"/", "/usr", "/etc", "/dev", "/proc", "/tmp"}
+        for dest in [d for _, d in mounts] + [SANDBOX_HOME]:
+            parts = Path(dest).parts
+            for i in range(2, len(parts)):
+                parent = str(Path(*parts[:i]))
+                if parent not in made and not any(parent.startswith(m.rstrip("/") + "/") for m in ("/usr", "/etc")):
+                    args += ["--perms", "0755", "--dir", parent]
+                    made.add(parent)
+        for src, dest in mounts:
+            args += ["--ro-bind", src, dest]
+        args += ["--bind", str(scratch), SANDBOX_HOME, "--chdir", SANDBOX_HOME, "--clearenv"]
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        if self.uid is not None:  # drop root inside: a user id of its own, so that the process cap holds
+            args += ["--", "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                     "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"]
+        else:
+            args += ["--"]
+        return args + argv
+
+    def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment inside: the venv's bin on PATH, the library copy on PYTHONPATH, a private HOME."""
+        bin_dir = os.path.dirname(sys.executable)
+        env = {
+            "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": SANDBOX_HOME if self.enabled else "",
+            "PYTHONPATH": LIB_MOUNT if self.enabled else str(self.library),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": "/tmp/mpl",
+            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "IPYTHONDIR": "/tmp/ipython",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "LANG": "C.UTF-8",
+            "NBGRADER_EXECUTION": "autograde",
+        }
+        env.update(extra or {})
+        return env
+
+    # ----------------------------------------------------------------------------------------------- run
+    def run(self, scratch: Path, argv: list[str], extra_env: dict[str, str] | None = None) -> RunResult:
+        """Run ``argv`` with ``scratch`` as its home; collect the JSON lines it writes to its standard output.
+
+        The run is killed (with every process it started) when it passes ``limits.wall_seconds`` or streams
+        more than ``limits.max_stream_bytes``; the records read until then are kept.
+        """
+        scratch = Path(scratch)
+        if self.uid is not None:
+            for path in [scratch, *scratch.rglob("*")]:
+                os.chown(path, self.uid, self.uid, follow_symlinks=False)
+        env = self.environment(extra_env)
+        if not self.enabled:
+            env["HOME"] = str(scratch)
+            for key in ("MPLCONFIGDIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+                env[key] = str(scratch / ".cache" / key.lower())
+        cmd = self.command(scratch, argv, env)
+        limits = self.limits
+
+        def preexec() -> None:
+            os.setsid()  # its own process group: the grader kills the whole group on a limit
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+
+        start = time.perf_counter()
+        result = RunResult()
+        proc = subprocess.Popen(cmd, cwd=scratch, env=env if not self.enabled else {"PATH": os.environ.get(
+            "PATH", "/usr/bin:/bin")}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=preexec, close_fds=True)
+        stderr_chunks: list[bytes] = []
+
+        def drain_stderr() -> None:
+            assert proc.stderr is not None
+            kept = 0
+            for chunk in iter(lambda: proc.stderr.read(65536), b""):
+                if kept < 20_000:
+                    stderr_chunks.append(chunk)
+                    kept += len(chunk)
+
+        drain = threading.Thread(target=drain_stderr, daemon=True)
+        drain.start()
+        timer = threading.Timer(limits.wall_seconds, self._kill, args=(proc, result,
+                                                                       f"timed out after {limits.wall_seconds:g} s"))
+        timer.start()
+        try:
+            for record in self._read_records(proc, result):
+                result.records.append(record)
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                self._kill(proc, result, result.reason)
+            proc.wait()
+            drain.join(timeout=5)
+        result.returncode = proc.returncode
+        result.seconds = time.perf_counter() - start
+        result.stderr_tail = b"".join(stderr_chunks).decode("utf-8", "replace")[-4000:]
+        if self.uid is not None:
+            self._kill_leftovers()
+        return result
+
+    def _read_records(self, proc: subprocess.Popen, result: RunResult) -> Iterator[dict[str, Any]]:
+        assert proc.stdout is not None
+        total = 0
+        for line in proc.stdout:
+            total += len(line)
+            if total > self.limits.max_stream_bytes:
+                self._kill(proc, result, f"output over {self.limits.max_stream_bytes / 1e6:g} MB")
+                return
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # not a record (a submission writing to the channel): ignored
+            if isinstance(record, dict):
+                yield record
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen, result: RunResult, reason: str | None) -> None:
+        if proc.poll() is not None:
+            return
+        if reason and result.reason is None:
+            result.reason = reason
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # bwrap and its PID namespace: every process in it dies
+        except ProcessLookupError:
+            pass
+
+    def _kill_leftovers(self) -> None:
+        """Kill any process still running under this sandbox's user id (none should be: the PID namespace
+        ends with the run)."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid == self.uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                continue

@@ -1,0 +1,263 @@
+"""Trusted grading as an nbgrader preprocessor: the submission runs sandboxed, the grade is decided here.
+
+``nbgrader_config.py`` puts :class:`SandboxedGrading` in place of nbgrader's ``Execute`` in
+``Autograde.autograde_preprocessors``. nbgrader keeps everything else: it copies the submission, restores the
+read-only and test cells from the gradebook, and its ``SaveAutoGrades`` writes the scores to ``gradebook.db``
+from the test cells' outputs. Only this process (nbgrader's) writes the gradebook.
+
+For one submission, :meth:`SandboxedGrading.preprocess`:
+
+1. derives the fixtures (weights, batches, seeds) from a secret seed of the course and the student id;
+2. runs, in two separate bubblewrap sandboxes at the same time,
+   * the **notebook**: every cell, as nbgrader would (the outputs become the autograded notebook and the
+     feedback, sanitized); the graded test cells are left out of this run;
+   * the **verdict run**: a fresh process that runs the submission's code cells above its last check (the
+     read-only ones as released, the student's as written, with any cells the student added), then the probe
+     of :mod:`workshop_lib.grading.probe`, which hands back only values;
+3. runs the same probe on the reference agent here, and decides each part (:mod:`autograder.verdict`);
+4. replaces each graded test cell's outputs by its verdict: a passed part prints a line, a failed one an error
+   that names the mistake (nbgrader scores a test cell with an error 0);
+5. writes ``grading_report.json`` beside the autograded notebook (verdicts, why a run ended early, timings).
+
+Nothing the submission does in its kernel (hooks, AST transformers, monkeypatches, printed text) reaches a test
+cell's output: those are written here.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+from traitlets import Bool, Float, Integer, Unicode
+
+from autograder.outputs import sanitize_outputs
+from autograder.parts import BY_ID, PARTS
+from autograder.jobs import encode_release, run_job
+from autograder.sandbox import RunResult
+from autograder.verdict import Verdict, decide
+
+try:  # nbgrader is the grading host's dependency; the module also imports without it (for the docs and tests)
+    from nbgrader.preprocessors import NbGraderPreprocessor
+except ImportError:  # pragma: no cover
+    from traitlets.config import LoggingConfigurable as NbGraderPreprocessor  # type: ignore[assignment]
+
+REPORT_NAME = "grading_report.json"
+SECRET_NAME = ".grading_secret"
+
+
+def course_secret(root: Path) -> str:
+    """The course's secret (``ROOT/.grading_secret``, created on first use, readable by its owner only)."""
+    path = root / SECRET_NAME
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(16))
+    return path.read_text().strip()
+
+
+def fixture_seed(secret: str, assignment: str, student: str) -> int:
+    """The seed of one student's fixtures: the same on every regrade, unknown without the course secret."""
+    digest = hashlib.sha256(f"{secret}|{assignment}|{student}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def load_reference(spec: str) -> type:
+    """The reference agent class from ``module:Class``."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def is_graded_test(cell: NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+def verdict_cells(nb: NotebookNode) -> list[str]:
+    """The code the verdict run executes: every code cell above the last graded test cell, in order, except
+    the graded test cells themselves (they only call the visible checks). This is what the notebook's own
+    check cells see: the given cells, the exercises with any helper methods, and every cell the student added
+    above them (an ``import`` in a new cell, say)."""
+    last = max((i for i, c in enumerate(nb.cells) if is_graded_test(c)), default=-1)
+    return [c.source for c in nb.cells[:last] if c.cell_type == "code" and not is_graded_test(c)]
+
+
+def verdict_outputs(verdict: Verdict) -> list[NotebookNode]:
+    """The outputs a graded test cell gets: a line if it passed, an error naming the mistake if not."""
+    part = verdict.part
+    if verdict.passed:
+        return [nbformat.v4.new_output("stream", name="stdout",
+                                       text=f"{part.title}: passed ({part.points:g}/{part.points:g}), "
+                                            "decided by the grader outside your notebook.\n")]
+    text = f"{part.title}: 0/{part.points:g}. {verdict.message}"
+    return [nbformat.v4.new_output("error", ename="GradingFailed", evalue=text, traceback=[text])]
+
+
+class SandboxedGrading(NbGraderPreprocessor):
+    """Grade one submission in bubblewrap sandboxes and decide its parts here (see the module's docstring).
+
+    Every limit is a config option (``c.SandboxedGrading.<name>`` in ``nbgrader_config.py``).
+    """
+
+    sandbox = Bool(True, help="Run the submission in bubblewrap. False (`--no-sandbox`) runs it without any "
+                              "isolation: only for code you trust.").tag(config=True)
+    wall_seconds = Float(120.0, help="Wall-clock limit of the whole notebook run, and of the verdict run "
+                                     "(seconds). Past it, everything the run started is killed and it is "
+                                     "graded as far as it got.").tag(config=True)
+    cell_timeout = Integer(30, help="Per-cell time limit of the notebook run (seconds); the cell is "
+                                    "interrupted and the next one runs.").tag(config=True)
+    memory_bytes = Integer(2 * 1024**3, help="Address-space limit of each process in a sandbox (bytes). An "
+                                             "allocation past it fails with MemoryError.").tag(config=True)
+    max_processes = Integer(64, help="Processes (and threads) a sandbox may run at once.").tag(config=True)
+    file_bytes = Integer(256 * 1024**2, help="Largest file a sandbox may write (bytes).").tag(config=True)
+    tmp_bytes = Integer(256 * 1024**2, help="Size of a sandbox's private /tmp (bytes).").tag(config=True)
+    cell_output_bytes = Integer(1_000_000, help="Output kept per cell (bytes); the rest is dropped and the "
+                                                "cell ends with a note saying so.").tag(config=True)
+    notebook_output_bytes = Integer(5_000_000, help="Output kept for the whole notebook (bytes); past it, a "
+                                                    "run that keeps writing is killed (`output over ...`).").tag(config=True)
+    reference = Unicode("solutions.ddpg_agent:DDPGAgent", help="The reference agent class, `module:Class`, "
+                                                               "imported in the grading process only.").tag(config=True)
+    slot = Integer(0, help="Which parallel grading slot this process is (picks the sandboxes' user ids).").tag(config=True)
+
+    mode = Unicode("run", help="`run`: grade each submission here, one after the other. `prepare`: only write "
+                               "each submission's job spec to `jobs_dir` (the jobs then run in parallel, here or "
+                               "on dask workers). `apply`: read each job's result from `jobs_dir` and decide "
+                               "the grade.").tag(config=True)
+    jobs_dir = Unicode("", help="Folder of the job specs and results in the `prepare` and `apply` modes.").tag(config=True)
+
+    def limits_json(self) -> dict[str, Any]:
+        return {"wall_seconds": self.wall_seconds, "memory_bytes": self.memory_bytes,
+                "max_processes": self.max_processes, "file_bytes": self.file_bytes, "tmp_bytes": self.tmp_bytes}
+
+    def make_spec(self, nb: NotebookNode, student: str, release: Path, notebook_name: str,
+                  fixtures: dict[str, Any]) -> dict[str, Any]:
+        """The job of one submission (see :mod:`autograder.jobs`)."""
+        copy_nb = copy.deepcopy(nb)
+        for cell in copy_nb.cells:
+            if is_graded_test(cell):  # graded outside the notebook: nothing of the student's decides them
+                cell.source = "# graded outside the notebook by the grader"
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        env = {"DDPG_CELL_TIMEOUT": self.cell_timeout, "DDPG_CELL_OUTPUT_BYTES": self.cell_output_bytes,
+               "DDPG_NOTEBOOK_OUTPUT_BYTES": self.notebook_output_bytes,
+               "DDPG_PROBE_CELL_TIMEOUT": self.cell_timeout, "DDPG_PROBE_TIMEOUT": self.cell_timeout}
+        return {"student": student, "notebook_name": notebook_name, "notebook": copy_nb,
+                "release": encode_release(release), "cells": verdict_cells(nb), "fixtures": fixtures,
+                "limits": self.limits_json(), "sandbox": bool(self.sandbox), "env": env}
+
+    # ------------------------------------------------------------------------------------------ preprocess
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        start = time.perf_counter()
+        info = resources.get("nbgrader", {})
+        student, assignment = info.get("student", "student"), info.get("assignment", "assignment")
+        notebook_dir = Path(resources.get("metadata", {}).get("path") or ".").resolve()
+        root = Path(self.config.CourseDirectory.get("root") or notebook_dir.parents[2]).resolve()
+        seed = fixture_seed(course_secret(root), assignment, student)
+        reference_class = load_reference(self.reference)
+        notebook_name = resources.get("unique_key", "notebook") + ".ipynb"
+
+        from workshop_lib.grading import probe
+
+        fixtures = probe.make_fixtures(reference_class, seed)
+        jobs_dir = Path(self.jobs_dir) if self.jobs_dir else root / ".grading_jobs" / assignment
+        if self.mode == "prepare":
+            jobs_dir.mkdir(parents=True, exist_ok=True)
+            spec = self.make_spec(nb, student, root / "release" / assignment, notebook_name, fixtures)
+            (jobs_dir / f"{student}.spec.json").write_text(json.dumps(spec))
+            for cell in nb.cells:
+                if is_graded_test(cell):
+                    cell.outputs = [nbformat.v4.new_output("error", ename="GradingPending", evalue="queued",
+                                                           traceback=[])]
+            return nb, resources
+        if self.mode == "apply":
+            result_path = jobs_dir / f"{student}.result.json"
+            result = json.loads(result_path.read_text()) if result_path.is_file() else {
+                "notebook": {"records": [], "reason": "no result from its grading job", "seconds": 0.0},
+                "verdict": {"records": [], "reason": "no result from its grading job", "seconds": 0.0}}
+        else:
+            result = run_job(self.make_spec(nb, student, root / "release" / assignment, notebook_name, fixtures),
+                             slot=self.slot)
+        reference_records: list[dict[str, Any]] = []
+        probe.run_probes(reference_class, fixtures, reference_records.append, visible=False)
+        nb_run, verdict_run = RunResult(**result["notebook"]), RunResult(**result["verdict"])
+        notebook_reason = nb_run.reason or self._stream_end_reason(nb_run.records, "notebook")
+        verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict")
+        verdicts = decide(verdict_run.records, reference_records, limit=2.0, run_reason=verdict_reason)
+        self._merge_outputs(nb, nb_run.records, notebook_reason)
+        by_id = {v.part.grade_id: v for v in verdicts}
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if is_graded_test(cell) and grade_id in by_id:
+                cell.outputs = verdict_outputs(by_id[grade_id])
+            elif is_graded_test(cell):  # a graded cell the table does not know: 0, and said so
+                cell.outputs = [nbformat.v4.new_output("error", ename="GradingFailed",
+                                                       evalue=f"{grade_id} is not a part of autograder/parts.py",
+                                                       traceback=[])]
+        notes = [n for n in (notebook_reason, verdict_reason and f"verdict run: {verdict_reason}") if n]
+        for record in nb_run.records:
+            cut = record.get("cut")
+            if isinstance(cut, str):
+                what = "the notebook" if "the notebook wrote" in cut else f"cell {record.get('index')}"
+                limit = self.notebook_output_bytes if what == "the notebook" else self.cell_output_bytes
+                notes.append(f"output over {limit / 1e6:g} MB in {what} (cut)")
+                if what == "the notebook":
+                    break
+        report = {
+            "student": student, "notes": notes, "assignment": assignment, "sandboxed": bool(self.sandbox),
+            "parts": {v.part.grade_id: {"score": v.score, "points": v.part.points, "passed": v.passed,
+                                        "message": v.message} for v in verdicts},
+            "notebook_run": {"reason": notebook_reason, "seconds": round(nb_run.seconds, 2)},
+            "verdict_run": {"reason": verdict_reason, "seconds": round(verdict_run.seconds, 2)},
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        (notebook_dir / REPORT_NAME).write_text(json.dumps(report, indent=1))
+        self.log.info("Trusted grading of %s: %s (%.1f s)", student,
+                      ", ".join(f"{v.part.grade_id}={v.score:g}" for v in verdicts), report["seconds"])
+        return nb, resources
+
+    # ------------------------------------------------------------------------------------------- helpers
+    @staticmethod
+    def _stream_end_reason(records: list[dict[str, Any]], which: str) -> str | None:
+        events = [r.get("event") for r in records if "event" in r] + \
+                 ["done" for r in records if r.get("probe") == "done"]
+        if "done" in events:
+            return None
+        if "kernel_died" in events:
+            return "kernel died"
+        if "runner_error" in events:
+            return "the notebook could not be run"
+        return "kernel died" if which == "notebook" else "the verdict run stopped early"
+
+    def _merge_outputs(self, nb: NotebookNode, records: list[dict[str, Any]], reason: str | None) -> None:
+        """Put the sandbox's outputs (sanitized, capped again here) into the notebook's code cells."""
+        budget = self.notebook_output_bytes
+        for record in records:
+            index = record.get("index")
+            if not isinstance(index, int) or not 0 <= index < len(nb.cells):
+                continue
+            cell = nb.cells[index]
+            if cell.cell_type != "code" or is_graded_test(cell):
+                continue
+            outputs, used = sanitize_outputs(record.get("outputs"), min(self.cell_output_bytes, budget))
+            budget -= used
+            cell.outputs = outputs
+            count = record.get("execution_count")
+            cell.execution_count = count if isinstance(count, int) else None
+        if reason:
+            ran = {r.get("index") for r in records}
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type == "code" and not is_graded_test(cell) and i not in ran:
+                    cell.outputs = [nbformat.v4.new_output(
+                        "stream", name="stdout", text=f"[not run: the notebook's run ended early ({reason})]\n")]
+                    break
+
+
+__all__ = ["SandboxedGrading", "PARTS", "BY_ID", "course_secret", "fixture_seed", "verdict_cells"]

@@ -1,0 +1,194 @@
+"""The verdict of each graded part, decided in the grading process from values only.
+
+The sandbox hands back what the student's methods computed on the grader's fixtures
+(:mod:`workshop_lib.grading.probe`); the same probe runs here, in this process, on the reference agent
+(``solutions/ddpg_agent.py``). :func:`decide` compares the two and returns, per part of
+:data:`autograder.parts.PARTS`, whether it passed and a message for the student. The messages name the mistake
+(from the visible check that failed, when one did) and never contain a reference value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from autograder.parts import PARTS, Part
+
+RTOL, ATOL, GRAD_ATOL = 1e-4, 1e-5, 1e-6
+
+
+@dataclass
+class Verdict:
+    """The outcome of one part."""
+
+    part: Part
+    passed: bool
+    message: str
+
+    @property
+    def score(self) -> float:
+        return float(self.part.points) if self.passed else 0.0
+
+
+class Failed(Exception):
+    """A comparison that failed; its message says what, without reference values."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise Failed(message)
+
+
+def _array(desc: Any, what: str, kinds: tuple[str, ...] = ("tensor", "ndarray")) -> np.ndarray:
+    """The data of an encoded tensor/array, reshaped; fails if it is not one."""
+    _check(isinstance(desc, dict), f"{what} is missing")
+    _check(desc.get("type") in kinds, f"{what} must be a {' or '.join(kinds)}, got {desc.get('type')}")
+    data, shape = desc.get("data"), desc.get("shape")
+    _check(isinstance(data, list) and isinstance(shape, list), f"{what} could not be read")
+    _check(all(isinstance(v, (int, float)) for v in data), f"{what} holds non-numbers")
+    _check(all(isinstance(s, int) and s >= 0 for s in shape) and math.prod(shape) == len(data),
+           f"{what} could not be read")
+    return np.asarray(data, dtype=np.float64).reshape(shape)
+
+
+def _same(student: Any, reference: Any, what: str, atol: float = ATOL) -> None:
+    ref = _array(reference, f"reference {what}")
+    got = _array(student, what, kinds=("tensor",))
+    _check(tuple(got.shape) == tuple(ref.shape), f"{what} must have shape {tuple(ref.shape)}, got {tuple(got.shape)}")
+    _check(bool(np.all(np.isfinite(got))), f"{what} is not finite")
+    _check(bool(np.allclose(got, ref, rtol=RTOL, atol=atol)), f"{what} differs from the reference")
+
+
+def _grads_same(student: Any, reference: Any, what: str) -> None:
+    _check(isinstance(student, list) and len(student) >= 1, f"{what}: the optimizer never stepped")
+    ref = reference[0]
+    got = student[0]
+    _check(isinstance(got, list) and len(got) == len(ref), f"{what}: the gradients could not be read")
+    for g, r in zip(got, ref):
+        _check(g is not None and isinstance(g, list) and len(g) == len(r), f"{what}: a parameter got no gradient")
+        _check(all(isinstance(v, (int, float)) for v in g), f"{what} could not be read")
+        _check(bool(np.allclose(np.asarray(g, dtype=np.float64), np.asarray(r), rtol=RTOL, atol=GRAD_ATOL)),
+               f"{what} differs from the reference")
+
+
+def _steps_once(student: Any, what: str) -> None:
+    n = len(student) if isinstance(student, list) else 0
+    _check(n == 1, f"{what} stepped {n} times in one backward(); it must step exactly once")
+
+
+# -------------------------------------------------------------------------------------------------- parts
+def judge_select_action(student: dict[str, Any], reference: dict[str, Any], limit: float) -> None:
+    """One select_action case (raises :class:`Failed`)."""
+    _check(student.get("error") is None, f"select_action raised {student.get('error')}")
+    greedy = student.get("greedy") or []
+    _check(len(greedy) == len(reference["greedy"]), "select_action did not return an action for every state")
+    for got, ref in zip(greedy, reference["greedy"]):
+        _check(isinstance(got, dict) and got.get("type") == "ndarray",
+               f"the action must be a NumPy array, got {got.get('type') if isinstance(got, dict) else got}")
+        a, r = _array(got, "the action", ("ndarray",)), _array(ref, "reference action", ("ndarray",))
+        _check(a.shape == r.shape, f"the action must have shape {r.shape}, got {a.shape}")
+        _check(bool(np.allclose(a, r, atol=1e-5)), "with epsilon = 0 the action must be the live actor's output")
+    mu = np.asarray(reference["mu"], dtype=np.float64)
+    noisy = np.stack([_array(d, "a noisy action", ("ndarray",)).reshape(-1) for d in student.get("noisy", [])]
+                     or [np.zeros(0)])
+    ref_noisy = np.stack([_array(d, "reference", ("ndarray",)).reshape(-1) for d in reference["noisy"]])
+    _check(noisy.shape == ref_noisy.shape, "select_action with epsilon > 0 returned actions of another shape")
+    for dim in range(noisy.shape[1]):
+        _check(abs(noisy[:, dim].mean() - ref_noisy[:, dim].mean()) < 0.05, "the noise must have mean zero")
+        _check(abs(noisy[:, dim].std() - ref_noisy[:, dim].std()) < 0.05,
+               "the noise must have standard deviation epsilon")
+        inside = noisy[np.abs(noisy[:, dim]) < limit - 1e-6, dim]  # clipped draws repeat the limit
+        _check(len(inside) < 50 or len(np.unique(inside)) > 0.9 * len(inside), "every call must draw fresh noise")
+    if noisy.shape[1] > 1:
+        noise = noisy - mu
+        corr = np.corrcoef(noise.T)
+        off = np.abs(corr[~np.eye(len(corr), dtype=bool)])
+        _check(bool(np.all(off < 0.2)), "each action dimension needs its own noise draw")
+    big = np.stack([_array(d, "an action", ("ndarray",)).reshape(-1) for d in student.get("big", [])]
+                   or [np.zeros(0)])
+    _check(big.size == len(reference["big"]) * noisy.shape[1], "select_action with a large epsilon failed")
+    _check(bool(np.all(np.abs(big) <= limit + 1e-6)), "actions must be clipped to the action limit")
+    _check(bool(np.isclose(big.max(), limit) and np.isclose(big.min(), -limit)), "clip at the limits, not inside")
+
+
+def judge_backward(student: dict[str, Any], reference: dict[str, Any], part: str) -> None:
+    """One backward case, for one of the three backward parts (raises :class:`Failed`)."""
+    if part == "test_critic_prediction":
+        if student["qs_selected"].get("type") is None or student["qs_selected"].get("type") == "NoneType":
+            _check(student.get("error") is None, f"backward() raised {student.get('error')} before qs_selected")
+        _same(student["qs_selected"], reference["qs_selected"], "qs_selected")
+        _check(bool(student["qs_selected"].get("requires_grad")), "qs_selected must carry the critic's gradient")
+    elif part == "test_critic_target":
+        if student["qs_target"].get("type") == "NoneType":
+            _check(student.get("error") is None, f"backward() raised {student.get('error')} before qs_target")
+        _same(student["qs_target"], reference["qs_target"], "qs_target")
+        _check(not student["qs_target"].get("requires_grad"), "qs_target must carry no gradient")
+        _steps_once(student.get("critic_grads"), "the critic's optimizer")
+        _grads_same(student.get("critic_grads"), reference["critic_grads"], "the critic's gradient")
+    elif part == "test_policy_loss":
+        _check(student.get("error") is None, f"backward() raised {student.get('error')}")
+        _check(student["q_mu"].get("type") == "tensor", "q_mu must be a tensor")
+        returned = student.get("returned")
+        _check(bool(student.get("returned_is_tuple")) and isinstance(returned, list) and len(returned) == 2,
+               "backward() must return the pair (TD error, policy loss)")
+        loss = returned[1].get("data") if isinstance(returned[1], dict) else None
+        ref_loss = reference["returned"][1]["data"]
+        _check(isinstance(loss, (int, float)) and abs(loss - ref_loss) <= 1e-4 * (1 + abs(ref_loss)),
+               "the policy loss differs from the reference")
+        _steps_once(student.get("actor_grads"), "the actor's optimizer")
+        _grads_same(student.get("actor_grads"), reference["actor_grads"], "the actor's gradient")
+
+
+# ----------------------------------------------------------------------------------------------- decision
+def _records(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The first record of each (probe, case)."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in records:
+        key = (r.get("probe"), r.get("case"))
+        if isinstance(key[0], str) and isinstance(key[1], int) and key not in out:
+            out[key] = r
+    return out
+
+
+def decide(student_records: list[dict[str, Any]], reference_records: list[dict[str, Any]], limit: float = 2.0,
+           run_reason: str | None = None) -> list[Verdict]:
+    """A :class:`Verdict` for every part of :data:`PARTS`.
+
+    Args:
+        student_records: the sandbox's probe records (possibly partial).
+        reference_records: the same probes run here on the reference agent.
+        limit: the action limit of the fixtures.
+        run_reason: why the sandboxed run ended early, if it did (``timed out after 120 s``, ...).
+    """
+    got, ref = _records(student_records), _records(reference_records)
+    visible = (got.get(("visible_checks", 0)) or {}).get("values") or {}
+    agent_error = (got.get(("agent", 0)) or {}).get("error")
+    verdicts = []
+    for part in PARTS:
+        probe = "select_action" if part.grade_id == "test_select_action" else "backward"
+        cases = sorted(k[1] for k in ref if k[0] == probe)
+        try:
+            if agent_error:
+                raise Failed(str(agent_error))
+            for case in cases:
+                record = got.get((probe, case))
+                if record is None:
+                    raise Failed(f"no result: the run ended before this part was tested ({run_reason or 'it stopped'})")
+                if "error" in record:
+                    raise Failed(f"testing it failed: {record['error']}")
+                values, ref_values = record.get("values"), ref[(probe, case)]["values"]
+                _check(isinstance(values, dict), "no result")
+                if probe == "select_action":
+                    judge_select_action(values, ref_values, limit)
+                else:
+                    judge_backward(values, ref_values, part.grade_id)
+            verdicts.append(Verdict(part, True, "passed"))
+        except (Failed, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            reason = str(err) if isinstance(err, Failed) else "the values it returned could not be read"
+            hints = [str(visible[name]) for name in part.visible if isinstance(visible.get(name), str)]
+            message = reason if not hints else f"{reason}. The notebook's check says: {hints[0]}"
+            verdicts.append(Verdict(part, False, message[:2000]))
+    return verdicts

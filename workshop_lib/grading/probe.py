@@ -1,0 +1,330 @@
+"""The grading probe: run an agent class's two methods on given fixtures and report only values.
+
+Trusted grading works in two places (see ``autograder/README`` in the repository's README, "Trusted grading"):
+
+* the **grading process** chooses the fixtures (:func:`make_fixtures`), runs this probe on the reference agent
+  in its own process, and compares;
+* the **sandbox** runs the same probe on the student's ``DDPGAgent`` and hands back its values as JSON lines.
+
+The probe never decides a grade: it only records what ``select_action`` returned and what ``backward`` computed
+(``qs_selected``, ``qs_target``, ``q_mu``, the gradients at every optimizer step, the returned pair). Everything
+it reports is plain JSON (numbers, lists, strings), so nothing a submission returns is ever unpickled or
+executed by the grading process.
+
+Run inside the sandbox as::
+
+    python -m workshop_lib.grading.probe CELLS.json FIXTURES.json
+
+``CELLS.json`` is a list of code-cell sources (the submission's cells above its last check, the given ones as
+released); they are run in a fresh IPython shell, then the probe writes one JSON line per part to the standard
+output it had when it started (the cells' own output goes nowhere).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+from workshop_lib import checks
+
+NETS = ("q_current", "q_target", "mu_current", "mu_target")
+"""The four networks whose weights the fixtures fix."""
+SELECT_NOISY_DRAWS = 3000
+"""Noisy actions drawn per select_action case (epsilon 0.5), for the noise's mean and standard deviation."""
+SELECT_BIG_DRAWS = 500
+"""Actions drawn with a huge epsilon, for the clipping."""
+VISIBLE_CHECKS = ("check_select_action", "check_critic_prediction", "check_critic_target", "check_policy_step",
+                  "check_target_update")
+"""The notebook's visible checks, run in the sandbox so that feedback can name a mistake."""
+MESSAGE_CHARS = 1500
+"""Longest message (an error, a visible check's verdict) the probe reports."""
+
+
+# ------------------------------------------------------------------------------------------ JSON encoding
+def encode_tensor(value: Any) -> dict[str, Any]:
+    """A JSON description of ``value``: its type, and for a tensor or array its shape, dtype, data and
+    ``requires_grad``. Anything else is described by its type name only."""
+    if isinstance(value, torch.Tensor):
+        data = value.detach().to(torch.float64).cpu().reshape(-1).tolist() if value.numel() <= 100_000 else None
+        return {"type": "tensor", "shape": list(value.shape), "dtype": str(value.dtype).replace("torch.", ""),
+                "requires_grad": bool(value.requires_grad), "data": data}
+    if isinstance(value, np.ndarray):
+        ok = value.dtype.kind in "biuf" and value.size <= 100_000
+        return {"type": "ndarray", "shape": list(value.shape), "dtype": str(value.dtype),
+                "data": value.astype(np.float64).reshape(-1).tolist() if ok else None}
+    if isinstance(value, (bool, int, float)) and not isinstance(value, bool):
+        return {"type": "number", "data": float(value)}
+    return {"type": type(value).__name__}
+
+
+def encode_grads(recorded: list[list[torch.Tensor | None]]) -> list[list[list[float] | None]]:
+    """The gradients recorded at each optimizer step: per step, per parameter, a flat list (or None)."""
+    return [[None if g is None else g.detach().to(torch.float64).reshape(-1).tolist() for g in step]
+            for step in recorded]
+
+
+def _state_dict_json(net: torch.nn.Module) -> dict[str, dict[str, Any]]:
+    return {k: {"shape": list(v.shape), "data": v.detach().to(torch.float64).reshape(-1).tolist()}
+            for k, v in net.state_dict().items()}
+
+
+def _load_state_dict(net: torch.nn.Module, spec: dict[str, dict[str, Any]]) -> None:
+    own = net.state_dict()
+    if set(own) != set(spec):
+        raise ValueError(f"the network's parameters {sorted(own)} are not the fixture's {sorted(spec)}")
+    net.load_state_dict({k: torch.tensor(v["data"], dtype=own[k].dtype).reshape(v["shape"]) for k, v in spec.items()})
+
+
+def _message(err: BaseException) -> str:
+    text = f"{type(err).__name__}: {err}"
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + " [...]"
+
+
+# ----------------------------------------------------------------------------------------------- fixtures
+def make_fixtures(agent_class: type, seed: int) -> dict[str, Any]:
+    """The fixtures of one grading: weights, states, transitions and seeds, all derived from ``seed``.
+
+    Two ``select_action`` cases (Pendulum's 1-dimensional action and a 2-dimensional one, so that one noise
+    draw shared by every dimension shows) and two ``backward`` cases (different weights, buffers and
+    discounts). Each ``backward`` case is chosen so that its first mini-batch mixes terminal and non-terminal
+    transitions.
+
+    Args:
+        agent_class: the class that builds the agents (the reference; any class with the notebook's constructor
+            builds the same networks from the weights given).
+        seed: the grading's secret seed.
+
+    Returns:
+        A JSON-serialisable dict with the keys ``select`` and ``backward`` (lists of cases).
+    """
+    rng = np.random.default_rng(seed)
+    select = []
+    for action_size in (checks.A, 2):
+        case_seed = int(rng.integers(2**31))
+        agent = checks.make_check_agent(agent_class, seed=case_seed) if action_size == checks.A else \
+            _plain_agent(agent_class, action_size, case_seed)
+        states = checks.make_transitions(seed=case_seed + 1, n=8)["obs"]
+        select.append({"action_size": action_size, "seed": case_seed,
+                       "weights": {n: _state_dict_json(getattr(agent, n)) for n in NETS},
+                       "states": states.astype(np.float64).tolist(), "noisy_state": 3})
+    backward = []
+    for gamma in (0.9, 0.97):
+        case_seed = int(rng.integers(2**31))
+        while True:  # a first mini-batch with both kinds of transition, so that a missing (1 - d) shows
+            agent = checks.make_check_agent(agent_class, seed=case_seed, gamma=gamma)
+            dones = agent.rb.sample(agent.batch_size)[4]
+            if 0 < float(dones.sum()) < len(dones):
+                break
+            case_seed += 1
+        data = checks.make_transitions(case_seed)
+        backward.append({"gamma": gamma, "seed": case_seed, "batch_size": agent.batch_size,
+                         "weights": {n: _state_dict_json(getattr(agent, n)) for n in NETS},
+                         "transitions": {k: v.astype(np.float64).tolist() for k, v in data.items()},
+                         "rb_seed": case_seed + 1})
+    return {"select": select, "backward": backward}
+
+
+def _plain_agent(agent_class: type, action_size: int, seed: int) -> Any:
+    with checks.fixed_global_rngs(seed):
+        return agent_class(checks.S, action_size, checks.LIMIT, gamma=0.9, batch_size=checks.B, lr=1e-3,
+                           num_hidden=1, hidden_units=16, eps_start=0.0)
+
+
+def build_agent(agent_class: type, case: dict[str, Any], action_size: int = checks.A) -> Any:
+    """An agent of ``agent_class`` with the case's weights (and, for a backward case, its replay memory)."""
+    agent = _plain_agent(agent_class, action_size, case["seed"])
+    agent.gamma = case.get("gamma", agent.gamma)
+    agent.batch_size = case.get("batch_size", agent.batch_size)
+    for name in NETS:
+        _load_state_dict(getattr(agent, name), case["weights"][name])
+    data = case.get("transitions")
+    if data is not None:
+        arrays = {k: np.asarray(v, dtype=np.float32) for k, v in data.items()}
+        for i in range(len(arrays["rew"])):
+            agent.remember(state=arrays["obs"][i], action=arrays["act"][i], reward=float(arrays["rew"][i]),
+                           next_state=arrays["next_obs"][i], done=float(arrays["done"][i]))
+        agent.rb.seed(case["rb_seed"])
+    agent.epsilon = 0.0
+    return agent
+
+
+# ------------------------------------------------------------------------------------------------- probes
+def probe_select_action(agent_class: type, case: dict[str, Any]) -> dict[str, Any]:
+    """What ``select_action`` returns: greedy (epsilon 0) on every state, then noisy draws on one state with
+    epsilon 0.5 and a huge epsilon (100), under global generators seeded with the case's seed."""
+    agent = build_agent(agent_class, case, action_size=case["action_size"])
+    states = np.asarray(case["states"], dtype=np.float32)
+    out: dict[str, Any] = {"greedy": [], "error": None}
+    with warnings.catch_warnings(), checks.fixed_global_rngs(case["seed"]):
+        warnings.simplefilter("ignore")
+        try:
+            agent.epsilon = 0.0
+            for state in states:
+                out["greedy"].append(encode_tensor(agent.select_action(state.copy())))
+            state = states[case["noisy_state"]]
+            with torch.no_grad():
+                out["mu"] = agent.mu_current(torch.as_tensor(state)).to(torch.float64).tolist()
+            agent.epsilon = 0.5
+            out["noisy"] = [encode_tensor(agent.select_action(state.copy())) for _ in range(SELECT_NOISY_DRAWS)]
+            agent.epsilon = 100.0
+            out["big"] = [encode_tensor(agent.select_action(state.copy())) for _ in range(SELECT_BIG_DRAWS)]
+        except Exception as err:  # noqa: BLE001 - any error of the submission is a finding
+            out["error"] = _message(err)
+    return out
+
+
+def probe_backward(agent_class: type, case: dict[str, Any]) -> dict[str, Any]:
+    """What one ``backward()`` computes on the case's agent: its local ``qs_selected``, ``qs_target`` and
+    ``q_mu``, the gradients at each step of each optimizer, the returned pair and any error."""
+    run = checks.capture_backward(build_agent(agent_class, case))
+    returned = run.returned
+    if isinstance(returned, tuple):
+        returned_json: Any = [encode_tensor(v) for v in returned[:4]]
+    else:
+        returned_json = encode_tensor(returned)
+    return {
+        "qs_selected": encode_tensor(run.get("qs_selected")),
+        "qs_target": encode_tensor(run.get("qs_target")),
+        "q_mu": encode_tensor(run.get("q_mu")),
+        "critic_grads": encode_grads(run.critic_grads),
+        "actor_grads": encode_grads(run.actor_grads),
+        "returned": returned_json,
+        "returned_is_tuple": isinstance(returned, tuple),
+        "error": None if run.error is None else _message(run.error),
+    }
+
+
+def probe_visible_checks(agent_class: type) -> dict[str, str | None]:
+    """Each visible check of the notebook: ``None`` if it passes, else its message (for feedback only)."""
+    results: dict[str, str | None] = {}
+    for name in VISIBLE_CHECKS:
+        try:
+            getattr(checks, name)(agent_class)
+            results[name] = None
+        except Exception as err:  # noqa: BLE001 - the message is what the student would have seen
+            results[name] = _message(err)
+    return results
+
+
+def run_probes(agent_class: type, fixtures: dict[str, Any], emit: Callable[[dict[str, Any]], None],
+               timeout_s: float = 0.0, visible: bool = True) -> None:
+    """Run every probe on ``agent_class`` and ``emit`` one record per probe, as soon as it is done.
+
+    Args:
+        agent_class: the class to probe.
+        fixtures: from :func:`make_fixtures`.
+        emit: receives ``{"probe": name, "case": i, "values": ...}`` (or ``"error"`` instead of ``"values"``).
+        timeout_s: cut one probe after this many seconds (0: no cut; needs the main thread).
+        visible: also run the notebook's visible checks (their messages explain a failure in the feedback).
+    """
+    jobs: list[tuple[str, int, Callable[[], Any]]] = []
+    for i, case in enumerate(fixtures["select"]):
+        jobs.append(("select_action", i, lambda c=case: probe_select_action(agent_class, c)))
+    for i, case in enumerate(fixtures["backward"]):
+        jobs.append(("backward", i, lambda c=case: probe_backward(agent_class, c)))
+    if visible:
+        jobs.append(("visible_checks", 0, lambda: probe_visible_checks(agent_class)))
+    for name, index, job in jobs:
+        start = time.perf_counter()
+        try:
+            with _time_limit(timeout_s):
+                record = {"probe": name, "case": index, "values": job()}
+        except BaseException as err:  # noqa: BLE001 - a SystemExit or a cut hang is a finding too
+            record = {"probe": name, "case": index, "error": _message(err)}
+        record["seconds"] = round(time.perf_counter() - start, 3)
+        emit(record)
+
+
+class ProbeTimeout(BaseException):
+    """Raised in the main thread when one probe runs past its time limit."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    if seconds <= 0:
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise ProbeTimeout(f"no result within {seconds:g} s (an endless loop?)")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ------------------------------------------------------------------------------------ the sandbox's side
+def run_cells(sources: list[str], cell_timeout_s: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run ``sources`` in order in a fresh IPython shell, as the kernel would; return its namespace and one
+    status per cell (``ok`` or the error)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    statuses = []
+    for source in sources:
+        try:
+            with _time_limit(cell_timeout_s):
+                result = shell.run_cell(source, store_history=False, silent=False)
+            err = result.error_before_exec or result.error_in_exec
+            statuses.append({"ok": err is None, "error": None if err is None else _message(err)})
+        except BaseException as err:  # noqa: BLE001 - a cut hang or a SystemExit in a cell
+            statuses.append({"ok": False, "error": _message(err)})
+    return shell.user_ns, statuses
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point inside the sandbox: run the cells, then every probe; one JSON line per record."""
+    argv = sys.argv[1:] if argv is None else argv
+    cells_path, fixtures_path = argv[0], argv[1]
+    cell_timeout = float(os.environ.get("DDPG_PROBE_CELL_TIMEOUT", "30"))
+    probe_timeout = float(os.environ.get("DDPG_PROBE_TIMEOUT", "30"))
+    # The records go to the standard output this process started with; the cells' own output goes nowhere.
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.set_inheritable(channel.fileno(), False)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+    def emit(record: dict[str, Any]) -> None:
+        channel.write(json.dumps(record, allow_nan=True) + "\n")
+        channel.flush()
+
+    with open(cells_path) as f:
+        sources = json.load(f)
+    with open(fixtures_path) as f:
+        fixtures = json.load(f)
+    torch.set_num_threads(1)
+    namespace, statuses = run_cells(sources, cell_timeout)
+    emit({"probe": "cells", "case": 0, "values": statuses})
+    agent_class = namespace.get("DDPGAgent")
+    if not isinstance(agent_class, type):
+        emit({"probe": "agent", "case": 0, "error": "the notebook defines no class DDPGAgent"})
+        return 0
+    run_probes(agent_class, fixtures, emit, timeout_s=probe_timeout)
+    emit({"probe": "done", "case": 0, "values": None})
+    return 0
+
+
+def is_finite_list(values: Any) -> bool:
+    """True if ``values`` is a list of finite numbers."""
+    return isinstance(values, list) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -145,7 +145,7 @@ def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
     for i, cell in answers:
         question = nb.cells[i - 1].source.strip()
         rubric = re.search(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", cell.source, re.S)
-        lines += ["", f"## `{cell.metadata['nbgrader']['grade_id']}`", "", question, "", "**Rubric.**",
+        lines += ["", f"## `{cell.metadata['nbgrader']['grade_id']}`", "", question,
                   "", (rubric.group(1).strip() if rubric else "(no rubric in the master)")]
     return "\n".join(lines) + "\n"
 

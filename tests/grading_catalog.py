@@ -267,19 +267,6 @@ MISTAKES = [
     Variant("bad_prediction_crashes", "torch.cat without dim=1 (RuntimeError in step 2a)",
             _scores(prediction=0, target=0, policy=0), {
                 "prediction": "qs_selected = self.q_current(torch.cat([states, actions]))"}),
-    Variant("bad_critic_steps_twice", "an extra critic step of the student's own before the given one",
-            _scores(target=0), {
-                "target": (_TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_target("
-                                                    "torch.cat([next_states, self.mu_target(next_states)], 1))")
-                           + "\nself.q_optimizer.zero_grad()\n"
-                           "torch.nn.functional.mse_loss(qs_selected, qs_target).backward(retain_graph=True)\n"
-                           "self.q_optimizer.step()")}),
-    Variant("bad_actor_steps_twice", "an extra actor step of the student's own before the given one",
-            _scores(policy=0), {
-                "policy": ("q_mu = -self.q_current(torch.cat([states, self.mu_current(states)], dim=1))\n"
-                           "self.mu_optimizer.zero_grad()\n"
-                           "q_mu.mean().backward(retain_graph=True)\n"
-                           "self.mu_optimizer.step()")}),
 ]
 
 TRAPS = [

@@ -1,6 +1,6 @@
 """What the notebook's suggested settings for MountainCarContinuous-v0 reach (question 5), over seeds 0-4.
 
-    .venv/bin/python benchmarks/bench_mountaincar.py              # about 5 minutes on 2 cores; rewrites MOUNTAINCAR.md
+    .venv/bin/python benchmarks/bench_mountaincar.py              # about 7 minutes on 2 cores; rewrites MOUNTAINCAR.md
     .venv/bin/python benchmarks/bench_mountaincar.py --quick      # smoke run (2 short episodes), prints only
 
 Each run is ``python -m workshop_lib.train`` with ``workshop_lib.train.MOUNTAIN_CAR_VALUES`` (the defaults with the

@@ -28,12 +28,12 @@ bench: install
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_solve.py
 	$(BIN)/python benchmarks/bench_video.py
-	$(BIN)/python benchmarks/bench_grading.py
+	$(BIN)/python -m benchmarks.bench_grading
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache
 
-.PHONY: grade notebooks
+.PHONY: grade feedback export notebooks
 
 # Autograde every submission in autograder/submitted/<student>/ddpg/, each in its own bubblewrap sandboxes, JOBS at
 # a time (default: the machine's cores); fill autograder/gradebook.db and print the scores per student and per part
@@ -41,6 +41,14 @@ clean:
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 grade: install
 	$(BIN)/python -m autograder.grade --jobs $(JOBS)
+
+# One feedback page per autograded student in autograder/feedback/<student>/ddpg/ (fit to hand out before the
+# deadline: scores, the mistakes named, sanitized outputs, no grader code), and a CSV with one column per part.
+feedback: install
+	$(BIN)/python -m autograder.feedback
+
+export: install
+	$(BIN)/python -m autograder.export
 
 # Regenerate notebooks/ (nbgrader generate_assignment) and the executed solutions/ notebook from the master
 # autograder/source/ddpg/ddpg_pendulum.ipynb.

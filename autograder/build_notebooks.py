@@ -1,14 +1,16 @@
 """Regenerate the student and solution notebooks from the single master in ``source/ddpg/``.
 
-    .venv/bin/python autograder/build_notebooks.py            # both (executes the solution: about a minute)
-    .venv/bin/python autograder/build_notebooks.py --student  # only notebooks/ (a few seconds)
-    .venv/bin/python autograder/build_notebooks.py --check    # exit 1 if notebooks/ differs from the source
+    python -m autograder.build_notebooks            # all (executes the solution: about a minute)
+    python -m autograder.build_notebooks --student  # only notebooks/ and solutions/ddpg_agent.py (seconds)
+    python -m autograder.build_notebooks --check    # exit 1 if notebooks/ differs from the source
 
 * ``notebooks/``: exactly what ``nbgrader generate_assignment`` releases (the notebook without solutions and
   hidden tests, plus the files beside it: ``resources/``). nbgrader runs on a temporary copy
   of the course directory, so ``autograder/gradebook.db`` and ``autograder/release/`` are left alone.
-* ``solutions/ddpg_pendulum_solution.ipynb``: the master with the solution markers and the hidden tests removed,
-  executed top to bottom (outside grading, so with the full training run), with its outputs.
+* ``solutions/ddpg_pendulum_solution.ipynb``: the master with the solution markers removed, executed top to
+  bottom (outside grading, so with the full training run), with its outputs.
+* ``solutions/ddpg_agent.py``: the reference agent, the master's class cells as one module (the one reference:
+  the grader, the training job and the tests use it).
 * ``autograder/RUBRIC.md``: the manually graded questions with their points and rubrics, for the graders.
 
 The checks and the grading harness the notebook's test cells call live in ``workshop_lib.checks`` (installed,
@@ -153,6 +155,52 @@ def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
 RUBRIC = HERE / "RUBRIC.md"
 
 
+REFERENCE_MODULE = SOLUTION_DIR / "ddpg_agent.py"
+_REFERENCE_HEAD = '''"""The reference DDPG agent: the master notebook's class with both exercises solved, as one module.
+
+GENERATED from autograder/source/ddpg/ddpg_pendulum.ipynb by `make notebooks` (autograder/build_notebooks.py):
+edit the master, never this file; a test fails while they differ. The grader compares every submission with
+this class (autograder/verdict.py), `python -m workshop_lib.train` trains it, and the tests import it.
+
+Notation (as in the notebook): critic Q(s, a; θ) = ``q_current``, its target copy Q̂(s, a; θ̂) = ``q_target``;
+actor μ(s; φ) = ``mu_current``, its target copy μ̂(s; φ̂) = ``mu_target``; discount γ = ``gamma``; polyak
+coefficient ρ = ``polyak``.
+"""
+
+import numpy as np
+import torch
+
+from workshop_lib.nets import Actor, ContinuousQNet
+from workshop_lib.rb import ReplayBuffer
+
+__all__ = ["DDPGAgent"]
+
+'''
+
+
+def reference_module_source(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
+    """The reference agent module: the master's class cell, then every ``%%add_to DDPGAgent`` cell's functions
+    as its methods, in the notebook's order, solution markers removed."""
+    nb = nbformat.read(source, as_version=4)
+    parts = [_REFERENCE_HEAD]
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        text = _MARKER.sub("", _HIDDEN.sub("", cell.source)).rstrip() + "\n"
+        if text.startswith("class DDPGAgent"):
+            parts.append("\n" + text)
+        elif text.startswith("%%add_to DDPGAgent\n"):
+            body = text.split("\n", 1)[1]
+            parts.append("\n" + "".join(("    " + line) if line.strip() else "\n"
+                                        for line in body.splitlines(keepends=True)))
+    return "".join(parts)
+
+
+def build_reference() -> None:
+    """Write ``solutions/ddpg_agent.py`` from the master."""
+    REFERENCE_MODULE.write_text(reference_module_source())
+
+
 def build_solution(timeout: int = 1200) -> None:
     """Execute the solution notebook in ``solutions/`` (full training, not the grading shortcut) and save it."""
     from nbclient import NotebookClient
@@ -192,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {STUDENT_DIR.relative_to(REPO)}/ from nbgrader generate_assignment")
             RUBRIC.write_text(rubric_markdown())
             print(f"wrote {RUBRIC.relative_to(REPO)}")
+        build_reference()
+        print(f"wrote {REFERENCE_MODULE.relative_to(REPO)} from the master")
     if not args.student:
         build_solution()
         print(f"wrote and executed {SOLUTION_NOTEBOOK.relative_to(REPO)}")

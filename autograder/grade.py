@@ -110,35 +110,51 @@ def read_reports(course: Path) -> dict[str, dict]:
 
 
 def max_points(course: Path) -> dict[str, float]:
-    """Maximum score of each test cell, from the gradebook."""
+    """Maximum score of each graded cell (autograded tests and manually graded answers), from the gradebook."""
+    return {name: points for name, (points, _manual) in graded_cells(course).items()}
+
+
+def graded_cells(course: Path) -> dict[str, tuple[float, bool]]:
+    """``{grade_id: (max score, graded by hand?)}`` of every graded cell, from the gradebook. A cell is graded by
+    hand when it is an answer cell (markdown, or code that is not a test)."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         nb = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
-        return {cell.name: cell.max_score for cell in nb.grade_cells}
+        answers = {cell.name for cell in nb.solution_cells}  # graded answer cells: a grader scores them
+        return {cell.name: (cell.max_score, cell.name in answers) for cell in nb.grade_cells}
 
 
 def format_table(scores: dict[str, dict[str, float | None]], maxima: dict[str, float], students: list[str],
-                 notes: dict[str, str] | None = None) -> str:
-    """A Markdown table: one row per student, one column per graded test cell of the gradebook, the total, and
-    a note (why a run ended early; whether it was sandboxed)."""
+                 notes: dict[str, str] | None = None, manual: set[str] | None = None) -> str:
+    """A Markdown table: one row per student; one column per autograded cell of the gradebook; the autograded
+    sum, the manually graded sum (with how many answers still wait for a grader), the total; and a note (why a
+    run ended early; whether it was sandboxed)."""
     titles = {p.grade_id: p.title for p in PARTS}
-    order = [gid for gid in titles if gid in maxima] + [gid for gid in maxima if gid not in titles]
-    parts = [(gid, titles.get(gid, gid)) for gid in order]
-    total_max = sum(maxima[gid] for gid in order)
-    head = ["student"] + [f"{title} (/{maxima[gid]:g})" for gid, title in parts] + [f"total (/{total_max:g})",
-                                                                                    "notes"]
+    manual = manual or set()
+    auto = [gid for gid in titles if gid in maxima] + [gid for gid in maxima if gid not in titles
+                                                        and gid not in manual]
+    hand = sorted(gid for gid in maxima if gid in manual)
+    auto_max, hand_max = sum(maxima[g] for g in auto), sum(maxima[g] for g in hand)
+    head = (["student"] + [f"{titles.get(gid, gid)} (/{maxima[gid]:g})" for gid in auto]
+            + ([f"auto (/{auto_max:g})", f"manual (/{hand_max:g})"] if hand else [])
+            + [f"total (/{auto_max + hand_max:g})", "notes"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes = notes or {}
     for student in students:
         note = notes.get(student, "")
         if student not in scores:
-            lines.append("| " + " | ".join([student] + ["not graded"] * (len(parts) + 1) + [note]) + " |")
+            lines.append("| " + " | ".join([student] + ["not graded"] * (len(head) - 2) + [note]) + " |")
             continue
         row = scores[student]
-        cells = [("?" if row.get(gid) is None else f"{row[gid]:g}") for gid, _ in parts]
-        total = sum(row.get(gid) or 0.0 for gid, _ in parts)
-        lines.append("| " + " | ".join([student] + cells + [f"{total:g}", note]) + " |")
+        cells = [("?" if row.get(gid) is None else f"{row[gid]:g}") for gid in auto]
+        auto_total = sum(row.get(gid) or 0.0 for gid in auto)
+        hand_total = sum(row.get(gid) or 0.0 for gid in hand)
+        waiting = sum(row.get(gid) is None for gid in hand)
+        extra = []
+        if hand:
+            extra = [f"{auto_total:g}", f"{hand_total:g}" + (f" ({waiting} to grade)" if waiting else "")]
+        lines.append("| " + " | ".join([student] + cells + extra + [f"{auto_total + hand_total:g}", note]) + " |")
     return "\n".join(lines)
 
 
@@ -280,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if args.no_sandbox:
         print("NOT SANDBOXED: submissions ran with your rights (--no-sandbox).")
-    print(format_table(scores, max_points(course), students, notes_of(read_reports(course))))
+    cells = graded_cells(course)
+    print(format_table(scores, {k: v[0] for k, v in cells.items()}, students, notes_of(read_reports(course)),
+                       manual={k for k, v in cells.items() if v[1]}))
     failed = [s for s in students if s not in scores]
     if autograde_status != 0 or failed:
         print(f"\nnbgrader autograde exited with status {autograde_status}; not graded: "

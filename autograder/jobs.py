@@ -71,6 +71,7 @@ def run_job(spec: dict[str, Any], slot: int = 0) -> dict[str, Any]:
         nb_scratch.mkdir()
         verdict_scratch.mkdir()
         _write_release(spec["release"], nb_scratch)
+        _write_release(spec["release"], verdict_scratch)  # the cells above the checks see what the notebook sees
         (nb_scratch / spec["notebook_name"]).write_text(json.dumps(spec["notebook"]))
         (verdict_scratch / "cells.json").write_text(json.dumps(spec["cells"]))
         (verdict_scratch / "fixtures.json").write_text(json.dumps(spec["fixtures"]))

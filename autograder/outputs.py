@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 import nbformat
@@ -110,3 +111,20 @@ def sanitize_outputs(outputs: Any, budget: int) -> tuple[list[NotebookNode], int
         kept.append(clean)
         used += size
     return kept, used
+
+
+_ACTIVE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|link|meta|base|form|svg|math)\b|\bon[a-z]+\s*=|"
+                     r"javascript\s*:|vbscript\s*:|data\s*:\s*text/html", re.I)
+MARKDOWN_NOTE = "\n\n*[The grader removed active HTML (scripts, event handlers) from this cell.]*\n"
+
+
+def sanitize_markdown(source: str) -> str:
+    """A markdown cell's source, with any active HTML (scripts, event handlers, ``javascript:`` URLs, frames)
+    removed by nh3 and a note appended; a cell without any is returned as it is (so that ``a < b`` in prose or
+    maths is left alone). nbconvert and the formgrader render raw HTML in markdown as it stands."""
+    if not _ACTIVE.search(source):
+        return source
+    import nh3
+
+    cleaned = nh3.clean(source, clean_content_tags={"script", "style"})
+    return re.sub(r"(?i)(java|vb)script\s*:", "removed-url:", cleaned) + MARKDOWN_NOTE

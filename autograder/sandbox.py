@@ -19,6 +19,8 @@ output, no isolation.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import resource
@@ -38,8 +40,11 @@ BWRAP_MISSING = ("bubblewrap (bwrap) is not installed, so submissions cannot be 
                  "(Fedora), or grade without isolation with `--no-sandbox` (only for code you trust).")
 SANDBOX_HOME = "/home/student"
 LIB_MOUNT = "/opt/ddpg-grader/lib"
-FIRST_UID = 61000
-"""When the grader runs as root, sandbox number k runs as user id FIRST_UID + k (a user with no files)."""
+FIRST_UID, UID_COUNT = 63000, 1000
+"""When the grader runs as root, each running sandbox gets a user id of its own in [FIRST_UID, FIRST_UID +
+UID_COUNT), leased through a lock file (:func:`lease_uid`): no two sandboxes on the machine share one, even from
+two grading processes, so that the process cap of one never counts another's."""
+UID_LOCKS = Path("/run/lock/ddpg-grader-uids") if Path("/run/lock").is_dir() else Path("/tmp/ddpg-grader-uids")
 
 
 def bwrap_path() -> str | None:
@@ -69,6 +74,26 @@ class RunResult:
     returncode: int | None = None
     seconds: float = 0.0
     stderr_tail: str = ""
+
+
+@contextlib.contextmanager
+def lease_uid() -> Iterator[int]:
+    """A user id no other sandbox on this machine uses while the block runs (an exclusive lock on its file)."""
+    UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for uid in range(FIRST_UID, FIRST_UID + UID_COUNT):
+        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        return
+    raise RuntimeError(f"all {UID_COUNT} sandbox user ids are in use")
 
 
 def plain_library_copy(dest: Path) -> Path:
@@ -102,14 +127,15 @@ class Sandbox:
         library: a folder holding a plain copy of ``workshop_lib`` (:func:`plain_library_copy`).
         limits: the caps.
         enabled: ``False`` runs without bubblewrap (``--no-sandbox``).
-        slot: which of the parallel sandboxes this is (picks its user id when the grader runs as root).
+        slot: which of the parallel sandboxes this is (kept for the callers; user ids are leased per run).
     """
 
     def __init__(self, library: Path, limits: Limits, enabled: bool = True, slot: int = 0) -> None:
         self.library, self.limits, self.enabled, self.slot = Path(library), limits, enabled, slot
         if enabled and bwrap_path() is None:
             raise RuntimeError(BWRAP_MISSING)
-        self.uid = FIRST_UID + slot if (enabled and os.geteuid() == 0) else None
+        self.as_root = enabled and os.geteuid() == 0
+        self.uid: int | None = None  # leased for each run when the grader is root
 
     # ------------------------------------------------------------------------------------------- command
     def command(self, scratch: Path, argv: list[str], env: dict[str, str]) -> list[str]:
@@ -179,7 +205,16 @@ class Sandbox:
         The run is killed (with every process it started) when it passes ``limits.wall_seconds`` or streams
         more than ``limits.max_stream_bytes``; the records read until then are kept.
         """
-        scratch = Path(scratch)
+        if not self.as_root:
+            return self._run(Path(scratch), argv, extra_env)
+        with lease_uid() as uid:
+            self.uid = uid
+            try:
+                return self._run(Path(scratch), argv, extra_env)
+            finally:
+                self.uid = None
+
+    def _run(self, scratch: Path, argv: list[str], extra_env: dict[str, str] | None) -> RunResult:
         if self.uid is not None:
             for path in [scratch, *scratch.rglob("*")]:
                 os.chown(path, self.uid, self.uid, follow_symlinks=False)
@@ -191,12 +226,16 @@ class Sandbox:
         cmd = self.command(scratch, argv, env)
         limits = self.limits
 
+        # The process cap counts every process of the real user id: the sandbox's own id when the grader is
+        # root (see `uid`), else the instructor's, whose processes already running are added to the cap.
+        nproc = limits.max_processes if self.uid is not None else limits.max_processes + _processes_of(os.getuid())
+
         def preexec() -> None:
             os.setsid()  # its own process group: the grader kills the whole group on a limit
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
         start = time.perf_counter()
         result = RunResult()
@@ -230,8 +269,6 @@ class Sandbox:
         result.returncode = proc.returncode
         result.seconds = time.perf_counter() - start
         result.stderr_tail = b"".join(stderr_chunks).decode("utf-8", "replace")[-4000:]
-        if self.uid is not None:
-            self._kill_leftovers()
         return result
 
     def _read_records(self, proc: subprocess.Popen, result: RunResult) -> Iterator[dict[str, Any]]:
@@ -260,14 +297,15 @@ class Sandbox:
         except ProcessLookupError:
             pass
 
-    def _kill_leftovers(self) -> None:
-        """Kill any process still running under this sandbox's user id (none should be: the PID namespace
-        ends with the run)."""
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+
+def _processes_of(uid: int) -> int:
+    """How many processes (threads included) the user ``uid`` runs now."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
-                if entry.stat().st_uid == self.uid:
-                    os.kill(int(entry.name), signal.SIGKILL)
-            except (OSError, ProcessLookupError):
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(entry / "task"))
+            except OSError:
                 continue
+    return count

@@ -39,9 +39,9 @@ import nbformat
 from nbformat import NotebookNode
 from traitlets import Bool, Float, Integer, Unicode
 
-from autograder.outputs import sanitize_outputs
-from autograder.parts import BY_ID, PARTS
 from autograder.jobs import encode_release, run_job
+from autograder.outputs import sanitize_markdown, sanitize_outputs
+from autograder.parts import BY_ID, PARTS
 from autograder.sandbox import RunResult
 from autograder.verdict import Verdict, decide
 
@@ -121,17 +121,21 @@ class SandboxedGrading(NbGraderPreprocessor):
     tmp_bytes = Integer(256 * 1024**2, help="Size of a sandbox's private /tmp (bytes).").tag(config=True)
     cell_output_bytes = Integer(1_000_000, help="Output kept per cell (bytes); the rest is dropped and the "
                                                 "cell ends with a note saying so.").tag(config=True)
-    notebook_output_bytes = Integer(5_000_000, help="Output kept for the whole notebook (bytes); past it, a "
-                                                    "run that keeps writing is killed (`output over ...`).").tag(config=True)
-    reference = Unicode("solutions.ddpg_agent:DDPGAgent", help="The reference agent class, `module:Class`, "
-                                                               "imported in the grading process only.").tag(config=True)
-    slot = Integer(0, help="Which parallel grading slot this process is (picks the sandboxes' user ids).").tag(config=True)
+    notebook_output_bytes = Integer(
+        5_000_000, help="Output kept for the whole notebook (bytes); a run that streams more than twice this is "
+                        "killed (`output over ...`).").tag(config=True)
+    reference = Unicode("solutions.ddpg_agent:DDPGAgent",
+                        help="The reference agent class, `module:Class`, imported in the grading process only."
+                        ).tag(config=True)
+    slot = Integer(0, help="Which parallel grading slot this process is (picks the sandboxes' user ids)."
+                   ).tag(config=True)
 
     mode = Unicode("run", help="`run`: grade each submission here, one after the other. `prepare`: only write "
                                "each submission's job spec to `jobs_dir` (the jobs then run in parallel, here or "
                                "on dask workers). `apply`: read each job's result from `jobs_dir` and decide "
                                "the grade.").tag(config=True)
-    jobs_dir = Unicode("", help="Folder of the job specs and results in the `prepare` and `apply` modes.").tag(config=True)
+    jobs_dir = Unicode("", help="Folder of the job specs and results in the `prepare` and `apply` modes."
+                       ).tag(config=True)
 
     def limits_json(self) -> dict[str, Any]:
         return {"wall_seconds": self.wall_seconds, "memory_bytes": self.memory_bytes,
@@ -190,8 +194,11 @@ class SandboxedGrading(NbGraderPreprocessor):
         nb_run, verdict_run = RunResult(**result["notebook"]), RunResult(**result["verdict"])
         notebook_reason = nb_run.reason or self._stream_end_reason(nb_run.records, "notebook")
         verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict")
-        verdicts = decide(verdict_run.records, reference_records, limit=2.0, run_reason=verdict_reason)
+        verdicts = decide(verdict_run.records, reference_records, run_reason=verdict_reason)
         self._merge_outputs(nb, nb_run.records, notebook_reason)
+        for cell in nb.cells:  # the formgrader and nbconvert render a markdown cell's raw HTML as it stands
+            if cell.cell_type == "markdown":
+                cell.source = sanitize_markdown(cell.source)
         by_id = {v.part.grade_id: v for v in verdicts}
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")

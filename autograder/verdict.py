@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from autograder.parts import PARTS, Part
+from workshop_lib.checks import LIMIT
 
 RTOL, ATOL, GRAD_ATOL = 1e-4, 1e-5, 1e-6
 
@@ -153,7 +154,7 @@ def _records(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, A
     return out
 
 
-def decide(student_records: list[dict[str, Any]], reference_records: list[dict[str, Any]], limit: float = 2.0,
+def decide(student_records: list[dict[str, Any]], reference_records: list[dict[str, Any]], limit: float = LIMIT,
            run_reason: str | None = None) -> list[Verdict]:
     """A :class:`Verdict` for every part of :data:`PARTS`.
 

@@ -1,95 +1,217 @@
-"""Time to autograde one submission with the real ``nbgrader autograde`` (target: <= 15 s on a 2-core CPU).
+"""Grading time: the cost of the sandbox and the verdict run, and the gain of parallel and distributed grading.
 
-    .venv/bin/python benchmarks/bench_grading.py            # full run (about 2 minutes), rewrites GRADING.md
-    .venv/bin/python benchmarks/bench_grading.py --quick    # two submissions, prints only
+    .venv/bin/python -m benchmarks.bench_grading            # everything (about 25 minutes), rewrites GRADING.md
+    .venv/bin/python -m benchmarks.bench_grading --quick    # one submission, one repeat, 6 for the class; prints only
 
-On a temporary copy of the course directory, a few submissions of the test catalog (tests/grading_catalog.py)
-are graded one at a time with ``nbgrader autograde ddpg --student <name>`` (the whole command: process start,
-gradebook, kernel start, every cell), ``--repeats`` times each; the median wall-clock time is reported. The
-grading shortcut (``NBGRADER_EXECUTION``) shortens the training cell to 2 episodes of 50 steps while grading.
-A submission whose ``select_action`` hangs is timed once: it costs three per-cell timeouts (the check cell,
-the training cell and the cell that records the trained agent), which is the price of cutting a hang.
+Two measurements, each in one run so that their ratios compare like with like:
+
+1. **Per submission**: ``nbgrader autograde ddpg --student S`` on one course, three ways, interleaved, median of
+   ``--repeats``: nbgrader's own pipeline (``Execute``: the student's kernel, no sandbox, no verdict run; the
+   graded cells run only the visible checks, as nothing hidden is left in the notebook), the trusted pipeline
+   with ``--no-sandbox``, and the trusted pipeline in bubblewrap (the default).
+2. **A class** of 40 submissions (the test catalog's correct variants, mistakes and its hang, repeated under new
+   names up to 40): ``python -m autograder.grade`` with ``--jobs 1``, with ``--jobs 2``, and through a local dask
+   cluster (a ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1); the whole command each time.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
+from autograder import build_notebooks
+from tests import grading_catalog as gc
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "autograder"))
+PER_SUBMISSION = ["ok_reference", "bad_no_done_mask", "trap_unmodified"]
+NBGRADER_DEFAULT = '''
+# benchmark only: nbgrader's own autograde pipeline (the student's kernel decides its test cells)
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata"]
+'''
 
-import build_notebooks  # noqa: E402
-from tests import grading_catalog as gc  # noqa: E402
 
-TIMED = ["ok_reference", "trap_unmodified", "bad_no_done_mask", "ok_batched_torch_noise_with_warnings"]
-HANG = "bad_act_hangs"
+def env() -> dict[str, str]:
+    from autograder.grade import grading_env
+
+    return grading_env()
 
 
-def time_autograde(course: Path, student: str) -> float:
+def autograde(course: Path, student: str, *options: str) -> float:
     start = time.perf_counter()
-    build_notebooks.nbgrader(["autograde", "ddpg", "--student", student, "--force"], cwd=course)
+    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ddpg", "--student", student, "--force",
+                    *options], cwd=course, env=env(), check=True, capture_output=True)
     return time.perf_counter() - start
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Time nbgrader autograde per submission.")
-    parser.add_argument("--quick", action="store_true", help="two submissions, one repeat, no hang, print only")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args(argv)
-    names = TIMED[:2] if args.quick else TIMED
-    repeats = 1 if args.quick else args.repeats
-    variants = [v for v in gc.CATALOG if v.name in names or (v.name == HANG and not args.quick)]
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        course = build_notebooks.copy_course(Path(tmp) / "course")
+def per_submission(tmp: Path, repeats: int, names: list[str]) -> list[tuple[str, dict[str, list[float]]]]:
+    variants = [v for v in gc.CATALOG if v.name in names]
+    trusted = build_notebooks.copy_course(tmp / "trusted")
+    plain = build_notebooks.copy_course(tmp / "plain")
+    with open(plain / "nbgrader_config.py", "a") as f:
+        f.write(NBGRADER_DEFAULT)
+    for course in (trusted, plain):
         gc.write_submissions(course, REPO / "notebooks" / "ddpg_pendulum.ipynb",
                              build_notebooks.SOURCE_DIR / "ddpg_pendulum.ipynb", variants)
-        build_notebooks.nbgrader(["generate_assignment", "ddpg", "--force"], cwd=course)
-        for name in names:
-            times = [time_autograde(course, name) for _ in range(repeats)]
-            rows.append((name, statistics.median(times), min(times), max(times), repeats))
-            print(f"{name:<40} median {rows[-1][1]:5.1f} s  (min {rows[-1][2]:.1f}, max {rows[-1][3]:.1f})",
-                  flush=True)
-        if not args.quick:
-            seconds = time_autograde(course, HANG)
-            rows.append((HANG, seconds, seconds, seconds, 1))
-            print(f"{HANG:<40} {seconds:5.1f} s (three per-cell timeouts)", flush=True)
+        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpg", "--force"], cwd=course,
+                       env=env(), check=True, capture_output=True)
+    rows = []
+    for name in names:
+        times: dict[str, list[float]] = {"nbgrader": [], "trusted, no sandbox": [], "trusted, sandboxed": []}
+        for _ in range(repeats):
+            times["nbgrader"].append(autograde(plain, name))
+            times["trusted, no sandbox"].append(autograde(trusted, name, "--SandboxedGrading.sandbox=False"))
+            times["trusted, sandboxed"].append(autograde(trusted, name))
+        print(name, {k: round(statistics.median(v), 1) for k, v in times.items()}, flush=True)
+        rows.append((name, times))
+    return rows
+
+
+def class_of(n: int) -> list[gc.Variant]:
+    """``n`` submissions: the catalog (correct ones, mistakes, traps, one hang), repeated under new names."""
+    out, i = [], 0
+    while len(out) < n:
+        for v in gc.CATALOG:
+            if len(out) == n:
+                break
+            if i and v.name == "bad_act_hangs":
+                continue  # one hang in the class
+            w = copy.copy(v)
+            w.name = v.name if i == 0 else f"{v.name}_{i}"
+            out.append(w)
+        i += 1
+    return out
+
+
+def grade_class(tmp: Path, label: str, variants: list[gc.Variant], *options: str) -> float:
+    course = build_notebooks.copy_course(tmp / label)
+    gc.write_submissions(course, REPO / "notebooks" / "ddpg_pendulum.ipynb",
+                         build_notebooks.SOURCE_DIR / "ddpg_pendulum.ipynb", variants)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course), "--quiet", *options],
+                          cwd=REPO, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-3000:])
+    print(f"{label}: {len(variants)} submissions in {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def dask_cluster(tmp: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
+    scheduler_file = tmp / "scheduler.json"
+    dask = str(Path(sys.executable).parent / "dask")
+    cluster_env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(scheduler_file)], cwd=REPO, env=cluster_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    while not scheduler_file.exists():
+        time.sleep(0.2)
+    for _ in range(workers):
+        procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                                       "--no-dashboard", "--host", "127.0.0.1"], cwd=REPO, env=cluster_env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from distributed import Client
+
+    with Client(scheduler_file=str(scheduler_file)) as client:
+        client.wait_for_workers(workers, timeout=120)
+        return client.scheduler.address, procs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time trusted grading.")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--class-size", type=int, default=40)
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    size = 6 if args.quick else args.class_size
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        rows = per_submission(tmp / "one", repeats, PER_SUBMISSION[:1] if args.quick else PER_SUBMISSION)
+        variants = class_of(size)
+        serial = grade_class(tmp, "serial", variants, "--jobs", "1")
+        parallel = grade_class(tmp, "parallel", variants, "--jobs", "2")
+        address, procs = dask_cluster(tmp, 2)
+        try:
+            distributed = grade_class(tmp, "dask", variants, "--scheduler", address)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(timeout=30)
     if args.quick:
         return 0
-    normal = [r[1] for r in rows if r[0] != HANG]
+    load = os.getloadavg()
     lines = [
-        "# Grading time per submission",
+        "# Grading time",
         "",
-        "Measured by `benchmarks/bench_grading.py`: the wall-clock time of one",
-        "`nbgrader autograde ddpg --student <name>` command (process start, gradebook, kernel start and every cell),",
-        f"median of {repeats} runs, on {platform.machine()} with {os.cpu_count()} CPU cores"
-        f" (Python {platform.python_version()}), {date.today().isoformat()}. Target: <= 15 s per submission.",
+        f"Measured by `benchmarks/bench_grading.py` on {platform.machine()} with {os.cpu_count()} CPU cores "
+        f"(Python {platform.python_version()}), {date.today().isoformat()}; load average at the end "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min).",
         "",
-        "| submission | what it is | median [s] | min [s] | max [s] |",
+        "## Per submission: the cost of the sandbox and the verdict run",
+        "",
+        f"One `nbgrader autograde ddpg --student <name>` command (process start, gradebook, every cell), median of "
+        f"{repeats} interleaved runs. *nbgrader*: its own `Execute` in the student's kernel (what grading was "
+        "before, minus the hidden tests). *trusted*: the notebook run and the verdict run, at the same time, then "
+        "the verdict in the grading process; without and with bubblewrap.",
+        "",
+        "| submission | nbgrader [s] | trusted, no sandbox [s] | trusted, sandboxed [s] | sandboxed / nbgrader |",
         "| --- | --- | --- | --- | --- |",
     ]
-    why = {v.name: v.why for v in gc.CATALOG}
-    for name, median, low, high, _n in rows:
-        lines.append(f"| `{name}` | {why[name]} | {median:.1f} | {low:.1f} | {high:.1f} |")
+    ratios = []
+    for name, times in rows:
+        med = {k: statistics.median(v) for k, v in times.items()}
+        ratio = med["trusted, sandboxed"] / med["nbgrader"]
+        ratios.append(ratio)
+        lines.append(f"| `{name}` | {med['nbgrader']:.1f} | {med['trusted, no sandbox']:.1f} | "
+                     f"{med['trusted, sandboxed']:.1f} | {ratio:.2f} |")
     lines += [
         "",
-        f"Worst median of a submission that does not hang: **{max(normal):.1f} s** (target <= 15 s).",
-        "A hanging `select_action` is cut by the per-cell `Execute.timeout` (30 s) in the check cell, the training "
-        "cell and the trained-agent video cell; the other cells, and the other submissions, are graded as usual.",
-        f"Grading the {len(gc.CATALOG)} submissions of the test catalog in one `nbgrader autograde ddpg` run is part "
-        "of `make test`",
-        "(tests/test_autograder.py prints its duration).",
+        f"The sandbox and the verdict run add **{(max(ratios) - 1) * 100:+.0f}%** at worst (target: at most +20%).",
+        "",
+        f"## A class of {size} submissions",
+        "",
+        f"`python -m autograder.grade` on {size} submissions (the test catalog's correct variants, mistakes, traps "
+        "and one hang, repeated under new names), the whole command (generate_assignment, autograde, table).",
+        "",
+        "| how | wall-clock [s] | ratio to serial |",
+        "| --- | --- | --- |",
+        f"| `--jobs 1` (serial, inside nbgrader) | {serial:.0f} | 1.00 |",
+        f"| `--jobs 2` (this machine's 2 cores) | {parallel:.0f} | {parallel / serial:.2f} |",
+        f"| dask: a scheduler and 2 workers on 127.0.0.1 | {distributed:.0f} | {distributed / serial:.2f} |",
+        "",
+        "Target: `--jobs 2` at most 0.6x serial.",
+        "",
+        "### How the time grows with workers",
+        "",
+        "Measured above: 1 and 2 workers on this machine. Beyond that, an **estimate** (not measured): each "
+        "submission's job keeps about one core busy, and nbgrader's two passes (prepare, apply) stay serial on the "
+        f"grading host. With the serial time per submission t = {serial / size:.1f} s and a fixed part F (the two "
+        "nbgrader passes and generate_assignment, read off the 2-worker run as F = 2 x parallel - serial, clipped "
+        "at 0), W workers with a core each take about F + size x t / W:",
+        "",
+        "| workers | estimated wall-clock for this class [s] | for 300 submissions [s] |",
+        "| --- | --- | --- |",
     ]
+    fixed = max(2 * parallel - serial, 0.0)
+    per = serial / size
+    for w in (4, 8, 16, 32):
+        lines.append(f"| {w} (estimate) | {fixed + size * per / w:.0f} | {fixed * 300 / size + 300 * per / w:.0f} |")
+    lines += ["", "The hostile catalog's total grading time is printed by `tests/test_hostile.py` (see the README)."]
     (HERE / "GRADING.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {HERE / 'GRADING.md'}")
     return 0

@@ -1,15 +1,13 @@
-"""Reference DDPG agent: the whole class of the assignment, with both exercises solved.
+"""The reference DDPG agent: the master notebook's class with both exercises solved, as one module.
 
-This file is the instructors' reference. Tests import it to check the library and the autograder, and
-``python -m workshop_lib.train`` trains it. The notebook builds the same class cell by cell with jdc's
-``%%add_to DDPGAgent``; students write ``select_action`` and the marked parts of ``backward``.
+GENERATED from autograder/source/ddpg/ddpg_pendulum.ipynb by `make notebooks` (autograder/build_notebooks.py):
+edit the master, never this file; a test fails while they differ. The grader compares every submission with
+this class (autograder/verdict.py), `python -m workshop_lib.train` trains it, and the tests import it.
 
-Notation (as in the notebook): critic Q(s, a; θ) = ``q_current``, its target copy Q̂(s, a; θ̂) =
-``q_target``; actor μ(s; φ) = ``mu_current``, its target copy μ̂(s; φ̂) = ``mu_target``; discount γ =
-``gamma``; polyak coefficient ρ = ``polyak``.
+Notation (as in the notebook): critic Q(s, a; θ) = ``q_current``, its target copy Q̂(s, a; θ̂) = ``q_target``;
+actor μ(s; φ) = ``mu_current``, its target copy μ̂(s; φ̂) = ``mu_target``; discount γ = ``gamma``; polyak
+coefficient ρ = ``polyak``.
 """
-
-from __future__ import annotations
 
 import numpy as np
 import torch
@@ -21,19 +19,7 @@ __all__ = ["DDPGAgent"]
 
 
 class DDPGAgent:
-    """Deep Deterministic Policy Gradient (Lillicrap et al., 2015) with a replay buffer and target networks.
-
-    Args:
-        state_size: number of state features S.
-        action_size: number of action dimensions A.
-        action_limit: largest absolute action; actions live in [-action_limit, action_limit].
-        gamma: discount factor γ.
-        batch_size: mini-batch size B of each update.
-        lr: learning rate of both Adam optimizers (critic and actor).
-        num_hidden: hidden layers of each network.
-        hidden_units: units per hidden layer.
-        eps_start: initial scale ε of the Gaussian exploration noise added to the actor's action.
-    """
+    # Deep Deterministic Policy Gradient: a critic, an actor, their target copies and a replay memory.
 
     def __init__(self, state_size, action_size, action_limit, gamma=0.98, batch_size=64, lr=0.001,
                  num_hidden=2, hidden_units=64, eps_start=0.4):
@@ -43,7 +29,7 @@ class DDPGAgent:
         self.gamma = gamma
         self.name = "DDPG"
 
-        # Critic Q(s, a; θ) and its target copy Q̂(s, a; θ̂), which is never trained by gradients.
+        # Critic Q(s, a; θ) and its target copy Q̂(s, a; θ̂): same weights at the start, no gradients for the copy.
         self.q_current = ContinuousQNet(state_size, action_size, h=hidden_units, num_hidden=num_hidden)
         self.q_target = ContinuousQNet(state_size, action_size, h=hidden_units, num_hidden=num_hidden)
         self.q_target.load_state_dict(self.q_current.state_dict())
@@ -57,49 +43,40 @@ class DDPGAgent:
 
         self.rb = self.init_rb()
         self.batch_size = batch_size
-        self.epsilon = eps_start
+        self.epsilon = eps_start  # scale of the exploration noise; the training loop lowers it over time
 
         self.q_optimizer = torch.optim.Adam(self.q_current.parameters(), lr=lr)
         self.mu_optimizer = torch.optim.Adam(self.mu_current.parameters(), lr=lr)
-        self.polyak = 0.995
-        # (target, live) parameter lists for the polyak update, collected once: walking the modules at
-        # every update costs more than the arithmetic on these small networks.
-        self._polyak_pairs = [
-            (list(self.q_target.parameters()), list(self.q_current.parameters())),
-            (list(self.mu_target.parameters()), list(self.mu_current.parameters())),
-        ]
+        self.polyak = 0.995  # ρ of the target update
 
-    # --------------------------------------------------------------------------- replay memory
     def init_rb(self):
-        """Create the replay buffer D (100 000 transitions, float32)."""
+        # The replay memory D: 100 000 transitions, stored as float32.
         return ReplayBuffer(1e5, obs_dtype=np.float32, act_dtype=np.float32, default_dtype=np.float32)
 
     def remember(self, state, action, reward, next_state, done):
-        """Store the transition (s, a, r, s', done) in D. ``done`` is 1.0 only for a true terminal s'."""
+        # Store (s, a, r, s', d); d = 1.0 only when s' is a true terminal state.
         self.rb.add(obs=state, act=action, rew=reward, next_obs=next_state, done=done)
 
     def sample(self):
-        """Sample a mini-batch: states (B, S), actions (B, A), rewards (B, 1), next_states (B, S), dones (B, 1)."""
+        # A mini-batch as (states, actions, rewards, next_states, dones); the buffer gives next_states before rewards.
         states, actions, next_states, rewards, dones = self.rb.sample(self.batch_size)
         return states, actions, rewards, next_states, dones
 
-    # --------------------------------------------------------------------------- target networks
     def _update_target_model(self):
-        """Polyak averaging: θ̂ ← ρ θ̂ + (1 - ρ) θ and φ̂ ← ρ φ̂ + (1 - ρ) φ, with ρ = ``self.polyak``."""
+        # θ̂ ← ρ θ̂ + (1 - ρ) θ for the critic, and φ̂ ← ρ φ̂ + (1 - ρ) φ for the actor, in place.
         with torch.no_grad():
-            for target_params, live_params in self._polyak_pairs:
-                for p_targ, p in zip(target_params, live_params):
-                    p_targ.mul_(self.polyak).add_(p, alpha=1 - self.polyak)
+            for live, target in ((self.q_current, self.q_target), (self.mu_current, self.mu_target)):
+                for p, p_target in zip(live.parameters(), target.parameters()):
+                    p_target.mul_(self.polyak).add_(p, alpha=1 - self.polyak)
 
-    # --------------------------------------------------------------------------- Exercise 1
     def select_action(self, state):
-        """Act: a = clip(μ(s; φ) + ε·N(0, I), -limit, limit).
+        """Choose the action to play in `state`: the actor's action plus Gaussian exploration noise.
 
         Args:
-            state: one state, a numpy array or a torch tensor of shape (S,).
+            state: one state, a float32 NumPy array of shape (state_size,).
 
         Returns:
-            A float32 numpy array of shape (A,) within [-action_limit, action_limit].
+            A NumPy array of shape (action_size,), clipped to [-action_limit, action_limit].
         """
         with torch.no_grad():
             state = torch.as_tensor(state, dtype=torch.float32)
@@ -107,26 +84,30 @@ class DDPGAgent:
         action = action + self.epsilon * np.random.randn(self.action_size)
         return np.clip(action, -self.action_limit, self.action_limit).astype(np.float32)
 
-    # --------------------------------------------------------------------------- Exercise 2
     def backward(self):
-        """One DDPG update of the critic, then the actor, then the target networks.
+        """One DDPG update: the critic's regression step, the actor's ascent step, then the target networks.
 
         Returns:
-            (mean |TD error| of the batch, policy loss -mean Q(s, μ(s))) as Python floats.
+            (mean |TD error| of the batch, policy loss) as Python floats.
         """
-        # 1. Sample a mini-batch of transitions from the replay buffer.
+        # ---- Exercise 2, step 1: a mini-batch from the replay memory ----------------------------------
+        # Five tensors: states (B, S), actions (B, A), rewards (B, 1), next_states (B, S), dones (B, 1).
         states, actions, rewards, next_states, dones = self.sample()
 
-        # 2a. Prediction: Q(s, a; θ) for the actions that were actually played, (B, 1).
+        # ---- Exercise 2, step 2a: the critic's prediction Q(s, a; θ) -----------------------------------
+        # The live critic's values (B, 1) of the stored states and the actions played there.
+        # Store them in qs_selected.
         qs_selected = self.q_current(torch.cat([states, actions], dim=1))
 
-        # 2b. Target: y = r + γ (1 - done) Q̂(s', μ̂(s'; φ̂); θ̂), (B, 1), without gradient.
+        # ---- Exercise 2, step 2b: the critic's target y = r + γ (1 - d) Q̂(s', μ̂(s')) ----------------
+        # The regression target (B, 1) of qs_selected, built with the target networks and no gradient.
+        # Store it in qs_target.
         with torch.no_grad():
             next_actions = self.mu_target(next_states)
             next_q = self.q_target(torch.cat([next_states, next_actions], dim=1))
             qs_target = rewards + self.gamma * (1 - dones) * next_q
 
-        # Given: the critic's regression step on (qs_selected, qs_target).
+        # Given (do not change): one regression step of the critic towards qs_target.
         with torch.no_grad():
             td_error = torch.abs(qs_target - qs_selected).detach()
         self.q_optimizer.zero_grad()
@@ -134,14 +115,15 @@ class DDPGAgent:
         loss.backward()
         self.q_optimizer.step()
 
-        # Given: freeze the critic while the actor is trained through it.
+        # Given: freeze the critic, so that the actor's step below computes no gradient for it.
         for p in self.q_current.parameters():
             p.requires_grad = False
 
-        # 3. Policy objective: gradient ascent on Q(s, μ(s; φ); θ), i.e. descent on its negative, (B, 1).
+        # ---- Exercise 2, step 3: the policy loss ---------------------------------------------------------
+        # A (B, 1) tensor whose mean, once minimised, raises Q(s, μ(s; φ); θ). Store it in q_mu.
         q_mu = -self.q_current(torch.cat([states, self.mu_current(states)], dim=1))
 
-        # Given: the actor's step, unfreezing the critic, and the polyak update.
+        # Given: one step of the actor, unfreeze the critic, move the target networks.
         self.mu_optimizer.zero_grad()
         loss_mu = q_mu.mean()
         loss_mu.backward()

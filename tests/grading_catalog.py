@@ -175,6 +175,28 @@ CORRECT = [
             }),
 ]
 
+def _own_code(nb: nbformat.NotebookNode) -> None:
+    """A student's own code around the exercises: a helper method defined in the Exercise 1 cell, and an import
+    in a cell the student added above it."""
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "imports")
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell("import torch.nn.functional as F  # my own cell"))
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "select_action":
+            cell.source += ("\n\ndef _noise(self):\n"
+                            "    # my helper: one standard-normal draw per action dimension, scaled by epsilon\n"
+                            "    return self.epsilon * torch.randn(self.action_size)\n")
+
+
+CORRECT.append(Variant(
+    "ok_own_helper_and_added_import_cell",
+    "a helper method defined in the exercise cell, and F = torch.nn.functional imported in a cell the student added",
+    _scores(), {
+        "select": ("with torch.no_grad():\n"
+                   "    mu = self.mu_current(torch.as_tensor(state, dtype=torch.float32))\n"
+                   "    action = F.hardtanh(mu + self._noise(), -self.action_limit, self.action_limit)\n"
+                   "return action.numpy()"),
+    }, _own_code))
+
 _TARGET_WITH = ("with torch.no_grad():\n"
                 "    qs_target = {expr}")
 MISTAKES = [
@@ -303,6 +325,10 @@ def agent_class(release_nb_path: Path, master: Path, variant: Variant) -> type:
     exec(imports, namespace)  # noqa: S102 - our own notebook's cells
     exec(cells["agent_constructor"], namespace)  # noqa: S102
     cls = namespace["DDPGAgent"]
+    last_check = max(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade"))
+    for cell in nb.cells[:last_check]:  # cells the student added above the checks (no nbgrader metadata)
+        if cell.cell_type == "code" and "nbgrader" not in cell.metadata:
+            exec(cell.source, namespace)  # noqa: S102 - the catalog's own code
     for grade_id in ("replay_memory", "target_update", "select_action", "backward"):
         body = cells[grade_id]
         assert body.startswith("%%add_to DDPGAgent\n")

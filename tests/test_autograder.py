@@ -6,6 +6,7 @@ The nbgrader workflow always runs on a temporary copy of the course directory (`
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -148,17 +149,88 @@ def test_solution_notebook_ran_top_to_bottom_and_solves_pendulum():
 
 # ----------------------------------------------------------------------- the catalog, through nbgrader
 @pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
-    """A temporary copy of the course with every catalog submission, graded by `grade.py` (generate_assignment,
-    then one `nbgrader autograde` for all)."""
+def dask_cluster(tmp_path_factory):
+    """A real dask.distributed cluster on 127.0.0.1: one `dask scheduler` and two `dask worker` processes (one
+    thread each), started from the repository root as the README says."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    dask = str(Path(sys.executable).parent / "dask")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(scheduler_file)], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 60
+        while not scheduler_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        for _ in range(2):
+            procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads",
+                                           "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                          cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+            address = client.scheduler.address
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _grade(course: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course), *options],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+def _table(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith("|")]
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory, dask_cluster):
+    """A temporary copy of the course with every catalog submission, graded through the dask cluster by
+    `python -m autograder.grade --scheduler ...` (generate_assignment; nbgrader prepares the jobs; the two workers
+    run them in their sandboxes; nbgrader applies the results)."""
     course = build_notebooks.copy_course(tmp_path_factory.mktemp("course"))
     gc.write_submissions(course, STUDENT, MASTER, gc.CATALOG)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course)],
-                          capture_output=True, text=True, cwd=REPO)
+    proc = _grade(course, "--scheduler", dask_cluster)
     elapsed = time.perf_counter() - start
-    print(f"graded {len(gc.CATALOG)} submissions in {elapsed:.0f} s")
+    print(f"graded {len(gc.CATALOG)} submissions on the dask cluster in {elapsed:.0f} s")
     return {"course": course, "proc": proc, "scores": grade.read_scores(course), "seconds": elapsed}
+
+
+SUBSET = ["ok_reference", "ok_two_argument_qnet_neg", "bad_no_done_mask", "bad_policy_no_minus", "bad_act_no_clip",
+          "trap_unmodified"]
+
+
+@pytest.mark.slow
+def test_parallel_and_dask_grading_equal_a_serial_run(tmp_path, graded_course):
+    """`--jobs 1` (inside nbgrader, one after the other), `--jobs 2` (threads here) and the dask cluster give the
+    same gradebook scores and the same table rows."""
+    variants = [v for v in gc.CATALOG if v.name in SUBSET]
+    runs = {}
+    for label, options in (("serial", ["--jobs", "1"]), ("parallel", ["--jobs", "2"])):
+        course = build_notebooks.copy_course(tmp_path / label)
+        gc.write_submissions(course, STUDENT, MASTER, variants)
+        proc = _grade(course, *options)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        runs[label] = (grade.read_scores(course), _table(proc.stdout))
+    serial_scores, serial_table = runs["serial"]
+    assert serial_scores == {v.name: v.expected for v in variants}
+    assert runs["parallel"] == runs["serial"]
+    dask_scores = {name: graded_course["scores"][name] for name in SUBSET}
+    dask_rows = [row for row in _table(graded_course["proc"].stdout) if row.split("|")[1].strip() in SUBSET]
+    assert dask_scores == serial_scores
+    assert dask_rows == serial_table[2:]
+    assert re.search(r"^\[ ?\d+/\d+\] ok_reference +10/10 +[\d.]+ s", graded_course["proc"].stdout, re.M), \
+        "one progress line per submission"
 
 
 @pytest.mark.slow
@@ -214,6 +286,52 @@ def test_feedback_and_export_from_the_graded_course(graded_course):
     assert rows[0].startswith("assignment,") and len(rows) == 1 + len(gc.CATALOG)
 
 
+@pytest.mark.slow
+def test_export_has_one_column_per_part(graded_course):
+    import csv
+
+    course = graded_course["course"]
+    proc = subprocess.run([sys.executable, "-m", "autograder.export", "--course", str(course)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    with open(course / "grades_by_part.csv") as f:
+        table = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert set(table) == {v.name for v in gc.CATALOG}
+    for variant in gc.CATALOG:
+        row = table[variant.name]
+        assert {gid: float(row[gid]) for gid in gc.POINTS} == variant.expected, variant.name
+        assert float(row["autograded"]) == variant.total and float(row["max_total"]) >= 10
+
+
+@pytest.mark.slow
+def test_feedback_pages_name_each_mistake_and_hold_no_grader_code(graded_course):
+    """`make feedback`: every page shows each part's score; a failed part carries the visible check's message
+    (which names the mistake); no page holds grader code, a reference value's source, a script or a video."""
+    import html
+
+    course = graded_course["course"]
+    proc = subprocess.run([sys.executable, "-m", "autograder.feedback", "--course", str(course)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    grader_sources = [(REPO / "autograder" / name).read_text() for name in ("verdict.py", "trusted.py")]
+    for variant in gc.CATALOG:
+        page = (course / "feedback" / variant.name / "ddpg" / "ddpg_pendulum.html").read_text()
+        for secret in ("HIDDEN TESTS", "BEGIN SOLUTION", "_reference_update", "reference_records", "<script",
+                       "<video"):
+            assert secret not in page, f"{variant.name}: the feedback holds {secret!r}"
+        for source in grader_sources:
+            assert not any(len(line) > 40 and line.strip() in page for line in source.splitlines()
+                           if line.strip().startswith(("_check(", "judge_", "def "))), variant.name
+        for part in PARTS:
+            assert html.escape(part.title) in page
+        lost = [gid for gid, pts in variant.expected.items() if pts < gc.POINTS[gid]]
+        if variant.pieces and lost and variant.name != "bad_act_hangs":
+            failures = _visible_failures(gc.agent_class(STUDENT, MASTER, variant))
+            for gid in lost:
+                message = failures[gid].split(": ", 1)[1]
+                assert html.escape(message[:200]) in page, f"{variant.name}: {gid} feedback lacks {message!r}"
+
+
 def test_grade_without_submissions_says_what_to_do(tmp_path):
     course = build_notebooks.copy_course(tmp_path / "course")
     proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course)],
@@ -231,6 +349,17 @@ def test_score_table_follows_the_gradebook_cells():
     assert "action selection (/2)" in head and "test_extra_part (/1)" in head and "total (/11)" in head
     assert alice == "| alice | 2 | 2 | 0 | 3 | 1 | 8 |  |"
     assert bob.count("not graded") == 6 and bob.endswith("| timed out after 120 s |")
+
+
+def test_score_table_shows_auto_manual_and_total():
+    maxima = {"test_select_action": 2.0, "test_critic_prediction": 2.0, "test_critic_target": 3.0,
+              "test_policy_loss": 3.0, "answer_q1": 2.0, "answer_q2": 3.0}
+    scores = {"alice": {"test_select_action": 2.0, "test_critic_prediction": 2.0, "test_critic_target": 0.0,
+                        "test_policy_loss": 3.0, "answer_q1": 1.5, "answer_q2": None}}
+    table = grade.format_table(scores, maxima, ["alice"], manual={"answer_q1", "answer_q2"})
+    head, _, alice = table.splitlines()
+    assert head.endswith("| auto (/10) | manual (/5) | total (/15) | notes |")
+    assert alice == "| alice | 2 | 2 | 0 | 3 | 7 | 1.5 (1 to grade) | 8.5 |  |"
 
 
 # --------------------------------------------------------------------- the visible checks, in-process
@@ -270,3 +399,60 @@ def test_reference_agent_of_solutions_passes_the_visible_checks():
     from solutions.ddpg_agent import DDPGAgent
 
     assert _visible_failures(DDPGAgent) == {}
+
+
+def test_reference_agent_is_generated_from_the_master():
+    """One reference agent: solutions/ddpg_agent.py is the master's class cells (run `make notebooks`)."""
+    committed = (REPO / "solutions" / "ddpg_agent.py").read_text()
+    assert committed == build_notebooks.reference_module_source(), "run `make notebooks` to regenerate it"
+
+
+def test_parts_table_is_the_one_in_the_readme_and_the_notebook():
+    """autograder/parts.py is the one table: the README shows it, the catalog and the master use its points."""
+    from autograder import parts
+
+    assert parts.markdown_table() in (REPO / "README.md").read_text(), \
+        "README.md must hold autograder.parts.markdown_table() verbatim"
+    assert gc.POINTS == parts.POINTS and parts.TOTAL == 10
+    text = " ".join(c.source for c in nbformat.read(MASTER, as_version=4).cells if c.cell_type == "markdown")
+    for part in parts.PARTS:
+        assert re.search(rf"{part.title}[^.]*?{part.points:g} point", text, re.I) or \
+            re.search(rf"{part.title} {part.points:g}", text, re.I), f"the notebook must state {part.title}'s points"
+
+
+def test_grade_refuses_without_bubblewrap_and_names_the_install(tmp_path):
+    course = build_notebooks.copy_course(tmp_path / "course")
+    gc.write_submissions(course, STUDENT, MASTER, [gc.CATALOG[0]])
+    env = {**os.environ, "PATH": str(tmp_path / "no-bwrap-here")}
+    proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course)],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 2
+    assert "apt-get install bubblewrap" in proc.stderr and "--no-sandbox" in proc.stderr
+    assert not (course / "gradebook.db").exists(), "nothing is graded"
+
+
+@pytest.mark.slow
+def test_no_sandbox_grades_the_same_and_says_so(tmp_path):
+    course = build_notebooks.copy_course(tmp_path / "course")
+    variants = [v for v in gc.CATALOG if v.name in ("ok_reference", "bad_no_done_mask")]
+    gc.write_submissions(course, STUDENT, MASTER, variants)
+    proc = _grade(course, "--no-sandbox", "--jobs", "1")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "NOT SANDBOXED" in proc.stdout
+    assert grade.read_scores(course) == {v.name: v.expected for v in variants}
+    for row in _table(proc.stdout)[2:]:
+        assert row.endswith("| not sandboxed |"), row
+
+
+def test_nbgrader_autograde_by_hand_refuses_outside_the_repository(tmp_path):
+    """A bare `nbgrader autograde` without the trusted grader on the path refuses to grade (it would otherwise
+    run the students' code unsandboxed with nbgrader's own Execute)."""
+    course = build_notebooks.copy_course(tmp_path / "course")
+    gc.write_submissions(course, STUDENT, MASTER, [gc.CATALOG[0]])
+    env = {k: v for k, v in build_notebooks.nbgrader_env().items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpg", "--force"], cwd=course,
+                   env=env, check=True, capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ddpg"], cwd=course, env=env,
+                          capture_output=True, text=True)
+    assert "python -m autograder.grade" in proc.stdout + proc.stderr
+    assert not (course / "autograded" / gc.CATALOG[0].name / "ddpg" / "ddpg_pendulum.ipynb").exists()

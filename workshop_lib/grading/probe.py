@@ -205,10 +205,14 @@ def probe_backward(agent_class: type, case: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def probe_visible_checks(agent_class: type) -> dict[str, str | None]:
-    """Each visible check of the notebook: ``None`` if it passes, else its message (for feedback only)."""
+def probe_visible_checks(agent_class: type, skip: tuple[str, ...] = ()) -> dict[str, str | None]:
+    """Each visible check of the notebook: ``None`` if it passes, else its message (for feedback only). Checks
+    in ``skip`` (of a method that hung) are not run."""
     results: dict[str, str | None] = {}
     for name in VISIBLE_CHECKS:
+        if name in skip:
+            results[name] = "not run: the method did not return (an endless loop?)"
+            continue
         try:
             getattr(checks, name)(agent_class)
             results[name] = None
@@ -235,12 +239,22 @@ def run_probes(agent_class: type, fixtures: dict[str, Any], emit: Callable[[dict
         jobs.append(("backward", i, lambda c=case: probe_backward(agent_class, c)))
     if visible:
         jobs.append(("visible_checks", 0, lambda: probe_visible_checks(agent_class)))
+    hung: set[str] = set()  # a method that hung once hangs again: its later cases are not waited for
     for name, index, job in jobs:
         start = time.perf_counter()
+        if name in hung:
+            emit({"probe": name, "case": index, "error": "not tried: an earlier case of it hung", "seconds": 0.0})
+            continue
+        if name == "visible_checks" and hung:
+            skip = {"select_action": ("check_select_action",)}.get(next(iter(hung)), VISIBLE_CHECKS)
+            job = (lambda s=skip: probe_visible_checks(agent_class, skip=s))  # noqa: E731
         try:
             with _time_limit(timeout_s):
                 record = {"probe": name, "case": index, "values": job()}
-        except BaseException as err:  # noqa: BLE001 - a SystemExit or a cut hang is a finding too
+        except ProbeTimeout as err:
+            hung.add(name)
+            record = {"probe": name, "case": index, "error": _message(err)}
+        except BaseException as err:  # noqa: BLE001 - a SystemExit is a finding too
             record = {"probe": name, "case": index, "error": _message(err)}
         record["seconds"] = round(time.perf_counter() - start, 3)
         emit(record)

@@ -47,7 +47,7 @@ class DDPGAgent:
 
         self.q_optimizer = torch.optim.Adam(self.q_current.parameters(), lr=lr)
         self.mu_optimizer = torch.optim.Adam(self.mu_current.parameters(), lr=lr)
-        self.polyak = 0.995  # ρ of the target update
+        self.polyak = 0.995  # ρ of the target update (the training cell sets it to POLYAK)
 
     def init_rb(self):
         # The replay memory D: 100 000 transitions, stored as float32.

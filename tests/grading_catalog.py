@@ -325,7 +325,8 @@ def agent_class(release_nb_path: Path, master: Path, variant: Variant) -> type:
     exec(imports, namespace)  # noqa: S102 - our own notebook's cells
     exec(cells["agent_constructor"], namespace)  # noqa: S102
     cls = namespace["DDPGAgent"]
-    last_check = max(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade"))
+    last_check = max(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")
+                     and not c.metadata["nbgrader"].get("solution"))  # test cells, not the graded answer cells
     for cell in nb.cells[:last_check]:  # cells the student added above the checks (no nbgrader metadata)
         if cell.cell_type == "code" and "nbgrader" not in cell.metadata:
             exec(cell.source, namespace)  # noqa: S102 - the catalog's own code

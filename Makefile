@@ -6,13 +6,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Where pip looks for torch. Empty: the configured indexes (the course machines hold a local CPU wheel of
+# 2.13.0). Elsewhere on Linux set TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" for the CPU
+# build; without it the registry's 2.13.0 is the CUDA build (a venv of about 5.5 GB instead of 1.8 GB).
+TORCH_INDEX ?=
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean release
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# torch first, pinned: pip takes the local CPU wheel (an unpinned torch would pull GBs of CUDA).
-	$(BIN)/pip install --quiet torch==2.13.0
+	# torch first, pinned to 2.13.0 (unpinned, pip would take the newest release with GBs of CUDA). Which build
+	# comes depends on TORCH_INDEX above: a CPU one only where pip can find one.
+	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_INDEX)
 	$(BIN)/pip install --quiet -e ".[notebook,grading,test,bench]"
 	touch $(STAMP)
 
@@ -29,11 +34,18 @@ bench: install
 	$(BIN)/python benchmarks/bench_solve.py
 	$(BIN)/python benchmarks/bench_video.py
 	$(BIN)/python -m benchmarks.bench_grading
+	$(BIN)/python benchmarks/bench_compare.py
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache
 
-.PHONY: grade feedback export notebooks
+# The student release: nbgrader generate_assignment into autograder/release/ddpg/, plus a wheel of workshop_lib
+# and a requirements.txt beside the notebook, and the whole folder zipped as autograder/release/ddpg.zip
+# (see "For students" in README.md).
+release: install
+	$(BIN)/python -m autograder.make_release
+
+.PHONY: release grade feedback export notebooks
 
 # Autograde every submission in autograder/submitted/<student>/ddpg/, each in its own bubblewrap sandboxes, JOBS at
 # a time (default: the machine's cores); fill autograder/gradebook.db and print the scores per student and per part

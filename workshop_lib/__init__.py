@@ -8,6 +8,7 @@ Modules:
     utils: ``set_seed``, ``create_run_name``, ``visualize_result``, ``save_figure``, ``saved_figures``.
     noise: temporally correlated (Ornstein-Uhlenbeck) exploration noise, an extra for MountainCar.
     train: the training loop and the headless main job (``python -m workshop_lib.train``).
+    experiments: ``compare``, settings trained over several seeds in parallel, cached, plotted with bands.
 """
 
 __version__ = "0.1.0"

@@ -8,11 +8,41 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-__all__ = ["ContinuousQNet", "Actor", "mlp"]
+__all__ = ["ContinuousQNet", "Actor", "MLP", "mlp"]
 
 
-def mlp(in_size: int, out_size: int, h: int, num_hidden: int) -> nn.Sequential:
+class MLP(nn.Sequential):
+    """``nn.Sequential`` of ``Linear`` and ``ReLU`` layers whose forward pass skips the per-layer module calls.
+
+    The layers, their parameter names (``0.weight``, ``0.bias``, ``2.weight``, ...) and their initialisation
+    are exactly those of the plain ``nn.Sequential``; only :meth:`forward` differs. It calls
+    ``F.linear`` and ``torch.relu`` on each layer's weights directly instead of calling each layer as a
+    module: on networks this small, the bookkeeping of a module call (hooks, dispatch) costs about as much as
+    the arithmetic, and the training loop calls the networks six times per step. The price: forward hooks
+    registered on the individual layers do not fire (hooks on the whole network do), and layers appended after
+    construction are not used.
+    """
+
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__(*layers)
+        if not all(type(layer) in (nn.Linear, nn.ReLU) for layer in layers):
+            raise TypeError("MLP holds nn.Linear and nn.ReLU layers only; use nn.Sequential for other layers.")
+        # (linear layer, followed by a ReLU?) pairs, fixed at construction.
+        self._plan = [(layer, i + 1 < len(layers) and type(layers[i + 1]) is nn.ReLU)
+                      for i, layer in enumerate(layers) if type(layer) is nn.Linear]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the layers in order; the same result as ``nn.Sequential.forward``."""
+        for linear, relu in self._plan:
+            x = F.linear(x, linear.weight, linear.bias)
+            if relu:
+                x = torch.relu(x)
+        return x
+
+
+def mlp(in_size: int, out_size: int, h: int, num_hidden: int) -> MLP:
     """Build ``in_size -> [h, ReLU] * num_hidden -> out_size`` (a linear output layer).
 
     Args:
@@ -32,7 +62,7 @@ def mlp(in_size: int, out_size: int, h: int, num_hidden: int) -> nn.Sequential:
         layers += [nn.Linear(width, h), nn.ReLU()]
         width = h
     layers.append(nn.Linear(width, out_size))
-    return nn.Sequential(*layers)
+    return MLP(*layers)
 
 
 def _check_input(net: str, x: torch.Tensor, width: int, what: str) -> None:

@@ -35,7 +35,8 @@ from workshop_lib.env_wrapper import EnvWrapper, make_env
 from workshop_lib.noise import NOISE_KINDS, make_noise, noisy_action
 from workshop_lib.utils import create_run_name, save_figure, set_seed, visualize_result
 
-__all__ = ["Hyperparameters", "epsilon_at", "run_episode", "train_agent", "greedy", "evaluate", "main"]
+__all__ = ["Hyperparameters", "epsilon_at", "run_episode", "train_agent", "greedy", "evaluate", "main",
+           "output_is_terminal"]
 
 DEFAULT_AGENT = "solutions.ddpg_agent:DDPGAgent"
 STORE_PATH = "tmp_ddpg_learning"
@@ -285,14 +286,14 @@ def build_agent(agent_cls: type, env: EnvWrapper, hp: Hyperparameters) -> Any:
 
 
 def seeded_setup(hp: Hyperparameters, seed: int, env_id: str | None = None,
-                 agent_spec: str = DEFAULT_AGENT) -> tuple[EnvWrapper, Any]:
+                 agent_spec: str | type = DEFAULT_AGENT) -> tuple[EnvWrapper, Any]:
     """Seed everything (:func:`set_seed` and the env's first reset), then build the env and the agent.
 
     Args:
         hp: the hyperparameters.
-        seed: the seed.
+        seed: seed of Python's ``random``, numpy, torch and the env.
         env_id: the Gymnasium id; ``None`` takes ``hp.ENV_ID``.
-        agent_spec: the agent class as ``module:Class``.
+        agent_spec: the agent class, or ``"module:Class"`` to import it.
 
     Returns:
         ``(env, agent)``, with the horizon ``hp.STEPS``.
@@ -301,7 +302,8 @@ def seeded_setup(hp: Hyperparameters, seed: int, env_id: str | None = None,
     env = make_env(env_id or hp.ENV_ID, steps=hp.STEPS)
     env.seed(seed)
     try:
-        return env, build_agent(load_agent_class(agent_spec), env, hp)
+        agent_cls = agent_spec if isinstance(agent_spec, type) else load_agent_class(agent_spec)
+        return env, build_agent(agent_cls, env, hp)
     except Exception:
         env.close()
         raise
@@ -363,6 +365,16 @@ def run(hp: Hyperparameters, seed: int = 0, env_id: str | None = None, agent_spe
     }
 
 
+def output_is_terminal() -> bool:
+    """True when both stdout and stderr are terminals: only then is a progress bar worth drawing.
+
+    tqdm draws on stderr and the per-episode lines go to stdout. In a file or a CI log (``make demo > log.txt``,
+    ``2>&1``, a pipe) the bar's carriage returns would mix with the lines, so the main job leaves it out there.
+    """
+    return all(stream is not None and hasattr(stream, "isatty") and stream.isatty()
+               for stream in (sys.stdout, sys.stderr))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command line: one option per hyperparameter, named after it."""
     defaults = Hyperparameters()
@@ -384,7 +396,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for small nets)")
     parser.add_argument("--store-path", default=STORE_PATH, help="folder of the figure")
     parser.add_argument("--json", metavar="PATH", help="write the run's summary as JSON")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bar = parser.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
+                     help="always show the progress bar (default: only when stdout and stderr are terminals)")
+    bar.add_argument("--no-progress", dest="progress", action="store_const", const=False,
+                     help="never show the progress bar")
     parser.add_argument("--quiet", action="store_true", help="no per-episode lines")
     return parser.parse_args(argv)
 
@@ -393,8 +409,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Entry point of ``python -m workshop_lib.train``."""
     args = parse_args(argv)
     hp = Hyperparameters(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Hyperparameters)})
+    progress = output_is_terminal() if args.progress is None else args.progress
     summary = run(hp, seed=args.seed, agent_spec=args.agent, eval_episodes=args.eval_episodes,
-                  threads=args.threads, store_path=args.store_path, progress=not args.no_progress,
+                  threads=args.threads, store_path=args.store_path, progress=progress,
                   log=None if args.quiet else print)
     print()
     print(f"TOTAL EPISODES: {hp.EPISODES} | UPDATES: {summary['updates']} | "

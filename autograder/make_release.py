@@ -1,0 +1,122 @@
+"""Make the student release: the folder a student needs, and nothing else, to install and run the workbook.
+
+    .venv/bin/python -m autograder.make_release                 # autograder/release/ddpg/ and ddpg.zip
+    .venv/bin/python -m autograder.make_release --course DIR    # the same for another copy of the course
+
+1. ``nbgrader generate_assignment ddpg --force`` in the course directory: ``release/ddpg/`` gets the student
+   notebook (no solutions, no hidden tests) and ``resources/``.
+2. A wheel of ``workshop_lib`` (built from a copy of the package alone, so nothing else of the repository can
+   slip in) and ``requirements.txt`` go beside the notebook. The requirements file lists the pinned runtime and
+   student dependencies of ``pyproject.toml`` and then the wheel, by its relative path: run ``pip install -r
+   requirements.txt`` from inside the folder.
+3. The folder is zipped as ``release/ddpg.zip`` (one top folder, ``ddpg/``) for the students who get a file
+   instead of nbgrader's exchange, and for Colab.
+
+``nbgrader release_assignment`` copies ``release/ddpg/`` as it is, so students who fetch the assignment through
+nbgrader's exchange get the wheel and the requirements file too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from autograder.build_notebooks import ASSIGNMENT, nbgrader
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+#: The extras of pyproject.toml that a student installs beside the runtime dependencies.
+STUDENT_EXTRAS = ("student",)
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+
+def student_requirements() -> list[str]:
+    """The pinned requirements of a student's environment, runtime first, without duplicates, in file order."""
+    project = pyproject()
+    reqs = list(project["dependencies"])
+    for extra in STUDENT_EXTRAS:
+        reqs += [r for r in project["optional-dependencies"][extra] if r not in reqs]
+    return reqs
+
+
+def build_wheel(dest: Path) -> Path:
+    """Build the wheel of workshop_lib into ``dest`` from a copy of the package; return its path."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(REPO / name, src / name)
+        shutil.copytree(REPO / "workshop_lib", src / "workshop_lib",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        out = Path(tmp) / "wheel"
+        # No build isolation: setuptools of this environment builds it, without reaching a package index.
+        cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+               "--wheel-dir", str(out), str(src)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"building the wheel failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        (wheel,) = out.glob("workshop_lib-*.whl")
+        for old in dest.glob("workshop_lib-*.whl"):
+            old.unlink()
+        return Path(shutil.copy2(wheel, dest / wheel.name))
+
+
+def requirements_text(wheel_name: str) -> str:
+    """The released requirements.txt: how to use it, the pins, and the wheel."""
+    python = pyproject()["requires-python"].removeprefix(">=")
+    lines = [
+        f"# The DDPG workbook, for students: everything the notebook needs (Python {python} or newer).",
+        "# From inside this folder:",
+        "#   python -m venv .venv",
+        "#   source .venv/bin/activate                  (Windows: .venv\\Scripts\\activate)",
+        f"#   pip install torch==2.13.0 --index-url {CPU_INDEX}",
+        "#   pip install -r requirements.txt",
+        "#   jupyter lab ddpg_pendulum.ipynb            (as root: add --allow-root)",
+        "# Install torch first, from PyTorch's CPU index as above: on Linux the default index's torch==2.13.0 is",
+        "# the CUDA build, several GB. The wheel's path below is relative to the folder pip runs in.",
+    ]
+    lines += student_requirements()
+    lines.append(f"./{wheel_name}")
+    return "\n".join(lines) + "\n"
+
+
+def make_release(course: Path = HERE, zip_it: bool = True) -> Path:
+    """Generate the release of ``course`` and add the wheel, the requirements and the zip; return the folder."""
+    nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course)
+    release = course / "release" / ASSIGNMENT
+    wheel = build_wheel(release)
+    (release / "requirements.txt").write_text(requirements_text(wheel.name))
+    if zip_it:
+        archive = release.parent / f"{ASSIGNMENT}.zip"
+        archive.unlink(missing_ok=True)
+        shutil.make_archive(str(archive.with_suffix("")), "zip", root_dir=release.parent, base_dir=ASSIGNMENT)
+    return release
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course directory")
+    parser.add_argument("--no-zip", action="store_true", help="do not write release/ddpg.zip")
+    args = parser.parse_args(argv)
+    release = make_release(args.course.resolve(), zip_it=not args.no_zip)
+    for path in sorted(release.rglob("*")):
+        if path.is_file():
+            print(f"{path.relative_to(args.course.resolve())}  ({path.stat().st_size:,} bytes)")
+    if not args.no_zip:
+        print(f"release/{ASSIGNMENT}.zip: the same folder, zipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

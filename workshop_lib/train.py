@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import importlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator

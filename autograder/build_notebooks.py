@@ -11,6 +11,7 @@
   bottom (outside grading, so with the full training run), with its outputs.
 * ``solutions/ddpg_agent.py``: the reference agent, the master's class cells as one module (the one reference:
   the grader, the training job and the tests use it).
+* ``autograder/RUBRIC.md``: the manually graded questions with their points and rubrics, for the graders.
 
 The checks and the grading harness the notebook's test cells call live in ``workshop_lib.checks`` (installed,
 so a submission cannot carry its own copy).
@@ -120,6 +121,40 @@ def solution_notebook(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> nbform
     return nb
 
 
+def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
+    """``RUBRIC.md`` for the graders of the manually graded answers: each question, its points and its rubric,
+    read from the master (the rubric sits in the answer cell's solution region, which the release leaves out)."""
+    nb = nbformat.read(source, as_version=4)
+    answers = [(i, c) for i, c in enumerate(nb.cells)
+               if c.metadata.get("nbgrader", {}).get("solution") and c.metadata["nbgrader"].get("grade")]
+    auto = sum(c.metadata["nbgrader"]["points"] for c in nb.cells
+               if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution"))
+    manual = sum(c.metadata["nbgrader"]["points"] for _, c in answers)
+    lines = [
+        "# Rubric of the graded questions",
+        "",
+        "Written by `autograder/build_notebooks.py` from the master notebook's answer cells (do not edit by hand).",
+        "",
+        f"The Experiments questions are graded by hand in nbgrader's formgrader: {manual:g} points in "
+        f"{len(answers)} answer cells, beside the {auto:g} autograded points of the exercises ({auto + manual:g} "
+        "in all). Give credit for what the student observed in their own runs and explained; the expected "
+        "effects below are what a typical run shows, not the only acceptable answer.",
+        "",
+        "| answer cell (grade_id) | points |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{c.metadata['nbgrader']['grade_id']}` | {c.metadata['nbgrader']['points']:g} |" for _, c in answers]
+    for i, cell in answers:
+        question = nb.cells[i - 1].source.strip()
+        rubric = re.search(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", cell.source, re.S)
+        lines += ["", f"## `{cell.metadata['nbgrader']['grade_id']}`", "", question,
+                  "", (rubric.group(1).strip() if rubric else "(no rubric in the master)")]
+    return "\n".join(lines) + "\n"
+
+
+RUBRIC = HERE / "RUBRIC.md"
+
+
 REFERENCE_MODULE = SOLUTION_DIR / "ddpg_agent.py"
 _REFERENCE_HEAD = '''"""The reference DDPG agent: the master notebook's class with both exercises solved, as one module.
 
@@ -171,6 +206,10 @@ def build_solution(timeout: int = 1200) -> None:
     from nbclient import NotebookClient
 
     nb = solution_notebook()
+    # figures of earlier builds would take the first run numbers (and be listed): remove them (the comparison's
+    # cache in the same folder stays)
+    for figure in (SOLUTION_DIR / "tmp_ddpg_learning").glob("*.png"):
+        figure.unlink()
     saved = {k: os.environ.pop(k) for k in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING") if k in os.environ}
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -201,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             build_student(release)
             print(f"wrote {STUDENT_DIR.relative_to(REPO)}/ from nbgrader generate_assignment")
+            RUBRIC.write_text(rubric_markdown())
+            print(f"wrote {RUBRIC.relative_to(REPO)}")
         build_reference()
         print(f"wrote {REFERENCE_MODULE.relative_to(REPO)} from the master")
     if not args.student:

@@ -21,8 +21,8 @@ __all__ = ["DDPGAgent"]
 class DDPGAgent:
     # Deep Deterministic Policy Gradient: a critic, an actor, their target copies and a replay memory.
 
-    def __init__(self, state_size, action_size, action_limit, gamma=0.95, batch_size=64, lr=0.00025,
-                 num_hidden=2, hidden_units=32, eps_start=0.4):
+    def __init__(self, state_size, action_size, action_limit, gamma=0.98, batch_size=64, lr=0.001,
+                 num_hidden=2, hidden_units=64, eps_start=0.4):
         self.action_size = action_size
         self.state_size = state_size
         self.action_limit = action_limit
@@ -49,7 +49,7 @@ class DDPGAgent:
         # them in Python, which costs more than the arithmetic on networks this small).
         self.q_optimizer = torch.optim.Adam(self.q_current.parameters(), lr=lr, fused=True)
         self.mu_optimizer = torch.optim.Adam(self.mu_current.parameters(), lr=lr, fused=True)
-        self.polyak = 0.995  # ρ of the target update
+        self.polyak = 0.995  # ρ of the target update (the training cell sets it to POLYAK)
         # Parameter lists collected once: walking the modules at every update costs more than the arithmetic.
         self._critic_params = list(self.q_current.parameters())  # frozen during the actor's step
         self._target_params = [*self.q_target.parameters(), *self.mu_target.parameters()]

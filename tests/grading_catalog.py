@@ -266,6 +266,29 @@ MISTAKES = [
     Variant("bad_act_hangs", "select_action never returns: the per-cell timeout cuts it", _scores(select=0), {
         "select": ("while True:\n"
                    "    pass")}),
+    # Mistakes of issue 10: each one fails the visible check of its own part, which names it (the check runs in the
+    # same graded cell as the hidden tests, so that part scores 0 even where the hidden tests alone would pass).
+    Variant("bad_mu_target_on_states", "the next action chosen for the states s instead of the next states s'",
+            _scores(target=0), {
+                "target": _TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_target("
+                                                   "torch.cat([next_states, self.mu_target(states)], 1))")}),
+    Variant("bad_policy_sample_twice", "a second mini-batch for the policy loss", _scores(policy=0), {
+        "policy": ("fresh_states = self.sample()[0]\n"
+                   "q_mu = -self.q_current(torch.cat([fresh_states, self.mu_current(fresh_states)], dim=1))")}),
+    Variant("bad_act_scalar_noise", "one scalar of noise for every action dimension (passes on Pendulum's 1-D "
+            "action; the visible check's 2-D problem catches it)", _scores(select=0), {
+                "select": ("with torch.no_grad():\n"
+                           "    action = self.mu_current(torch.as_tensor(state)).numpy()\n"
+                           "return np.clip(action + self.epsilon * np.random.randn(), "
+                           "-self.action_limit, self.action_limit)")}),
+    Variant("bad_target_crashes", "a typo in the target (AttributeError in step 2b): the prediction keeps its "
+            "points",
+            _scores(target=0, policy=0), {
+                "target": _TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_targt("
+                                                   "torch.cat([next_states, self.mu_target(next_states)], 1))")}),
+    Variant("bad_prediction_crashes", "torch.cat without dim=1 (RuntimeError in step 2a)",
+            _scores(prediction=0, target=0, policy=0), {
+                "prediction": "qs_selected = self.q_current(torch.cat([states, actions]))"}),
 ]
 
 TRAPS = [
@@ -302,7 +325,8 @@ def agent_class(release_nb_path: Path, master: Path, variant: Variant) -> type:
     exec(imports, namespace)  # noqa: S102 - our own notebook's cells
     exec(cells["agent_constructor"], namespace)  # noqa: S102
     cls = namespace["DDPGAgent"]
-    last_check = max(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade"))
+    last_check = max(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")
+                     and not c.metadata["nbgrader"].get("solution"))  # test cells, not the graded answer cells
     for cell in nb.cells[:last_check]:  # cells the student added above the checks (no nbgrader metadata)
         if cell.cell_type == "code" and "nbgrader" not in cell.metadata:
             exec(cell.source, namespace)  # noqa: S102 - the catalog's own code

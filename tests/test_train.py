@@ -64,7 +64,7 @@ def test_command_line_writes_figure_and_json(tmp_path, repo):
     cmd = [sys.executable, "-m", "workshop_lib.train", "--episodes", "3", "--steps", "40", "--warmup-episodes", "1",
            "--epsilon-start", "0.3", "--epsilon-end", "0.1", "--decay-episodes", "2", "--gamma", "0.97",
            "--update-freq", "2", "--lr", "0.002", "--batch-size", "8", "--num-h", "1", "--h", "8", "--seed", "5",
-           "--env", "Pendulum-v1", "--eval-episodes", "2", "--store-path", str(tmp_path / "figs"),
+           "--env", "Pendulum-v1", "--polyak", "0.99", "--eval-episodes", "2", "--store-path", str(tmp_path / "figs"),
            "--json", str(out), "--no-progress"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -74,9 +74,11 @@ def test_command_line_writes_figure_and_json(tmp_path, repo):
     assert summary["wall_time_s"] > 0 and isinstance(summary["eval_mean_return"], float)
     assert summary["hyperparameters"] == {
         "EPISODES": 3, "STEPS": 40, "WARMUP_EPISODES": 1, "EPSILON_START": 0.3, "EPSILON_END": 0.1,
-        "DECAY_EPISODES": 2.0, "GAMMA": 0.97, "UPDATE_FREQ": 2, "LR": 0.002, "BATCH_SIZE": 8, "NUM_H": 1, "H": 8}
+        "DECAY_EPISODES": 2.0, "GAMMA": 0.97, "UPDATE_FREQ": 2, "LR": 0.002, "BATCH_SIZE": 8, "NUM_H": 1, "H": 8,
+        "POLYAK": 0.99, "NOISE": "gaussian", "ENV_ID": "Pendulum-v1"}
     assert (tmp_path / "figs").is_dir() and summary["figure"].endswith(".png")
-    assert (tmp_path / "figs" / (summary["run_name"] + ".png")).stat().st_size > 1000
+    assert "_rho0.99" in summary["run_name"] and "Pendulum-v1" in summary["run_name"]
+    assert (tmp_path / "figs" / (summary["run_name"] + "_001.png")).stat().st_size > 1000
 
 
 def test_mountain_car_runs_too(tmp_path):
@@ -84,7 +86,39 @@ def test_mountain_car_runs_too(tmp_path):
     summary = run(hp, env_id="MountainCarContinuous-v0", eval_episodes=1, store_path=str(tmp_path),
                   progress=False, log=None)
     assert len(summary["returns"]) == 4
-    assert "mountaincarcontinuous" in summary["run_name"]
+    assert "MountainCarContinuous-v0" in summary["run_name"]
+    assert summary["hyperparameters"]["ENV_ID"] == "MountainCarContinuous-v0"
+
+
+def test_mountain_car_with_correlated_noise_and_figures_kept_apart(tmp_path):
+    """The notebook's MountainCar settings run end to end (shortened); a rerun saves a second figure."""
+    hp = Hyperparameters(**{**SHORT, "ENV_ID": "MountainCarContinuous-v0", "NOISE": "ou", "POLYAK": 0.99})
+    first = run(hp, eval_episodes=1, store_path=str(tmp_path), progress=False, log=None)
+    second = run(hp, eval_episodes=1, store_path=str(tmp_path), progress=False, log=None)
+    assert first["returns"] == second["returns"], "the correlated noise is seeded with the run"
+    assert first["run_name"].endswith("_rho0.99_ou")
+    assert first["figure"] != second["figure"] and first["figure"].endswith("_001.png")
+    assert second["figure"].endswith("_002.png")
+
+
+def test_env_id_option_and_the_older_env_option_agree():
+    from workshop_lib.train import parse_args
+
+    assert parse_args(["--env-id", "MountainCarContinuous-v0"]).ENV_ID == "MountainCarContinuous-v0"
+    assert parse_args(["--env", "MountainCarContinuous-v0"]).ENV_ID == "MountainCarContinuous-v0"
+    assert parse_args(["--noise", "ou", "--polyak", "0"]).NOISE == "ou"
+    with pytest.raises(SystemExit):
+        parse_args(["--noise", "pink"])
+
+
+def test_polyak_goes_to_the_agent():
+    hp = Hyperparameters(**{**SHORT, "POLYAK": 0.0})
+    env = make_env("Pendulum-v1", steps=hp.STEPS)
+    assert build_agent(DDPGAgent, env, hp).polyak == 0.0
+    with pytest.raises(ValueError, match="POLYAK"):
+        run(Hyperparameters(POLYAK=1.5), progress=False, log=None)
+    with pytest.raises(ValueError, match="NOISE"):
+        run(Hyperparameters(NOISE="pink"), progress=False, log=None)
 
 
 def test_unknown_agent_is_a_clear_error():

@@ -60,3 +60,23 @@ def test_visualize_result_without_policy_losses():
     fig = visualize_result([-1000.0, -900.0], [])
     assert len(fig.axes) == 2
     plt.close(fig)
+
+
+def test_run_name_holds_polyak_and_a_non_default_noise():
+    common = dict(alg="DDPG", env="MountainCarContinuous-v0", num_layers=2, hidden_dim=64, eps_start=0.4,
+                  eps_end=0.05, decay=0.01, gamma=0.98, batch_size=64, lr=1e-3, num_ep=80, num_step=999, updt_freq=1)
+    assert create_run_name(**common, polyak=0.0, noise="ou").endswith("_uf1_rho0_ou")
+    assert create_run_name(**common, polyak=0.995, noise="gaussian").endswith("_uf1_rho0.995")
+
+
+def test_each_saved_figure_gets_its_own_file(tmp_path):
+    from workshop_lib.utils import save_figure, saved_figures
+
+    assert saved_figures(tmp_path / "none") == []
+    paths = []
+    for _ in range(3):
+        fig = visualize_result([-1000.0, -900.0], [0.5])
+        paths.append(save_figure(fig, tmp_path / "figs", "DDPG_run"))
+        plt.close(fig)
+    assert [p.name for p in paths] == ["DDPG_run_001.png", "DDPG_run_002.png", "DDPG_run_003.png"]
+    assert set(saved_figures(tmp_path / "figs")) == set(paths) and all(p.stat().st_size > 1000 for p in paths)

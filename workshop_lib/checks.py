@@ -32,9 +32,8 @@ import torch
 
 __all__ = [
     "S", "A", "LIMIT", "B", "RecordingOptimizer", "BackwardRun", "make_transitions", "make_check_agent",
-    "capture_backward", "fixed_global_rngs", "check_select_action", "check_critic_prediction",
-    "check_critic_target",
-    "check_policy_step", "check_target_update",
+    "capture_backward", "fixed_global_rngs", "error_step", "STEP_LABELS", "check_select_action",
+    "check_critic_prediction", "check_critic_target", "check_policy_step", "check_target_update",
 ]
 
 S, A, LIMIT = 3, 1, 2.0
@@ -44,28 +43,35 @@ B = 16
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
-def make_transitions(seed: int = 0, n: int = 48) -> dict[str, np.ndarray]:
+def make_transitions(seed: int = 0, n: int = 48, action_size: int = A) -> dict[str, np.ndarray]:
     """A fixed set of Pendulum-like transitions; every third one ends in a true terminal state.
 
+    Args:
+        seed: fixes every number.
+        n: number of transitions.
+        action_size: action dimensions (Pendulum has 1; the checks also use 2, to see that the exploration
+            noise is drawn per dimension). With the default, the transitions are those of every earlier version.
+
     Returns:
-        ``{"obs": (n, S), "act": (n, A), "rew": (n,), "next_obs": (n, S), "done": (n,)}``, float32.
+        ``{"obs": (n, S), "act": (n, action_size), "rew": (n,), "next_obs": (n, S), "done": (n,)}``, float32.
     """
     rng = np.random.default_rng(seed)
     theta, theta_dot = rng.uniform(-np.pi, np.pi, n), rng.uniform(-8.0, 8.0, n)
-    act = rng.uniform(-LIMIT, LIMIT, (n, A))
+    act = rng.uniform(-LIMIT, LIMIT, (n, action_size))
     next_theta = theta + 0.05 * theta_dot
     next_theta_dot = np.clip(theta_dot + rng.normal(0.0, 1.0, n), -8.0, 8.0)
     return {
         "obs": np.stack([np.cos(theta), np.sin(theta), theta_dot], axis=1).astype(np.float32),
         "act": act.astype(np.float32),
-        "rew": (-(theta ** 2 + 0.1 * theta_dot ** 2 + 0.001 * act[:, 0] ** 2)).astype(np.float32),
+        "rew": (-(theta ** 2 + 0.1 * theta_dot ** 2 + 0.001 * (act ** 2).sum(axis=1))).astype(np.float32),
         "next_obs": np.stack([np.cos(next_theta), np.sin(next_theta), next_theta_dot], axis=1).astype(np.float32),
         "done": (np.arange(n) % 3 == 0).astype(np.float32),
     }
 
 
 def make_check_agent(agent_class: type, seed: int = 0, gamma: float = 0.9, batch_size: int = B,
-                     transitions: dict[str, np.ndarray] | None = None, perturb_targets: bool = True) -> Any:
+                     transitions: dict[str, np.ndarray] | None = None, perturb_targets: bool = True, *,
+                     action_size: int = A, action_limit: float = LIMIT) -> Any:
     """Build a small agent with fixed weights and a replay buffer holding :func:`make_transitions`.
 
     The target networks are moved away from the live ones (``perturb_targets``), so that using a live network
@@ -79,16 +85,19 @@ def make_check_agent(agent_class: type, seed: int = 0, gamma: float = 0.9, batch
         batch_size: mini-batch size of the agent.
         transitions: the transitions to store (default: ``make_transitions(seed)``).
         perturb_targets: move the target networks away from the live ones.
+        action_size: action dimensions of the problem (default: Pendulum's 1). The default transitions follow it;
+            transitions passed in must have actions of this size.
+        action_limit: the largest absolute action.
     """
     with fixed_global_rngs(seed):
-        agent = agent_class(S, A, LIMIT, gamma=gamma, batch_size=batch_size, lr=1e-3, num_hidden=1,
+        agent = agent_class(S, action_size, action_limit, gamma=gamma, batch_size=batch_size, lr=1e-3, num_hidden=1,
                             hidden_units=16, eps_start=0.0)
         if perturb_targets:
             with torch.no_grad():
                 for net in (agent.q_target, agent.mu_target):
                     for p in net.parameters():
                         p.add_(0.3 * torch.randn_like(p))
-    data = make_transitions(seed) if transitions is None else transitions
+    data = make_transitions(seed, action_size=action_size) if transitions is None else transitions
     for i in range(len(data["rew"])):
         agent.remember(state=data["obs"][i], action=data["act"][i], reward=float(data["rew"][i]),
                        next_state=data["next_obs"][i], done=float(data["done"][i]))
@@ -132,6 +141,9 @@ class BackwardRun:
         actor_grads: gradients of ``mu_current``'s parameters recorded at ``mu_optimizer.step()`` (per call).
         batches: every mini-batch ``rb.sample`` gave, in the buffer's order (states, actions, next_states,
             rewards, dones).
+        sample_steps: for each of ``batches``, the step of ``backward`` that drew it (a key of
+            :data:`STEP_LABELS`, see :func:`error_step`): "1" for the first draw, and the step in progress for
+            any further draw.
     """
 
     before: Any
@@ -142,10 +154,61 @@ class BackwardRun:
     critic_grads: list[list[torch.Tensor | None]] = field(default_factory=list)
     actor_grads: list[list[torch.Tensor | None]] = field(default_factory=list)
     batches: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
+    sample_steps: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> Any:
         """A local variable of ``backward`` (``None`` if it was never set)."""
         return self.local_vars.get(name)
+
+
+#: The steps of ``backward()`` in the order they run, as the checks name them.
+STEP_LABELS = {
+    "1": "step 1 (sampling the mini-batch)",
+    "2a": "step 2a (the critic's prediction `qs_selected`)",
+    "2b": "step 2b (the critic's target `qs_target`)",
+    "critic_update": "the given critic update right after step 2b (it uses `qs_selected` and `qs_target`)",
+    "3": "step 3 (the policy loss `q_mu`)",
+    "actor_update": "the given actor update right after step 3 (it uses `q_mu`)",
+    "target_update": "the given target-network update at the end of backward()",
+}
+_STEP_HINTS = {"1": "Hint 2.1", "2a": "Hint 2.2", "2b": "Hints 2.3 and 2.4", "critic_update": "Hints 2.2 and 2.3",
+               "3": "Hint 2.5", "actor_update": "Hint 2.5", "target_update": "Hint 2.6"}
+
+
+def _step_in_progress(local_vars: dict[str, Any], sampled: int, critic_steps: int, actor_steps: int) -> str:
+    """The step of ``backward`` that runs, given what it has done so far (a key of :data:`STEP_LABELS`)."""
+    if sampled == 0:
+        return "1"
+    if local_vars.get("qs_selected") is None:
+        return "2a"
+    if local_vars.get("qs_target") is None:
+        return "2b"
+    if critic_steps == 0:
+        return "critic_update"
+    if local_vars.get("q_mu") is None:
+        return "3"
+    if actor_steps == 0:
+        return "actor_update"
+    return "target_update"
+
+
+def error_step(run: BackwardRun) -> str | None:
+    """The step of ``backward`` in which ``run.error`` was raised (a key of :data:`STEP_LABELS`), or ``None``.
+
+    Read from what ``backward`` had done when it raised: the mini-batches drawn, which of ``qs_selected``,
+    ``qs_target`` and ``q_mu`` were set, and the optimizer steps recorded.
+    """
+    if run.error is None:
+        return None
+    return _step_in_progress(run.local_vars, len(run.batches), len(run.critic_grads), len(run.actor_grads))
+
+
+def _backward_frame_locals(code: Any) -> dict[str, Any]:
+    """The local variables of the innermost running frame of ``code`` (empty if none runs)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code is not code:
+        frame = frame.f_back
+    return {} if frame is None else dict(frame.f_locals)
 
 
 def capture_backward(agent: Any) -> BackwardRun:
@@ -158,14 +221,17 @@ def capture_backward(agent: Any) -> BackwardRun:
     q_rec, mu_rec = RecordingOptimizer(agent.q_current.parameters()), RecordingOptimizer(agent.mu_current.parameters())
     agent.q_optimizer, agent.mu_optimizer = q_rec, mu_rec
     buffer_sample = agent.rb.sample
+    code = getattr(type(agent).backward, "__code__", None)
 
     def recording_sample(batch_size: int) -> tuple[torch.Tensor, ...]:
+        step = _step_in_progress(_backward_frame_locals(code), len(run.batches), len(q_rec.recorded),
+                                 len(mu_rec.recorded))
         batch = buffer_sample(batch_size)
         run.batches.append(tuple(t.clone() for t in batch))
+        run.sample_steps.append(step)
         return batch
 
     agent.rb.sample = recording_sample
-    code = getattr(type(agent).backward, "__code__", None)
 
     def profiler(frame: Any, event: str, arg: Any) -> None:
         if event == "return" and frame.f_code is code:
@@ -230,30 +296,51 @@ def _fail(message: str) -> None:
     raise AssertionError(message)
 
 
-def _raise_if_error(run: BackwardRun, part: str) -> None:
-    """Fail with ``backward``'s own error, if it raised (a stub's NotImplementedError is raised as such)."""
-    if run.error is None:
+def _raise_if_error(run: BackwardRun, steps: tuple[str, ...] | None = None, consequence: str = "") -> None:
+    """Fail with ``backward``'s own error, labelled with the step where it was raised (:func:`error_step`).
+
+    Args:
+        run: the observed call.
+        steps: fail only if the error was raised in one of these steps (keys of :data:`STEP_LABELS`);
+            ``None``: whatever the step.
+        consequence: a sentence appended to the message (what this check cannot do because of the error).
+    """
+    step = error_step(run)
+    if step is None or (steps is not None and step not in steps):
         return
-    err = run.error
+    err, where = run.error, STEP_LABELS[step]
     if isinstance(err, NotImplementedError):
         raise NotImplementedError(
-            f"backward() still raises NotImplementedError: replace every `raise NotImplementedError()` stub of "
-            f"Exercise 2 ({part}).") from err
-    _fail(f"backward() raised {type(err).__name__}: {err} ({part}).")
+            f"backward() still raises NotImplementedError in {where}: replace that step's "
+            f"`raise NotImplementedError()` stub of Exercise 2 with your code (the hints of Exercise 2 help)."
+            f"{' ' + consequence if consequence else ''}") from err
+    _fail(f"backward() raised {type(err).__name__} in {where}: {err} ({_STEP_HINTS[step]})."
+          f"{' ' + consequence if consequence else ''}")
 
 
 def _tensor(run: BackwardRun, name: str, hint: str) -> torch.Tensor:
     """The local ``name`` of ``backward``. If it was never set because ``backward`` raised first, that error is
-    reported; an error raised *after* it was set (in a later step) does not fail this step's checks."""
+    reported with its step; an error raised *after* it was set (in a later step) does not fail this step's
+    checks."""
     value = run.get(name)
     if value is None and run.error is not None:
-        _raise_if_error(run, f"before `{name}` was set")
+        _raise_if_error(run)
     if value is None:
         _fail(f"`{name}` is None or was never set in backward(): store your result in a variable named "
               f"`{name}` ({hint}).")
     if not isinstance(value, torch.Tensor):
         _fail(f"`{name}` must be a torch.Tensor, got {type(value).__name__} ({hint}).")
     return value
+
+
+def _check_sampled_once(run: BackwardRun, steps: tuple[str, ...], quantity: str) -> None:
+    """Fail if ``backward`` drew a further mini-batch during one of ``steps`` (the steps that build
+    ``quantity``)."""
+    extra = [step for step in run.sample_steps[1:] if step in steps]
+    if extra:
+        _fail(f"backward() drew {len(run.batches)} mini-batches from the replay memory, one more in "
+              f"{STEP_LABELS[extra[0]]}: sample once per update, so that {quantity} describes the same "
+              "transitions as the rest of the update (Hint 2.1).")
 
 
 def _check_batch_shape(value: torch.Tensor, name: str, batch_size: int, hint: str) -> None:
@@ -271,65 +358,111 @@ def _mean_q_of_policy(agent: Any, states: torch.Tensor) -> float:
         return float(agent.q_current(torch.cat([states, agent.mu_current(states)], dim=1)).mean())
 
 
+def _moved(agent: Any, names: tuple[str, ...], factor: float = -1.5) -> Any:
+    """``agent`` with the parameters of the networks ``names`` multiplied by ``factor`` (in place)."""
+    with torch.no_grad():
+        for name in names:
+            for p in getattr(agent, name).parameters():
+                p.mul_(factor)
+    return agent
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Both are tensors of one shape with the same values."""
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+            and torch.allclose(a.detach(), b.detach(), atol=1e-5))
+
+
 # ------------------------------------------------------------------------------------- Exercise 1 checks
+def _act(agent: Any, state: np.ndarray) -> Any:
+    """``agent.select_action(state)``, with a stub or a crash reported as such."""
+    try:
+        return agent.select_action(state.copy())
+    except NotImplementedError as err:
+        raise NotImplementedError(
+            "select_action() still raises NotImplementedError: replace the `# YOUR CODE HERE` and "
+            "`raise NotImplementedError()` lines of Exercise 1 with your code: the live actor's action, plus "
+            "noise of scale self.epsilon, clipped to the limits (Hints 1.1 to 1.4).") from err
+    except Exception as err:  # noqa: BLE001 - any error of the student's code is a finding
+        _fail(f"select_action() raised {type(err).__name__}: {err} (Exercise 1, action size "
+              f"{agent.action_size}).")
+
+
+def _check_actions_of(agent: Any, action_size: int) -> None:
+    """The properties of ``select_action`` on ``agent``, whose problem has ``action_size`` action dimensions."""
+    problem = "Pendulum's 1-dimensional action" if action_size == 1 else \
+        f"a check problem with a {action_size}-dimensional action"
+    states = make_transitions(seed=7, n=6)["obs"]
+    weights = [p.detach().clone() for p in agent.mu_current.parameters()]
+    agent.epsilon = 0.0
+    for state in states:
+        action = _act(agent, state)
+        if action is None:
+            _fail("select_action returned None: return the action (Hint 1.1).")
+        if isinstance(action, torch.Tensor):
+            _fail("select_action returned a torch.Tensor; the environment needs a numpy array: convert the "
+                  "actor's output with .numpy() after computing it without gradient (Hint 1.2).")
+        if not isinstance(action, np.ndarray):
+            _fail(f"select_action must return a numpy array, got {type(action).__name__} (Hint 1.2).")
+        if action.shape != (action_size,):
+            _fail(f"On {problem}, select_action must return shape (action_size,) = ({action_size},), got "
+                  f"{action.shape}: act on one state and return one action, sized by self.action_size "
+                  "(Hint 1.2).")
+        if not np.all(np.isfinite(action)):
+            _fail(f"select_action returned a non-finite action {action} (Hint 1.1).")
+        with torch.no_grad():
+            live = agent.mu_current(torch.as_tensor(state)).numpy()
+            target = agent.mu_target(torch.as_tensor(state)).numpy()
+        if not np.allclose(action, live, atol=1e-5):
+            if np.allclose(action, target, atol=1e-5):
+                _fail("With epsilon = 0 the action equals mu_target's: the agent must act with the live "
+                      "actor mu_current; target networks only serve the critic's target (Hint 1.1).")
+            _fail(f"With epsilon = 0 the action must be the actor's output μ(s) = {live}, got {action}: "
+                  "no noise when epsilon is 0, and use the actor network (Hint 1.1).")
+    state = states[0]
+    with torch.no_grad():
+        live = agent.mu_current(torch.as_tensor(state)).numpy()
+    agent.epsilon = 0.3
+    noise = np.stack([_act(agent, state) for _ in range(400)]) - live
+    if np.allclose(noise, 0.0):
+        _fail("With epsilon = 0.3 every action is the same: add Gaussian noise scaled by self.epsilon "
+              "(Hint 1.3).")
+    if not (0.2 < noise.std() < 0.4 and abs(noise.mean()) < 0.08):
+        _fail(f"With epsilon = 0.3 the noise should have mean 0 and standard deviation 0.3, got mean "
+              f"{noise.mean():.3f} and std {noise.std():.3f}: scale standard normal noise by "
+              "self.epsilon (Hint 1.3).")
+    if action_size > 1:
+        corr = np.corrcoef(noise, rowvar=False)[np.triu_indices(action_size, k=1)]
+        if np.any(np.abs(corr) > 0.5):
+            _fail(f"On {problem} the noise is (nearly) the same number in every action dimension "
+                  f"(correlation {np.max(np.abs(corr)):.2f}): one draw shared by all dimensions only explores "
+                  "along a diagonal. The noise must be independent per action dimension: one standard normal "
+                  "sample for each of the self.action_size dimensions (Hint 1.3).")
+    agent.epsilon = 50.0
+    limit = agent.action_limit
+    big = np.stack([_act(agent, s) for s in states for _ in range(20)])
+    if np.any(np.abs(big) > limit + 1e-6):
+        _fail(f"With a large epsilon some actions left [-{limit}, {limit}] (max |a| = "
+              f"{np.abs(big).max():.2f}): clip the noisy action to the action limit (Hint 1.4).")
+    if not all(torch.equal(p, w) for p, w in zip(agent.mu_current.parameters(), weights)):
+        _fail("select_action changed the actor's weights; acting must not train anything.")
+
+
 @_quiet
 def check_select_action(agent_class: type) -> None:
-    """Property checks of ``select_action`` (Exercise 1).
+    """Property checks of ``select_action`` (Exercise 1), on Pendulum's 1-dimensional action and again on a
+    problem with a 2-dimensional action.
 
     1. it returns a numpy array of shape (action_size,) (not a torch tensor);
     2. with epsilon = 0 it returns the live actor's action μ(s; φ), from ``mu_current``, not ``mu_target``;
-    3. with epsilon > 0 it adds zero-mean noise of scale epsilon;
+    3. with epsilon > 0 it adds zero-mean noise of scale epsilon, drawn independently per action dimension;
     4. with a huge epsilon every action still lies within [-action_limit, action_limit];
     5. it changes no network weight.
+
+    A stub (``raise NotImplementedError()``) gets a NotImplementedError that says what to write instead.
     """
-    agent = make_check_agent(agent_class)
-    states = make_transitions(seed=7, n=6)["obs"]
-    weights = [p.detach().clone() for p in agent.mu_current.parameters()]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        agent.epsilon = 0.0
-        for state in states:
-            action = agent.select_action(state.copy())
-            if action is None:
-                _fail("select_action returned None: return the action (Hint 1.1).")
-            if isinstance(action, torch.Tensor):
-                _fail("select_action returned a torch.Tensor; the environment needs a numpy array: convert the "
-                      "actor's output with .numpy() after computing it without gradient (Hint 1.2).")
-            if not isinstance(action, np.ndarray):
-                _fail(f"select_action must return a numpy array, got {type(action).__name__} (Hint 1.2).")
-            if action.shape != (A,):
-                _fail(f"select_action must return shape (action_size,) = ({A},), got {action.shape}: act on "
-                      "one state and return one action (Hint 1.2).")
-            if not np.all(np.isfinite(action)):
-                _fail(f"select_action returned a non-finite action {action} (Hint 1.1).")
-            with torch.no_grad():
-                live = agent.mu_current(torch.as_tensor(state)).numpy()
-                target = agent.mu_target(torch.as_tensor(state)).numpy()
-            if not np.allclose(action, live, atol=1e-5):
-                if np.allclose(action, target, atol=1e-5):
-                    _fail("With epsilon = 0 the action equals mu_target's: the agent must act with the live "
-                          "actor mu_current; target networks only serve the critic's target (Hint 1.1).")
-                _fail(f"With epsilon = 0 the action must be the actor's output μ(s) = {live}, got {action}: "
-                      "no noise when epsilon is 0, and use the actor network (Hint 1.1).")
-        state = states[0]
-        with torch.no_grad():
-            live = agent.mu_current(torch.as_tensor(state)).numpy()
-        agent.epsilon = 0.3
-        noise = np.stack([agent.select_action(state.copy()) for _ in range(400)]) - live
-        if np.allclose(noise, 0.0):
-            _fail("With epsilon = 0.3 every action is the same: add Gaussian noise scaled by self.epsilon "
-                  "(Hint 1.3).")
-        if not (0.2 < noise.std() < 0.4 and abs(noise.mean()) < 0.08):
-            _fail(f"With epsilon = 0.3 the noise should have mean 0 and standard deviation 0.3, got mean "
-                  f"{noise.mean():.3f} and std {noise.std():.3f}: scale standard normal noise by "
-                  "self.epsilon (Hint 1.3).")
-        agent.epsilon = 50.0
-        big = np.stack([agent.select_action(s.copy()) for s in states for _ in range(20)])
-        if np.any(np.abs(big) > LIMIT + 1e-6):
-            _fail(f"With a large epsilon some actions left [-{LIMIT}, {LIMIT}] (max |a| = "
-                  f"{np.abs(big).max():.2f}): clip the noisy action to the action limit (Hint 1.4).")
-    if not all(torch.equal(p, w) for p, w in zip(agent.mu_current.parameters(), weights)):
-        _fail("select_action changed the actor's weights; acting must not train anything.")
+    _check_actions_of(make_check_agent(agent_class), A)
+    _check_actions_of(make_check_agent(agent_class, action_size=2), 2)
 
 
 # ------------------------------------------------------------------------------------- Exercise 2 checks
@@ -337,32 +470,45 @@ def check_select_action(agent_class: type) -> None:
 def check_critic_prediction(agent_class: type) -> BackwardRun:
     """Property checks of the prediction ``qs_selected`` = Q(s, a; θ) (Exercise 2, step 2a).
 
-    It has shape (B, 1), it carries the gradient of ``q_current``, it changes with the stored actions and it
-    does not depend on the next states.
+    It is computed from the first (and only) mini-batch, has shape (B, 1), carries the gradient of
+    ``q_current``, changes with the stored actions and does not depend on the next states. An error that
+    ``backward`` raises after ``qs_selected`` is set belongs to a later step and is left to that step's check.
     """
     run = capture_backward(make_check_agent(agent_class))
     hint = "Hint 2.2"
+    _raise_if_error(run, steps=("1", "2a"))
+    _check_sampled_once(run, ("2a",), "`qs_selected`")
     qs_selected = _tensor(run, "qs_selected", hint)
     _check_batch_shape(qs_selected, "qs_selected", B, hint)
     if not qs_selected.requires_grad:
         _fail("`qs_selected` carries no gradient, so the critic cannot learn from it: compute it with "
               "q_current outside torch.no_grad() and without .detach() (Hint 2.2).")
-    if not run.critic_grads:
-        _raise_if_error(run, "critic step")
-    if not run.critic_grads or all(g is None for g in run.critic_grads[0]):
-        _fail("q_optimizer.step() found no gradient on q_current: the prediction must come from q_current "
+    if run.critic_grads:
+        grads = run.critic_grads[0]
+    else:  # backward() raised before the critic's step: ask autograd directly
+        params = list(run.agent.q_current.parameters())
+        flags = [p.requires_grad for p in params]
+        for p in params:
+            p.requires_grad_(True)
+        try:
+            grads = list(torch.autograd.grad(qs_selected.sum(), params, allow_unused=True, retain_graph=True))
+        except RuntimeError:
+            grads = [None] * len(params)
+        finally:
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
+    if all(g is None for g in grads):
+        _fail("The critic's update found no gradient on q_current: the prediction must come from q_current "
               "(Hint 2.2).")
     data = make_transitions(0)
     moved_next = dict(data, next_obs=np.zeros_like(data["next_obs"]))
     other = capture_backward(make_check_agent(agent_class, transitions=moved_next))
-    if other.error is None and isinstance(other.get("qs_selected"), torch.Tensor) and \
-            not torch.allclose(other.get("qs_selected"), qs_selected):
+    if isinstance(other.get("qs_selected"), torch.Tensor) and not _same(other.get("qs_selected"), qs_selected):
         _fail("`qs_selected` changed when only the next states changed: the prediction is Q(s, a) of the "
               "states and actions of the batch (Hint 2.2).")
     moved_act = dict(data, act=-data["act"])
     other = capture_backward(make_check_agent(agent_class, transitions=moved_act))
-    if other.error is None and isinstance(other.get("qs_selected"), torch.Tensor) and \
-            torch.allclose(other.get("qs_selected"), qs_selected):
+    if isinstance(other.get("qs_selected"), torch.Tensor) and _same(other.get("qs_selected"), qs_selected):
         _fail("`qs_selected` did not change when the stored actions changed: feed the actions that were "
               "played, together with the states, to the critic (Hint 2.2).")
     return run
@@ -370,14 +516,17 @@ def check_critic_prediction(agent_class: type) -> BackwardRun:
 
 @_quiet
 def check_critic_target(agent_class: type) -> BackwardRun:
-    """Property checks of the target ``qs_target`` = y (Exercise 2, step 2b).
+    """Property checks of the target ``qs_target`` = y (Exercise 2, step 2b) and of the critic's update.
 
-    It has shape (B, 1) and no gradient; it equals the reward where done = 1; it equals the reward everywhere
-    when gamma = 0; it does not change when the live networks change (it uses the target networks), and it
-    changes when the target networks change.
+    It is built from the same mini-batch as the prediction, has shape (B, 1) and no gradient; it equals the
+    reward where done = 1; it equals the reward everywhere when gamma = 0; it depends on the next states but not
+    on the batch's own states; it does not change when the live networks change (it uses the target networks),
+    and it changes when the target networks change. The critic's optimizer steps exactly once.
     """
     hint = "Hint 2.3"
     run = capture_backward(make_check_agent(agent_class))
+    _raise_if_error(run, steps=("1", "2a", "2b", "critic_update"))
+    _check_sampled_once(run, ("2b",), "the target `qs_target`")
     qs_target = _tensor(run, "qs_target", hint)
     _check_batch_shape(qs_target, "qs_target", B, hint)
     if qs_target.requires_grad:
@@ -385,6 +534,10 @@ def check_critic_target(agent_class: type) -> BackwardRun:
               "compute it under torch.no_grad() or detach it (Hint 2.3).")
     if not run.batches:
         _fail("backward() never sampled the replay buffer (Hint 2.1).")
+    if len(run.critic_grads) > 1:
+        _fail(f"q_optimizer.step() ran {len(run.critic_grads)} times in one backward(): the critic must take "
+              "exactly one step per update, the one the given code takes after step 2b. Leave the optimizers "
+              "to the given code (Hint 2.6).")
     _states, _actions, _next_states, rewards, dones = run.batches[0]
     terminal = dones[:, 0] == 1
     if not torch.allclose(qs_target[terminal], rewards[terminal], atol=1e-5):
@@ -399,24 +552,20 @@ def check_critic_target(agent_class: type) -> BackwardRun:
             not torch.allclose(value, zero_gamma.batches[0][3], atol=1e-5):
         _fail("With gamma = 0 the target must equal the reward: the discount gamma multiplies the value of "
               "the next state (Hint 2.3).")
-    live_moved = make_check_agent(agent_class)
-    with torch.no_grad():
-        for net in (live_moved.q_current, live_moved.mu_current):
-            for p in net.parameters():
-                p.mul_(-1.5)
-    other = capture_backward(live_moved)
-    if isinstance(other.get("qs_target"), torch.Tensor) and not torch.allclose(other.get("qs_target"), qs_target,
-                                                                               atol=1e-5):
+    data = make_transitions(0)
+    moved_states = capture_backward(make_check_agent(agent_class, transitions=dict(data, obs=data["obs"][::-1].copy())))
+    if isinstance(moved_states.get("qs_target"), torch.Tensor) and \
+            not _same(moved_states.get("qs_target"), qs_target):
+        _fail("`qs_target` changed when only the batch's states s changed (next states, rewards and dones "
+              "unchanged): the target bootstraps from the NEXT state s'. Both the next action μ̂(s') and its "
+              "value Q̂(s', μ̂(s')) take the next states (Hint 2.3).")
+    other = capture_backward(_moved(make_check_agent(agent_class), ("q_current", "mu_current")))
+    if isinstance(other.get("qs_target"), torch.Tensor) and not _same(other.get("qs_target"), qs_target):
         _fail("`qs_target` changed when only the live networks (q_current, mu_current) changed: the target "
               "must come from q_target and mu_target (Hint 2.3).")
     for name in ("q_target", "mu_target"):
-        target_moved = make_check_agent(agent_class)
-        with torch.no_grad():
-            for p in getattr(target_moved, name).parameters():
-                p.mul_(-1.5)
-        other = capture_backward(target_moved)
-        if isinstance(other.get("qs_target"), torch.Tensor) and torch.allclose(other.get("qs_target"), qs_target,
-                                                                               atol=1e-5):
+        other = capture_backward(_moved(make_check_agent(agent_class), (name,)))
+        if isinstance(other.get("qs_target"), torch.Tensor) and _same(other.get("qs_target"), qs_target):
             _fail(f"`qs_target` did not change when {name} changed: the next action comes from mu_target and "
                   "its value from q_target (Hint 2.3).")
     return run
@@ -424,28 +573,46 @@ def check_critic_target(agent_class: type) -> BackwardRun:
 
 @_quiet
 def check_policy_step(agent_class: type) -> BackwardRun:
-    """Property checks of the policy loss ``q_mu`` (Exercise 2, step 3).
+    """Property checks of the policy loss ``q_mu`` (Exercise 2, step 3) and of the actor's update.
 
-    ``q_mu`` is a tensor; the returned policy loss is its mean; the actor receives a gradient; and a small step
-    against that gradient *raises* the critic's value Q(s, μ(s)) of the batch states (gradient ascent).
+    ``q_mu`` is a tensor built on the update's only mini-batch; the returned policy loss is its mean; it comes
+    from the live critic (not the target critic); the actor receives a gradient, from exactly one optimizer
+    step; and a small step against that gradient *raises* the critic's value Q(s, μ(s)) of the batch states
+    (gradient ascent).
     """
     hint = "Hint 2.5"
     run = capture_backward(make_check_agent(agent_class))
     if isinstance(run.error, RuntimeError) and "does not require grad" in str(run.error) and run.critic_grads:
         _fail("loss_mu.backward() failed because the policy loss carries no gradient back to the actor: it must "
               "be computed from the actions mu_current(states) chooses now, without detaching them (Hint 2.5).")
-    _raise_if_error(run, "policy loss")
+    _raise_if_error(run, consequence="The policy loss is checked once backward() runs to its end.")
+    _check_sampled_once(run, ("critic_update", "3"), "the policy loss `q_mu`")
     q_mu = _tensor(run, "q_mu", hint)
     if not isinstance(run.returned, tuple) or len(run.returned) != 2:
         _fail("backward() must return the pair (TD error, policy loss) of the given code.")
     if not math.isclose(float(run.returned[1]), float(q_mu.detach().mean()), rel_tol=1e-5, abs_tol=1e-6):
         _fail("The returned policy loss is not q_mu.mean(): keep the given code after q_mu.")
+    if len(run.actor_grads) > 1:
+        _fail(f"mu_optimizer.step() ran {len(run.actor_grads)} times in one backward(): the actor must take "
+              "exactly one step per update, the one the given code takes after step 3. Leave the optimizers "
+              "to the given code (Hint 2.6).")
     if not run.actor_grads or any(g is None for g in run.actor_grads[0]):
         _fail("mu_optimizer.step() found no gradient on mu_current: the policy loss must come from the critic "
               "evaluated at the actor's own actions mu_current(states) (Hint 2.5).")
     if all(float(g.abs().max()) == 0.0 for g in run.actor_grads[0]):
         _fail("The actor's gradient is zero everywhere: the policy loss must depend on mu_current(states) "
               "(Hint 2.5).")
+    other = capture_backward(_moved(make_check_agent(agent_class), ("q_target",)))
+    if other.error is None and isinstance(other.returned, tuple) and len(other.returned) == 2 and \
+            not math.isclose(float(other.returned[1]), float(run.returned[1]), rel_tol=1e-5, abs_tol=1e-6):
+        _fail("The policy loss changed when only the target critic q_target changed: the actor must climb the "
+              "value given by the LIVE critic q_current, the critic being trained; the target networks only "
+              "serve the critic's target y (Hint 2.5).")
+    other = capture_backward(_moved(make_check_agent(agent_class), ("q_current",)))
+    if other.error is None and isinstance(other.returned, tuple) and len(other.returned) == 2 and \
+            math.isclose(float(other.returned[1]), float(run.returned[1]), rel_tol=1e-5, abs_tol=1e-6):
+        _fail("The policy loss did not change when the live critic q_current changed: it must be the live "
+              "critic's value of the actor's actions (Hint 2.5).")
     states = run.batches[0][0]
     before = _mean_q_of_policy(run.before, states)
     stepped = copy.deepcopy(run.before)
@@ -466,7 +633,7 @@ def check_policy_step(agent_class: type) -> BackwardRun:
 def check_target_update(agent_class: type) -> None:
     """The target networks move by the polyak average only: θ̂ ← ρ θ̂ + (1 - ρ) θ after each ``backward()``."""
     run = capture_backward(make_check_agent(agent_class))
-    _raise_if_error(run, "target update")
+    _raise_if_error(run, consequence="The target networks' update is checked once backward() runs to its end.")
     rho = run.before.polyak
     for target, live in (("q_target", "q_current"), ("mu_target", "mu_current")):
         old_t = list(getattr(run.before, target).parameters())

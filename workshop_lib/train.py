@@ -1,4 +1,4 @@
-"""The main job: train a DDPG agent on Pendulum-v1 headless, plot the run and evaluate the greedy policy.
+"""The main job: train a DDPG agent headless (Pendulum-v1 by default), plot the run and evaluate the greedy policy.
 
 Run ``python -m workshop_lib.train --help`` for the options; each hyperparameter of the notebook's cell is an
 option named after it (``EPSILON_START`` -> ``--epsilon-start``). By default it trains the reference agent of
@@ -7,7 +7,8 @@ option named after it (``EPSILON_START`` -> ``--epsilon-start``). By default it 
 The loop (also the notebook's training cell):
 
 1. warm-up: the first ``warmup_episodes`` episodes only fill the replay buffer (no updates);
-2. every step: act with ``a = μ(s) + ε·N(0, I)`` (clipped), store (s, a, r, s', terminated), and every
+2. every step: act with ``a = μ(s) + ε·ξ`` (clipped; ``ξ ~ N(0, I)`` drawn by the agent, or with ``NOISE = "ou"``
+   a temporally correlated ξ from :mod:`workshop_lib.noise`), store (s, a, r, s', terminated), and every
    ``update_freq`` steps after the warm-up call ``agent.backward()`` once;
 3. after every episode: anneal ε linearly from ``epsilon_start`` to ``epsilon_end`` over ``decay_episodes``.
 """
@@ -19,7 +20,6 @@ import contextlib
 import dataclasses
 import importlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from workshop_lib.env_wrapper import EnvWrapper, make_env
-from workshop_lib.utils import create_run_name, set_seed, visualize_result
+from workshop_lib.noise import NOISE_KINDS, make_noise, noisy_action
+from workshop_lib.utils import create_run_name, save_figure, set_seed, visualize_result
 
 __all__ = ["Hyperparameters", "epsilon_at", "run_episode", "train_agent", "greedy", "evaluate", "main",
            "output_is_terminal"]
@@ -66,6 +67,9 @@ class Hyperparameters:
     BATCH_SIZE: int = _knob(64, "Transitions per update.")
     NUM_H: int = _knob(2, "Hidden layers of each network.")
     H: int = _knob(64, "Units per hidden layer.")
+    POLYAK: float = _knob(0.995, "Polyak coefficient ρ of the target networks' update (0: a full copy each update).")
+    NOISE: str = _knob("gaussian", "Exploration noise ξ: 'gaussian' (Exercise 1's) or 'ou' (temporally correlated).")
+    ENV_ID: str = _knob("Pendulum-v1", "Gymnasium id of the environment (a Box action space symmetric around 0).")
 
     def validate(self) -> None:
         """Raise ValueError with the offending name if a value is out of range."""
@@ -85,6 +89,12 @@ class Hyperparameters:
             raise ValueError("EPSILON_START and EPSILON_END must be non-negative.")
         if self.DECAY_EPISODES <= 0:
             raise ValueError(f"DECAY_EPISODES must be positive, got {self.DECAY_EPISODES}.")
+        if not 0.0 <= self.POLYAK <= 1.0:
+            raise ValueError(f"POLYAK must lie in [0, 1], got {self.POLYAK}.")
+        if self.NOISE not in NOISE_KINDS:
+            raise ValueError(f"NOISE must be one of {NOISE_KINDS}, got {self.NOISE!r}.")
+        if not isinstance(self.ENV_ID, str) or not self.ENV_ID:
+            raise ValueError(f"ENV_ID must be a Gymnasium id such as 'Pendulum-v1', got {self.ENV_ID!r}.")
 
 
 #: The original workshop's values (its cell had STEPS = 1000; with 200 they reach -849 for seed 0).
@@ -92,6 +102,15 @@ SEED_WORKSHOP_VALUES = Hyperparameters(
     EPISODES=150, STEPS=200, WARMUP_EPISODES=11, EPSILON_START=0.4, EPSILON_END=0.1, DECAY_EPISODES=45,
     GAMMA=0.95, UPDATE_FREQ=1, LR=1e-4, BATCH_SIZE=64, NUM_H=1, H=128,
 )
+
+
+#: The changes the notebook suggests for MountainCarContinuous-v0 (question 5); everything else keeps its default.
+#: Its 999-step horizon is Gymnasium's own time limit, the action limit is 1.0, and the exploration noise is
+#: temporally correlated (workshop_lib.noise): with independent Gaussian noise the car never reaches the flag.
+#: What these values reach is measured by benchmarks/bench_mountaincar.py (benchmarks/MOUNTAINCAR.md).
+MOUNTAIN_CAR_CHANGES = dict(ENV_ID="MountainCarContinuous-v0", STEPS=999, EPISODES=30, NOISE="ou",
+                            EPSILON_START=0.5, EPSILON_END=0.1, DECAY_EPISODES=20.0, GAMMA=0.99)
+MOUNTAIN_CAR_VALUES = dataclasses.replace(Hyperparameters(), **MOUNTAIN_CAR_CHANGES)
 
 
 def epsilon_at(episode: int, start: float, end: float, decay_episodes: float) -> float:
@@ -104,7 +123,7 @@ def epsilon_at(episode: int, start: float, end: float, decay_episodes: float) ->
 
 
 def run_episode(agent: Any, env: EnvWrapper, learn: bool = True, update: bool = True, update_freq: int = 1,
-                on_update: Callable[[float, float], None] | None = None) -> float:
+                on_update: Callable[[float, float], None] | None = None, noise: Any = None) -> float:
     """Play one episode with ``agent.select_action``; when ``learn``, store and update as DDPG does.
 
     Args:
@@ -116,15 +135,20 @@ def run_episode(agent: Any, env: EnvWrapper, learn: bool = True, update: bool = 
             warm-up, which only fills the replay memory).
         update_freq: steps between two updates.
         on_update: called with ``(td_error, policy_loss)`` after each update.
+        noise: ``None`` to act with ``agent.select_action`` (its own noise); or a temporally correlated noise
+            (:func:`workshop_lib.noise.make_noise`), reset here and used through
+            :func:`workshop_lib.noise.noisy_action`.
 
     Returns:
         The episode's return (the sum of its rewards).
     """
     state = env.reset()
+    if noise is not None:
+        noise.reset()
     episode_return = 0.0
     while not env.episode_over:
         env.render()  # captures a frame only when env.recording is on; free otherwise
-        action = agent.select_action(state)
+        action = agent.select_action(state) if noise is None else noisy_action(agent, state, noise)
         next_state, reward, done = env.step(action)
         episode_return += reward
         if learn:
@@ -140,7 +164,7 @@ def run_episode(agent: Any, env: EnvWrapper, learn: bool = True, update: bool = 
 
 def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool = True,
                 log: Callable[[str], None] | None = print,
-                after_episode: Callable[[int, Any], bool] | None = None) -> dict[str, Any]:
+                after_episode: Callable[[int, Any], bool] | None = None, seed: int | None = None) -> dict[str, Any]:
     """The training loop of the notebook, headless.
 
     Args:
@@ -151,6 +175,7 @@ def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool
         log: where the per-episode lines go (``None`` for silence).
         after_episode: called as ``after_episode(episode, agent)`` after each episode (e.g. a greedy
             evaluation); its time is not counted in ``wall_time_s``; returning True stops training.
+        seed: seed of the correlated noise's generator when ``hp.NOISE`` is not ``"gaussian"``.
 
     Returns:
         ``{"returns", "td_errors", "policy_losses", "updates", "wall_time_s", "cpu_time_s"}`` (lists per
@@ -166,6 +191,7 @@ def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool
         td_errors.append(td_error)
         policy_losses.append(policy_loss)
 
+    noise = make_noise(hp.NOISE, env.action_size(), seed=seed)
     bar = tqdm(range(hp.EPISODES), desc="training", unit="ep", disable=not progress, dynamic_ncols=True)
     write = bar.write if progress and log is print else log  # print would break the bar's line
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -175,7 +201,7 @@ def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool
         warmup = episode < hp.WARMUP_EPISODES
         updates_before = len(td_errors)
         episode_return = run_episode(agent, env, learn=True, update=not warmup, update_freq=hp.UPDATE_FREQ,
-                                     on_update=record)
+                                     on_update=record, noise=noise)
         returns.append(episode_return)
         if warmup:
             status = "warm-up: no updates yet"
@@ -247,29 +273,32 @@ def load_agent_class(spec: str) -> type:
 
 
 def build_agent(agent_cls: type, env: EnvWrapper, hp: Hyperparameters) -> Any:
-    """Construct the agent with the notebook's keyword arguments."""
-    return agent_cls(
+    """Construct the agent with the notebook's keyword arguments, then set its polyak coefficient ``hp.POLYAK``
+    (as the notebook's training cell does)."""
+    agent = agent_cls(
         state_size=env.state_size(), action_size=env.action_size(), action_limit=env.action_limit(),
         gamma=hp.GAMMA, batch_size=hp.BATCH_SIZE, lr=hp.LR, num_hidden=hp.NUM_H, hidden_units=hp.H,
         eps_start=hp.EPSILON_START,
     )
+    agent.polyak = hp.POLYAK
+    return agent
 
 
-def seeded_setup(hp: Hyperparameters, seed: int, env_id: str = "Pendulum-v1",
+def seeded_setup(hp: Hyperparameters, seed: int, env_id: str | None = None,
                  agent_spec: str | type = DEFAULT_AGENT) -> tuple[EnvWrapper, Any]:
     """Seed everything (:func:`set_seed` and the env's first reset), then build the env and the agent.
 
     Args:
         hp: the hyperparameters.
         seed: seed of Python's ``random``, numpy, torch and the env.
-        env_id: the Gymnasium id.
+        env_id: the Gymnasium id; ``None`` takes ``hp.ENV_ID``.
         agent_spec: the agent class, or ``"module:Class"`` to import it.
 
     Returns:
         ``(env, agent)``, with the horizon ``hp.STEPS``.
     """
     set_seed(seed)
-    env = make_env(env_id, steps=hp.STEPS)
+    env = make_env(env_id or hp.ENV_ID, steps=hp.STEPS)
     env.seed(seed)
     try:
         agent_cls = agent_spec if isinstance(agent_spec, type) else load_agent_class(agent_spec)
@@ -279,35 +308,44 @@ def seeded_setup(hp: Hyperparameters, seed: int, env_id: str = "Pendulum-v1",
         raise
 
 
-def run_name_for(hp: Hyperparameters, env_id: str) -> str:
-    """The figure's file name stem for this run."""
+def run_name_for(hp: Hyperparameters, env_id: str | None = None) -> str:
+    """The figure's file name stem for this run (as the notebook's hyperparameter cell makes it).
+
+    ``env_id`` (default ``hp.ENV_ID``) goes in as is, e.g. ``DDPG_Pendulum-v1_l2_h64_..._rho0.995``.
+    """
     return create_run_name(
-        alg="DDPG", env=env_id.split("-")[0].lower(), num_layers=hp.NUM_H, hidden_dim=hp.H,
+        alg="DDPG", env=env_id or hp.ENV_ID, num_layers=hp.NUM_H, hidden_dim=hp.H,
         eps_start=hp.EPSILON_START, eps_end=hp.EPSILON_END,
         decay=(hp.EPSILON_START - hp.EPSILON_END) / hp.DECAY_EPISODES, gamma=hp.GAMMA,
         batch_size=hp.BATCH_SIZE, lr=hp.LR, num_ep=hp.EPISODES, num_step=hp.STEPS, updt_freq=hp.UPDATE_FREQ,
+        polyak=hp.POLYAK, noise=hp.NOISE,
     )
 
 
-def run(hp: Hyperparameters, seed: int = 0, env_id: str = "Pendulum-v1", agent_spec: str = DEFAULT_AGENT,
+def run(hp: Hyperparameters, seed: int = 0, env_id: str | None = None, agent_spec: str = DEFAULT_AGENT,
         eval_episodes: int = 10, threads: int = 1, store_path: str = STORE_PATH, progress: bool = True,
         log: Callable[[str], None] | None = print) -> dict[str, Any]:
-    """Seed, build, train, plot and evaluate; return the summary that ``--json`` writes."""
+    """Seed, build, train, plot and evaluate; return the summary that ``--json`` writes.
+
+    ``env_id`` overrides ``hp.ENV_ID`` (the summary's hyperparameters then hold it). The figure is saved under a
+    name of its own (:func:`workshop_lib.utils.save_figure`): a rerun never overwrites an earlier figure.
+    """
+    if env_id is not None and env_id != hp.ENV_ID:
+        hp = dataclasses.replace(hp, ENV_ID=env_id)
+    env_id = hp.ENV_ID
     hp.validate()
     torch.set_num_threads(threads)
     env, agent = seeded_setup(hp, seed, env_id, agent_spec)
     try:
-        result = train_agent(agent, env, hp, progress=progress, log=log)
+        result = train_agent(agent, env, hp, progress=progress, log=log, seed=seed)
     finally:
         env.close()
 
     run_name = run_name_for(hp, env_id)
-    os.makedirs(store_path, exist_ok=True)
-    figure_path = os.path.join(store_path, run_name + ".png")
     import matplotlib.pyplot as plt
 
     fig = visualize_result(result["returns"], result["td_errors"], result["policy_losses"])
-    fig.savefig(figure_path, dpi=120)
+    figure_path = str(save_figure(fig, store_path, run_name))
     plt.close(fig)
 
     eval_env = make_env(env_id, steps=hp.STEPS)
@@ -346,11 +384,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     for knob in dataclasses.fields(Hyperparameters):
         option = "--" + knob.name.lower().replace("_", "-")
-        kind = float if knob.type in ("float", float) else int
-        parser.add_argument(option, dest=knob.name, type=kind, default=getattr(defaults, knob.name),
-                            help=knob.metadata["help"])
+        kind = {"float": float, "int": int, "str": str}.get(knob.type if isinstance(knob.type, str) else
+                                                            knob.type.__name__, str)
+        options = [option, "--env"] if knob.name == "ENV_ID" else [option]  # --env: the older name, kept
+        parser.add_argument(*options, dest=knob.name, type=kind, default=getattr(defaults, knob.name),
+                            choices=NOISE_KINDS if knob.name == "NOISE" else None, help=knob.metadata["help"])
     parser.add_argument("--seed", type=int, default=0, help="seed of random, numpy, torch and the env")
-    parser.add_argument("--env", default="Pendulum-v1", help="Gymnasium id (Box action space)")
     parser.add_argument("--agent", default=DEFAULT_AGENT, help="agent class as module:Class")
     parser.add_argument("--eval-episodes", type=int, default=10, help="greedy episodes after training")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for small nets)")
@@ -370,7 +409,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     hp = Hyperparameters(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Hyperparameters)})
     progress = output_is_terminal() if args.progress is None else args.progress
-    summary = run(hp, seed=args.seed, env_id=args.env, agent_spec=args.agent, eval_episodes=args.eval_episodes,
+    summary = run(hp, seed=args.seed, agent_spec=args.agent, eval_episodes=args.eval_episodes,
                   threads=args.threads, store_path=args.store_path, progress=progress,
                   log=None if args.quiet else print)
     print()

@@ -1,14 +1,16 @@
-"""Small utilities: seeding, run names and the learning-curve figure."""
+"""Small utilities: seeding, run names, the learning-curve figure and where the figures are saved."""
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "create_run_name", "visualize_result", "moving_average"]
+__all__ = ["set_seed", "create_run_name", "visualize_result", "moving_average", "save_figure", "saved_figures"]
 
 
 def set_seed(seed: int) -> None:
@@ -26,7 +28,8 @@ def set_seed(seed: int) -> None:
 
 def create_run_name(alg: str, env: str, num_layers: int, hidden_dim: int, eps_start: float,
                     eps_end: float, decay: float, gamma: float, batch_size: int, lr: float, num_ep: int,
-                    num_step: int, updt_freq: int | None = None, sw_freq: int | None = None) -> str:
+                    num_step: int, updt_freq: int | None = None, sw_freq: int | None = None,
+                    polyak: float | None = None, noise: str | None = None) -> str:
     """A file-name-safe name that records a run's hyperparameters.
 
     Args:
@@ -44,9 +47,11 @@ def create_run_name(alg: str, env: str, num_layers: int, hidden_dim: int, eps_st
         num_step: steps per episode.
         updt_freq: one update every ``updt_freq`` steps (optional).
         sw_freq: target-network switch frequency, for DQN's hard updates (optional).
+        polyak: polyak coefficient ρ of DDPG's soft target update (optional).
+        noise: kind of exploration noise (optional; ``"gaussian"``, the default of the notebook, is left out).
 
     Returns:
-        e.g. ``"DDPG_pendulum_l2_h64_eps0.4-0.05_dec0.0075_g0.98_b64_lr0.001_ep60_st200_uf1"``.
+        e.g. ``"DDPG_Pendulum-v1_l2_h64_eps0.4-0.05_dec0.00875_g0.98_b64_lr0.001_ep80_st200_uf1_rho0.995"``.
     """
     parts = [
         str(alg), str(env).replace("/", "-"), f"l{num_layers}", f"h{hidden_dim}",
@@ -57,7 +62,42 @@ def create_run_name(alg: str, env: str, num_layers: int, hidden_dim: int, eps_st
         parts.append(f"uf{updt_freq}")
     if sw_freq is not None:
         parts.append(f"sw{sw_freq}")
+    if polyak is not None:
+        parts.append(f"rho{polyak:g}")
+    if noise is not None and noise != "gaussian":
+        parts.append(str(noise))
     return "_".join(parts).replace(" ", "")
+
+
+def save_figure(fig, store_path: str | os.PathLike, run_name: str, dpi: int = 120) -> Path:
+    """Save ``fig`` as ``store_path/<run_name>_<NNN>.png`` with the first free run number NNN (001, 002, ...).
+
+    Two runs with the same hyperparameters (say, before and after a change to the training code) therefore get
+    two files: no figure overwrites another. The number is claimed atomically, so parallel runs are safe too.
+
+    Returns:
+        The path of the saved figure.
+    """
+    folder = Path(store_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    number = 1
+    while True:
+        path = folder / f"{run_name}_{number:03d}.png"
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            number += 1
+            continue
+        fig.savefig(path, dpi=dpi)
+        return path
+
+
+def saved_figures(store_path: str | os.PathLike) -> list[Path]:
+    """The learning-curve figures saved in ``store_path`` so far, oldest first (an empty list if none)."""
+    folder = Path(store_path)
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.png"), key=lambda p: (p.stat().st_mtime, p.name))
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:

@@ -1,0 +1,207 @@
+"""Every number the notebook's prose states is computed here, or checked against where it comes from.
+
+The numbers: the updates of a default run, the original workshop's values and what they reached, the
+constructor's defaults, the polyak horizon, the replay memory's size, Pendulum's and MountainCar's facts, the
+settings suggested for MountainCar and what they reached (benchmarks/MOUNTAINCAR.md), and the points.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import gymnasium as gym
+import nbformat
+import numpy as np
+import pytest
+
+from tests import grading_catalog as gc
+from tests.test_autograder import MASTER, REPO, SOLUTION, STUDENT
+from workshop_lib.noise import OrnsteinUhlenbeckNoise
+from workshop_lib.train import MOUNTAIN_CAR_CHANGES, SEED_WORKSHOP_VALUES, Hyperparameters
+
+DEFAULTS = Hyperparameters()
+
+
+def _cells() -> dict[str, str]:
+    return {c.id: c.source for c in nbformat.read(MASTER, as_version=4).cells}
+
+
+def _prose() -> str:
+    return "\n".join(c.source for c in nbformat.read(MASTER, as_version=4).cells if c.cell_type == "markdown")
+
+
+def test_the_updates_of_a_default_run():
+    text = _cells()["cell-23"]
+    episodes, warmup, steps, updates = re.search(
+        r"\$\((\d+) - (\d+)\) \\times (\d+) = (\d+)\\,(\d{3})\$", text).groups()[:3] + (
+        int("".join(re.search(r"= (\d+)\\,(\d{3})\$", text).groups())),)
+    assert (int(episodes), int(warmup), int(steps)) == (DEFAULTS.EPISODES, DEFAULTS.WARMUP_EPISODES, DEFAULTS.STEPS)
+    assert updates == (DEFAULTS.EPISODES - DEFAULTS.WARMUP_EPISODES) * DEFAULTS.STEPS // DEFAULTS.UPDATE_FREQ
+    assert f"{DEFAULTS.EPISODES - DEFAULTS.WARMUP_EPISODES} episodes after the warm-up" in text
+    assert "16 000" not in _prose() and "16000" not in _prose()
+    printed = "".join(o.get("text", "") for c in nbformat.read(SOLUTION, as_version=4).cells
+                      if c.cell_type == "code" for o in c.outputs)
+    assert f"UPDATES: {updates} |" in printed, "the solution notebook's run prints another count"
+
+
+def test_the_default_run_takes_about_a_minute():
+    printed = "".join(o.get("text", "") for c in nbformat.read(SOLUTION, as_version=4).cells
+                      if c.cell_type == "code" for o in c.outputs)
+    seconds = float(re.search(r"TRAINING TIME: ([\d.]+) s", printed).group(1))
+    assert "about a minute" in " ".join(_cells()["cell-23"].split()) and seconds <= 75
+
+
+def test_the_original_workshops_values_and_result():
+    text = _cells()["cell-23"]
+    seed = SEED_WORKSHOP_VALUES
+    for quoted in (f"`EPISODES = {seed.EPISODES}`", f"`EPSILON_END = {seed.EPSILON_END}`", f"`GAMMA = {seed.GAMMA}`",
+                   f"`LR = {seed.LR:.4f}`", f"`NUM_H = {seed.NUM_H}`", f"`H = {seed.H}`",
+                   f"{seed.WARMUP_EPISODES} warm-up"):
+        assert quoted in text, quoted
+    assert "ten\ntimes too small" in text or "ten times too small" in text
+    assert DEFAULTS.LR == pytest.approx(10 * seed.LR)
+    # -849: the greedy return the README's command measured (seed 0); the notebook, the README and train.py agree
+    readme = (REPO / "README.md").read_text()
+    train = (REPO / "workshop_lib" / "train.py").read_text()
+    assert "$-849$" in text and "-849" in readme and "-849" in train
+    for where in (_prose(), readme, train):
+        assert "-960" not in where and "−960" not in where
+    assert "--lr 1e-4" in readme and "--gamma 0.95" in readme and "--episodes 150" in readme
+
+
+def _notebook_agent_class():
+    return gc.agent_class(STUDENT, MASTER, gc.CORRECT[0])
+
+
+@pytest.mark.parametrize("which", ["notebook", "solutions"])
+def test_the_constructors_defaults_are_the_hyperparameter_cells(which):
+    if which == "notebook":
+        cls = _notebook_agent_class()
+    else:
+        from solutions.ddpg_agent import DDPGAgent as cls
+    params = inspect.signature(cls.__init__).parameters
+    expected = {"gamma": DEFAULTS.GAMMA, "batch_size": DEFAULTS.BATCH_SIZE, "lr": DEFAULTS.LR,
+                "num_hidden": DEFAULTS.NUM_H, "hidden_units": DEFAULTS.H, "eps_start": DEFAULTS.EPSILON_START}
+    assert {name: params[name].default for name in expected} == expected
+    assert cls(3, 1, 2.0).polyak == DEFAULTS.POLYAK
+
+
+def test_the_polyak_horizon_and_the_replay_memory():
+    cells = _cells()
+    assert "(0.995 unless you change `POLYAK`" in cells["cell-11"]
+    horizon = int(re.search(r"1/\(1-\\rho\) = (\d+)\$ updates", cells["cell-11"]).group(1))
+    assert horizon == round(1 / (1 - DEFAULTS.POLYAK))
+    assert "up to 100 000 of them" in cells["cell-09"]
+    assert _notebook_agent_class()(3, 1, 2.0).rb.capacity == 100_000
+
+
+def test_pendulum_facts():
+    env = gym.make("Pendulum-v1")
+    assert env.spec.max_episode_steps == 200 and float(env.action_space.high[0]) == 2.0
+    worst = np.pi ** 2 + 0.1 * 8 ** 2 + 0.001 * 2 ** 2
+    text = _cells()["cell-02"]
+    assert f"about $-{worst:.1f}$ at worst" in text
+    assert f"about $-{50 * round(200 * worst / 50):.0f}$ and $0$" in text  # 200 steps of the worst reward
+    # a random agent scores "around -1200": uniformly random torques, 20 episodes
+    rng = np.random.default_rng(0)
+    returns = []
+    for episode in range(20):
+        env.reset(seed=episode)
+        total, over = 0.0, False
+        while not over:
+            _, r, term, trunc, _ = env.step(rng.uniform(-2, 2, 1).astype(np.float32))
+            total, over = total + r, term or trunc
+        returns.append(total)
+    assert "A random\nagent scores around $-1200$" in text or "agent scores around $-1200$" in text
+    assert -1450 < np.mean(returns) < -950, np.mean(returns)
+
+
+def test_mountain_car_facts():
+    env = gym.make("MountainCarContinuous-v0")
+    car = env.unwrapped
+    text = _cells()["question-mountain-car"]
+    assert f"$[{car.min_position}, {car.max_position}]$" in text
+    assert f"$[-{car.max_speed}, {car.max_speed}]$" in text
+    assert f"position $\\geq {car.goal_position}$" in text
+    assert f"time limit of {env.spec.max_episode_steps} steps" in text
+    assert f"action limit {float(env.action_space.high[0])}" in text
+    assert float(env.action_space.high[0]) == 1.0 and "half of Pendulum's" in text
+    assert f"above {env.spec.reward_threshold:g} counts as solved" in text
+    env.reset(seed=0)
+    _, reward, *_ = env.step(np.array([1.0], np.float32))
+    assert reward == pytest.approx(-0.1)  # -0.1 a² per step
+    assert "$-0.1\\,a^2$ per step, and $+100$" in text
+    assert 999 * 0.1 * 1.0 ** 2 < 100, "the action cost of a whole episode stays below the flag's +100"
+    theta = OrnsteinUhlenbeckNoise(1).theta
+    assert f"$\\theta$ = {theta}" in text and f"\\approx {round(1 / theta)}$ steps" in text
+
+
+def test_mountain_car_settings_and_measured_return():
+    block = re.search(r"```python\n(.*?)```", _cells()["question-mountain-car"], re.S).group(1)
+    suggested: dict = {}
+    exec(block, suggested)  # noqa: S102 - the notebook's own suggestion, as a student would paste it
+    assert {k: suggested[k] for k in MOUNTAIN_CAR_CHANGES} == MOUNTAIN_CAR_CHANGES
+    assert set(suggested) - {"__builtins__"} == set(MOUNTAIN_CAR_CHANGES)
+    text = " ".join(_cells()["question-mountain-car"].split())
+    measured = json.loads((REPO / "benchmarks" / "mountaincar.json").read_text())
+    assert measured["changes"] == MOUNTAIN_CAR_CHANGES, "rerun benchmarks/bench_mountaincar.py"
+    ou = [r["greedy_mean"] for r in measured["results"] if r["noise"] == "ou"]
+    gaussian = [r["greedy_mean"] for r in measured["results"] if r["noise"] == "gaussian"]
+    assert f"greedy return of {np.median(ou):.1f} (median; from {min(ou):.1f} to {max(ou):.1f}:" in text
+    assert f"every greedy return was within {max(abs(g) for g in gaussian):.2f} of 0" in text
+    lost = sum(g < 0 for g in ou)
+    assert f"in {lost} of {len(ou)} runs the greedy policy no longer reached the flag" in text
+    assert "benchmarks/MOUNTAINCAR.md" in text and (REPO / "benchmarks" / "MOUNTAINCAR.md").is_file()
+
+
+def test_points_of_the_exercises_and_the_questions():
+    nb = nbformat.read(MASTER, as_version=4)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    auto = sum(c.metadata.nbgrader.points for c in graded if not c.metadata.nbgrader.solution)
+    answers = [c for c in graded if c.metadata.nbgrader.solution]
+    manual = sum(c.metadata.nbgrader.points for c in answers)
+    assert auto == 10 and len(answers) == 5
+    assert f"({manual} points in all, beside the {auto} points\nof the exercises)" in _cells()["cell-31"]
+    for cell in answers:
+        assert cell.cell_type == "markdown" and not cell.metadata.nbgrader.locked
+        assert "### BEGIN SOLUTION\n*Rubric (" in cell.source and "### END SOLUTION" in cell.source
+        number = re.search(rf"\*Rubric \((\d+) points\)", cell.source).group(1)
+        assert int(number) == cell.metadata.nbgrader.points
+    questions = [c for c in nb.cells if c.id.startswith("question-")]
+    assert len(questions) == len(answers)
+    for question, answer in zip(questions, answers):
+        stated = re.search(r"\((\d+) points\)", question.source).group(1)
+        assert int(stated) == answer.metadata.nbgrader.points, question.id
+
+
+def test_the_rubric_file_is_up_to_date():
+    from autograder import build_notebooks
+
+    assert (REPO / "autograder" / "RUBRIC.md").read_text() == build_notebooks.rubric_markdown(), \
+        "run `make notebooks` (or autograder/build_notebooks.py --student) to rewrite autograder/RUBRIC.md"
+
+
+def test_the_released_answer_cells_hold_no_rubric():
+    nb = nbformat.read(STUDENT, as_version=4)
+    answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "markdown"]
+    assert len(answers) == 5
+    for cell in answers:
+        assert "Rubric" not in cell.source and "YOUR ANSWER HERE" in cell.source
+
+
+def test_the_rubrics_arithmetic():
+    cells = _cells()
+    gamma = DEFAULTS.GAMMA
+    effective = gamma * (1 - 1 / DEFAULTS.STEPS)
+    rubric = " ".join(cells["answer-time-limit"].split())
+    assert f"{gamma} x (1 - 1/{DEFAULTS.STEPS}) = {effective:.3f}" in rubric
+    assert f"falls from {1 / (1 - gamma):.0f} to about {1 / (1 - effective):.0f} steps" in rubric
+    assert round((1 / (1 - effective)) / (1 / (1 - gamma)), 1) == 0.8 and "by about a fifth" in rubric
+    question = " ".join(cells["question-time-limit"].split())
+    assert f"$\\gamma$ = {gamma} and one transition in {DEFAULTS.STEPS}" in question
+    assert f"1/(1 - γ) = {1 / (1 - 0.9):.0f} steps" in cells["answer-return"] and "`GAMMA = 0.9`" in cells[
+        "question-return"]
+    assert f"the last ~{round(1 / (1 - DEFAULTS.POLYAK))} updates" in " ".join(cells["answer-polyak"].split())

@@ -230,7 +230,7 @@ def test_parallel_and_dask_grading_equal_a_serial_run(tmp_path, graded_course):
     serial_scores, serial_table = runs["serial"]
     assert serial_scores == {v.name: v.expected for v in variants}
     assert runs["parallel"] == runs["serial"]
-    dask_scores = {name: graded_course["scores"][name] for name in SUBSET}
+    dask_scores = _autograded({name: graded_course["scores"][name] for name in SUBSET})
     dask_rows = [row for row in _table(graded_course["proc"].stdout) if row.split("|")[1].strip() in SUBSET]
     assert dask_scores == serial_scores
     assert dask_rows == serial_table[2:]

@@ -192,8 +192,9 @@ class SandboxedGrading(NbGraderPreprocessor):
         reference_records: list[dict[str, Any]] = []
         probe.run_probes(reference_class, fixtures, reference_records.append, visible=False)
         nb_run, verdict_run = RunResult(**result["notebook"]), RunResult(**result["verdict"])
-        notebook_reason = nb_run.reason or self._stream_end_reason(nb_run.records, "notebook")
-        verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict")
+        notebook_reason = nb_run.reason or self._stream_end_reason(nb_run.records, "notebook", nb_run.returncode)
+        verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict",
+                                                                       verdict_run.returncode)
         verdicts = decide(verdict_run.records, reference_records, run_reason=verdict_reason)
         self._merge_outputs(nb, nb_run.records, notebook_reason)
         by_id = {v.part.grade_id: v for v in verdicts}
@@ -229,11 +230,15 @@ class SandboxedGrading(NbGraderPreprocessor):
 
     # ------------------------------------------------------------------------------------------- helpers
     @staticmethod
-    def _stream_end_reason(records: list[dict[str, Any]], which: str) -> str | None:
-        events = [r.get("event") for r in records if "event" in r] + \
-                 ["done" for r in records if r.get("probe") == "done"]
-        if "done" in events:
+    def _stream_end_reason(records: list[dict[str, Any]], which: str, returncode: int | None = 0) -> str | None:
+        """Why a run's stream ended early, or None if it ran to its end: its last record says "done" and the
+        process exited with 0 (a "done" the submission wrote itself, followed by a crash, does not count)."""
+        def is_done(r: dict[str, Any]) -> bool:
+            return r.get("event") == "done" or r.get("probe") == "done"
+
+        if records and is_done(records[-1]) and returncode in (0, None):
             return None
+        events = [r.get("event") for r in records if "event" in r]
         if "kernel_died" in events:
             return "kernel died"
         if "runner_error" in events:

@@ -128,6 +128,10 @@ def judge_backward(student: dict[str, Any], reference: dict[str, Any], part: str
         _same(student["qs_target"], reference["qs_target"], "qs_target")
         _check(not student["qs_target"].get("requires_grad"), "qs_target must carry no gradient")
         _steps_once(student.get("critic_grads"), "the critic's optimizer")
+        try:  # the critic's gradient follows from the prediction too: a wrong prediction costs that part only
+            _same(student["qs_selected"], reference["qs_selected"], "qs_selected")
+        except Failed:
+            return
         _grads_same(student.get("critic_grads"), reference["critic_grads"], "the critic's gradient")
     elif part == "test_policy_loss":
         _check(student.get("error") is None, f"backward() raised {student.get('error')}")

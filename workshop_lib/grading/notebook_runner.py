@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 import nbformat
@@ -89,8 +90,18 @@ def main(argv: list[str] | None = None) -> int:
                           extra_arguments=["--HistoryManager.hist_file=:memory:"],
                           resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
 
+    started: dict[int, float] = {}
+
+    def on_cell_execute(cell: Any, cell_index: int) -> None:
+        started[cell_index] = time.monotonic()
+
     def on_cell_executed(cell: Any, cell_index: int, execute_reply: Any) -> None:
         content = (execute_reply or {}).get("content", {})
+        if time.monotonic() - started.get(cell_index, time.monotonic()) >= timeout - 0.5:
+            # nbclient interrupts a cell past the timeout: the kernel reports a KeyboardInterrupt; say what it was
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename="CellTimeoutError", evalue=f"the cell ran longer than {timeout} s and was interrupted",
+                traceback=[f"CellTimeoutError: the cell ran longer than {timeout} s and was interrupted"]))
         if content.get("status") == "error" and not any(o.get("output_type") == "error" for o in cell.outputs):
             # an error the kernel reported without showing it (a timeout, a silenced traceback)
             cell.outputs.append(nbformat.v4.new_output("error", ename=str(content.get("ename", "Error")),
@@ -102,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             record["cut"] = client.cut[cell_index]
         emit(record)
 
+    client.on_cell_execute = on_cell_execute
     client.on_cell_executed = on_cell_executed
     try:
         client.execute()

@@ -27,6 +27,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from workshop_lib.grading import open_channel
+
 CUT_NOTE = ("[output cut by the grader: {what} wrote more than {limit} of output; the rest was not kept. "
             "Print less, e.g. only every 10th episode.]\n")
 
@@ -74,15 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     cell_cap = int(os.environ.get("DDPG_CELL_OUTPUT_BYTES", str(1_000_000)))
     notebook_cap = int(os.environ.get("DDPG_NOTEBOOK_OUTPUT_BYTES", str(5_000_000)))
     timeout = int(os.environ.get("DDPG_CELL_TIMEOUT", "30"))
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
-    os.set_inheritable(channel.fileno(), False)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-
-    def emit(record: dict[str, Any]) -> None:
-        channel.write(json.dumps(record) + "\n")
-        channel.flush()
+    emit = open_channel()
 
     nb = nbformat.read(path, as_version=4)
     client = CappedClient(nb, cell_cap, notebook_cap, timeout=timeout, interrupt_on_timeout=True,

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from workshop_lib import checks
+from workshop_lib.grading import open_channel
 
 NETS = ("q_current", "q_target", "mu_current", "mu_target")
 """The four networks whose weights the fixtures fix."""
@@ -308,16 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     cell_timeout = float(os.environ.get("DDPG_PROBE_CELL_TIMEOUT", "30"))
     probe_timeout = float(os.environ.get("DDPG_PROBE_TIMEOUT", "30"))
     # The records go to the standard output this process started with; the cells' own output goes nowhere.
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
-    os.set_inheritable(channel.fileno(), False)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
+    emit = open_channel()
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-
-    def emit(record: dict[str, Any]) -> None:
-        channel.write(json.dumps(record, allow_nan=True) + "\n")
-        channel.flush()
 
     with open(cells_path) as f:
         sources = json.load(f)

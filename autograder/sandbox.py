@@ -364,6 +364,11 @@ class Sandbox:
                 result.records.append(record)
         finally:
             timer.cancel()
+            if result.reason is None:  # the stream ended: give the program a moment to exit by itself
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
             if proc.poll() is None:
                 self._kill(proc, result, result.reason)
             proc.wait()

@@ -307,7 +307,8 @@ def _train_job(job: _Job, agent_cls: type | None = None, report: Any = None) -> 
             return False  # never stop early
 
         try:
-            result = train_agent(agent, env, hp, progress=False, log=None, after_episode=after_episode)
+            result = train_agent(agent, env, hp, progress=False, log=None, after_episode=after_episode,
+                                 seed=job.seed)  # the correlated noise too is seeded: a run repeats exactly
         finally:
             env.close()
         record = {

@@ -191,7 +191,7 @@ def progress_line(done: int, total: int, result: dict[str, Any], spec: dict[str,
 def run_jobs(jobs_dir: Path, jobs: int, scheduler: str | None) -> int:
     """Run every ``*.spec.json`` of ``jobs_dir`` (``jobs`` at a time here, or on the dask cluster at
     ``scheduler``); write each ``*.result.json``; print one line per finished job. Returns the number of jobs."""
-    from autograder.jobs import run_job, run_job_on_worker
+    from autograder.jobs import no_result, run_job
 
     specs = {p.name.removesuffix(".spec.json"): json.loads(p.read_text()) for p in sorted(jobs_dir.glob("*.spec.json"))}
     total, done = len(specs), 0
@@ -209,28 +209,19 @@ def run_jobs(jobs_dir: Path, jobs: int, scheduler: str | None) -> int:
         from distributed import as_completed as dask_completed
 
         with Client(scheduler, timeout="30s") as client:
-            futures = {client.submit(run_job_on_worker, spec, key=f"grade-{student}-{time.time_ns()}",
+            futures = {client.submit(run_job, spec, key=f"grade-{student}-{time.time_ns()}",
                                      pure=False, retries=1): student for student, spec in specs.items()}
             for future in dask_completed(futures):
                 student = futures[future]
                 try:
                     result = future.result()
                 except Exception as err:  # noqa: BLE001 - a lost worker costs this job, not the class
-                    reason = f"its grading job failed on the cluster: {type(err).__name__}: {err}"[:300]
-                    result = {"student": student, "notebook": {"records": [], "reason": reason, "seconds": 0.0},
-                              "verdict": {"records": [], "reason": reason, "seconds": 0.0}}
+                    result = no_result(student, f"its grading job failed on the cluster: "
+                                                f"{type(err).__name__}: {err}"[:300])
                 finish(student, result)
         return total
-    slots = list(range(jobs))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        def job(student: str) -> dict[str, Any]:
-            slot = slots.pop()
-            try:
-                return run_job(specs[student], slot=slot)
-            finally:
-                slots.append(slot)
-
-        futures = {pool.submit(job, student): student for student in specs}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each job leases its sandboxes' user ids itself
+        futures = {pool.submit(run_job, spec): student for student, spec in specs.items()}
         for future in as_completed(futures):
             finish(futures[future], future.result())
     return total

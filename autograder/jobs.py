@@ -49,12 +49,17 @@ def _result_json(run: RunResult) -> dict[str, Any]:
             "returncode": run.returncode}
 
 
-def run_job(spec: dict[str, Any], slot: int = 0) -> dict[str, Any]:
+def no_result(student: str, reason: str) -> dict[str, Any]:
+    """The result of a job that produced nothing (lost on the cluster, never run): both runs empty, with why."""
+    empty = {"records": [], "reason": reason, "seconds": 0.0}
+    return {"student": student, "notebook": dict(empty), "verdict": dict(empty)}
+
+
+def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one submission's notebook and verdict run, each in its own sandbox, at the same time.
 
     Args:
         spec: the job (see the module's docstring).
-        slot: which parallel job this is on this machine (picks the sandboxes' user ids).
 
     Returns:
         ``{"student", "notebook": {...}, "verdict": {...}}``: each run's streamed records, why it ended early
@@ -79,9 +84,9 @@ def run_job(spec: dict[str, Any], slot: int = 0) -> dict[str, Any]:
                                     "max_stream_bytes": int(env["DDPG_NOTEBOOK_OUTPUT_BYTES"]) * 2 + 1_000_000})
         verdict_limits = Limits(**{**asdict(limits), "max_stream_bytes": STREAM_BYTES_VERDICT})
         jobs = {
-            "notebook": (Sandbox(library, notebook_limits, enabled, slot=2 * slot), nb_scratch,
+            "notebook": (Sandbox(library, notebook_limits, enabled), nb_scratch,
                          [sys.executable, "-m", "workshop_lib.grading.notebook_runner", spec["notebook_name"]]),
-            "verdict": (Sandbox(library, verdict_limits, enabled, slot=2 * slot + 1), verdict_scratch,
+            "verdict": (Sandbox(library, verdict_limits, enabled), verdict_scratch,
                         [sys.executable, "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json"]),
         }
         runs: dict[str, RunResult] = {}
@@ -100,18 +105,3 @@ def run_job(spec: dict[str, Any], slot: int = 0) -> dict[str, Any]:
             t.join()
     return {"student": spec["student"], "notebook": _result_json(runs["notebook"]),
             "verdict": _result_json(runs["verdict"])}
-
-
-_SLOTS = threading.local()
-_SLOT_LOCK = threading.Lock()
-_NEXT_SLOT = [0]
-
-
-def run_job_on_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """:func:`run_job` with a slot of its own on this machine (for dask workers and thread pools): each thread
-    keeps one slot; slots of different worker processes are spread by process id."""
-    if not hasattr(_SLOTS, "slot"):
-        with _SLOT_LOCK:
-            _SLOTS.slot = (os.getpid() % 97) * 8 + _NEXT_SLOT[0] % 8
-            _NEXT_SLOT[0] += 1
-    return run_job(spec, slot=_SLOTS.slot)

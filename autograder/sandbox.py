@@ -217,14 +217,15 @@ class Sandbox:
         library: a folder holding a plain copy of ``workshop_lib`` (:func:`plain_library_copy`).
         limits: the caps.
         enabled: ``False`` runs without bubblewrap (``--no-sandbox``).
-        slot: which of the parallel sandboxes this is (kept for the callers; user ids are leased per run).
     """
 
-    def __init__(self, library: Path, limits: Limits, enabled: bool = True, slot: int = 0) -> None:
-        self.library, self.limits, self.enabled, self.slot = Path(library), limits, enabled, slot
+    def __init__(self, library: Path, limits: Limits, enabled: bool = True) -> None:
+        self.library, self.limits, self.enabled = Path(library), limits, enabled
         if enabled and bwrap_path() is None:
             raise RuntimeError(BWRAP_MISSING)
-        self.uid = FIRST_UID + slot if (enabled and os.geteuid() == 0) else None
+        self.as_root = enabled and os.geteuid() == 0
+        self.uid: int | None = None
+        """The user id the current run drops to (leased by :meth:`run` when the grader is root), else None."""
 
     # ------------------------------------------------------------------------------------------- command
     def command(self, scratch: Path, argv: list[str], env: dict[str, str]) -> list[str]:
@@ -303,12 +304,15 @@ class Sandbox:
         grading, another course): the process cap counts only its processes, and the final sweep of that user
         id's processes kills only its own.
         """
-        if self.uid is None:
+        if not self.as_root:
             return self._run(scratch, argv, extra_env)
         with uid_lease() as uid:
             self.uid = uid
-            self._kill_leftovers()  # a crashed grader's, if any
-            return self._run(scratch, argv, extra_env)
+            try:
+                self._kill_leftovers()  # a crashed grader's, if any
+                return self._run(scratch, argv, extra_env)
+            finally:
+                self.uid = None
 
     def _run(self, scratch: Path, argv: list[str], extra_env: dict[str, str] | None = None) -> RunResult:
         scratch = Path(scratch)

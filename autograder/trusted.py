@@ -39,7 +39,7 @@ import nbformat
 from nbformat import NotebookNode
 from traitlets import Bool, Float, Integer, Unicode
 
-from autograder.jobs import encode_release, run_job
+from autograder.jobs import encode_release, no_result, run_job
 from autograder.outputs import sanitize_outputs
 from autograder.parts import BY_ID, PARTS
 from autograder.sandbox import RunResult
@@ -127,8 +127,6 @@ class SandboxedGrading(NbGraderPreprocessor):
     reference = Unicode("solutions.ddpg_agent:DDPGAgent",
                         help="The reference agent class, `module:Class`, imported in the grading process only."
                         ).tag(config=True)
-    slot = Integer(0, help="Which parallel grading slot this process is (picks the sandboxes' user ids)."
-                   ).tag(config=True)
 
     mode = Unicode("run", help="`run`: grade each submission here, one after the other. `prepare`: only write "
                                "each submission's job spec to `jobs_dir` (the jobs then run in parallel, here or "
@@ -183,12 +181,10 @@ class SandboxedGrading(NbGraderPreprocessor):
             return nb, resources
         if self.mode == "apply":
             result_path = jobs_dir / f"{student}.result.json"
-            result = json.loads(result_path.read_text()) if result_path.is_file() else {
-                "notebook": {"records": [], "reason": "no result from its grading job", "seconds": 0.0},
-                "verdict": {"records": [], "reason": "no result from its grading job", "seconds": 0.0}}
+            result = json.loads(result_path.read_text()) if result_path.is_file() else \
+                no_result(student, "no result from its grading job")
         else:
-            result = run_job(self.make_spec(nb, student, root / "release" / assignment, notebook_name, fixtures),
-                             slot=self.slot)
+            result = run_job(self.make_spec(nb, student, root / "release" / assignment, notebook_name, fixtures))
         reference_records: list[dict[str, Any]] = []
         probe.run_probes(reference_class, fixtures, reference_records.append, visible=False)
         nb_run, verdict_run = RunResult(**result["notebook"]), RunResult(**result["verdict"])

@@ -29,6 +29,7 @@ from datetime import date
 from pathlib import Path
 
 from autograder import build_notebooks
+from autograder.cluster import local_cluster
 from tests import grading_catalog as gc
 
 HERE = Path(__file__).resolve().parent
@@ -110,26 +111,6 @@ def grade_class(tmp: Path, label: str, variants: list[gc.Variant], *options: str
     return seconds
 
 
-def dask_cluster(tmp: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
-    scheduler_file = tmp / "scheduler.json"
-    dask = str(Path(sys.executable).parent / "dask")
-    cluster_env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(scheduler_file)], cwd=REPO, env=cluster_env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    while not scheduler_file.exists():
-        time.sleep(0.2)
-    for _ in range(workers):
-        procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-                                       "--no-dashboard", "--host", "127.0.0.1"], cwd=REPO, env=cluster_env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    from distributed import Client
-
-    with Client(scheduler_file=str(scheduler_file)) as client:
-        client.wait_for_workers(workers, timeout=120)
-        return client.scheduler.address, procs
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Time trusted grading.")
     parser.add_argument("--quick", action="store_true")
@@ -144,14 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         variants = class_of(size)
         serial = grade_class(tmp, "serial", variants, "--jobs", "1")
         parallel = grade_class(tmp, "parallel", variants, "--jobs", "2")
-        address, procs = dask_cluster(tmp, 2)
-        try:
+        with local_cluster(tmp, workers=2) as address:
             distributed = grade_class(tmp, "dask", variants, "--scheduler", address)
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(timeout=30)
     if args.quick:
         return 0
     load = os.getloadavg()

@@ -157,35 +157,10 @@ def test_solution_notebook_ran_top_to_bottom_and_solves_pendulum():
 def dask_cluster(tmp_path_factory):
     """A real dask.distributed cluster on 127.0.0.1: one `dask scheduler` and two `dask worker` processes (one
     thread each), started from the repository root as the README says."""
-    folder = tmp_path_factory.mktemp("dask")
-    scheduler_file = folder / "scheduler.json"
-    dask = str(Path(sys.executable).parent / "dask")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(scheduler_file)], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        deadline = time.time() + 60
-        while not scheduler_file.exists() and time.time() < deadline:
-            time.sleep(0.2)
-        for _ in range(2):
-            procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads",
-                                           "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1"],
-                                          cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        from distributed import Client
+    from autograder.cluster import local_cluster
 
-        with Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
-            client.wait_for_workers(2, timeout=120)
-            address = client.scheduler.address
+    with local_cluster(tmp_path_factory.mktemp("dask"), workers=2) as address:
         yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _grade(course: Path, *options: str) -> subprocess.CompletedProcess:

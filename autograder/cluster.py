@@ -1,0 +1,52 @@
+"""A dask.distributed cluster on this machine, for the tests and the benchmark (the README gives the commands for
+a real one): one ``dask scheduler`` and ``workers`` ``dask worker`` processes on 127.0.0.1, started from the
+repository's root with it on PYTHONPATH, as the README says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def local_cluster(folder: Path, workers: int = 2, timeout_s: float = 120.0) -> Iterator[str]:
+    """Start the cluster (its scheduler file in ``folder``), yield the scheduler's address, stop it on exit.
+
+    Each worker has one thread: it grades one submission at a time.
+    """
+    scheduler_file = Path(folder) / "scheduler.json"
+    dask = str(Path(sys.executable).parent / "dask")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    quiet = {"cwd": REPO, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(scheduler_file)], **quiet)]
+    try:
+        deadline = time.time() + timeout_s
+        while not scheduler_file.exists():
+            if time.time() > deadline or procs[0].poll() is not None:
+                raise RuntimeError(f"the dask scheduler did not start (no {scheduler_file})")
+            time.sleep(0.2)
+        for _ in range(workers):
+            procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads",
+                                           "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1"], **quiet))
+        from distributed import Client
+
+        with Client(scheduler_file=str(scheduler_file), timeout=f"{timeout_s:g}s") as client:
+            client.wait_for_workers(workers, timeout=timeout_s)
+            address = client.scheduler.address
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()

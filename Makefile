@@ -30,11 +30,11 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python benchmarks/bench_speed.py
-	$(BIN)/python benchmarks/bench_solve.py
-	$(BIN)/python benchmarks/bench_video.py
+	$(BIN)/python -m benchmarks.bench_speed
+	$(BIN)/python -m benchmarks.bench_solve
+	$(BIN)/python -m benchmarks.bench_video
 	$(BIN)/python -m benchmarks.bench_grading
-	$(BIN)/python benchmarks/bench_compare.py
+	$(BIN)/python -m benchmarks.bench_compare
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache

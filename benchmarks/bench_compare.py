@@ -1,7 +1,7 @@
 """Time of a comparison over seeds: the same 2 settings x 3 seeds trained serially, then in parallel, in one run.
 
-    .venv/bin/python benchmarks/bench_compare.py            # full runs (a few minutes), rewrites COMPARE.md
-    .venv/bin/python benchmarks/bench_compare.py --quick    # a smoke run (short episodes), prints only
+    .venv/bin/python -m benchmarks.bench_compare            # full runs (a few minutes), rewrites COMPARE.md
+    .venv/bin/python -m benchmarks.bench_compare --quick    # a smoke run (short episodes), prints only
 
 Both sides call ``workshop_lib.experiments.compare`` with the notebook's comparison (``LR = 1e-3`` against
 ``LR = 1e-2``, the default hyperparameters otherwise, the reference agent), each with an empty cache of its own:
@@ -28,9 +28,8 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
 
-from workshop_lib.experiments import _default_processes, compare  # noqa: E402
+from workshop_lib.experiments import _default_processes, compare
 
 SETTINGS = {"LR = 1e-3": {"LR": 1e-3}, "LR = 1e-2": {"LR": 1e-2}}
 AGENT = "solutions.ddpg_agent:DDPGAgent"
@@ -85,7 +84,7 @@ def main() -> None:
     lines = [
         "# Comparing settings over seeds: serial against parallel",
         "",
-        f"Measured by `.venv/bin/python benchmarks/bench_compare.py` on {time.strftime('%Y-%m-%d')}, "
+        f"Measured by `.venv/bin/python -m benchmarks.bench_compare` on {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()} with {os.cpu_count()} cores, torch {torch.__version__}, "
         f"Python {platform.python_version()}.",
         f"`compare({SETTINGS}, seeds={args.seeds})` with the reference agent: "

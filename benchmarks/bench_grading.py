@@ -2,8 +2,9 @@
 
     .venv/bin/python -m benchmarks.bench_grading            # everything (about 25 minutes), rewrites GRADING.md
     .venv/bin/python -m benchmarks.bench_grading --quick    # one submission, one repeat, 6 for the class; prints only
+    .venv/bin/python -m benchmarks.bench_grading --only-hostile   # rewrites only GRADING.md's hostile section
 
-Two measurements, each in one run so that their ratios compare like with like:
+Three measurements, each in one run so that their ratios compare like with like:
 
 1. **Per submission**: ``nbgrader autograde ddpg --student S`` on one course, three ways, interleaved, median of
    ``--repeats``: nbgrader's own pipeline (``Execute``: the student's kernel, no sandbox, no verdict run; the
@@ -12,6 +13,9 @@ Two measurements, each in one run so that their ratios compare like with like:
 2. **A class** of 40 submissions (the test catalog's correct variants, mistakes and its hang, repeated under new
    names up to 40): ``python -m autograder.grade`` with ``--jobs 1``, with ``--jobs 2``, and through a local dask
    cluster (a ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1); the whole command each time.
+3. **The hostile catalog** (tests/hostile_catalog.py: honest students and every attack): one
+   ``python -m autograder.grade`` with the short limits of tests/test_hostile.py, and one with the course's own
+   limits (nbgrader_config.py), as an instructor would meet it.
 """
 
 from __future__ import annotations
@@ -111,12 +115,82 @@ def grade_class(tmp: Path, label: str, variants: list[gc.Variant], *options: str
     return seconds
 
 
+def hostile(tmp: Path, label: str, limits: dict[str, int] | None) -> tuple[int, float]:
+    """Grade the hostile catalog once (``--jobs`` left at its default, the number of cores); with ``limits`` added
+    to the course's nbgrader_config.py. Returns the number of submissions and the seconds."""
+    from tests import hostile_catalog as hc
+    from tests.test_hostile import Listener
+
+    listener = Listener()
+    course = build_notebooks.copy_course(tmp / label)
+    if limits:
+        with open(course / "nbgrader_config.py", "a") as f:
+            f.writelines(f"c.SandboxedGrading.{k} = {v}\n" for k, v in limits.items())
+    variants = hc.catalog(listener.port)
+    hc.write_submissions(course, REPO / "notebooks" / "ddpg_pendulum.ipynb",
+                         build_notebooks.SOURCE_DIR / "ddpg_pendulum.ipynb", variants)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course), "--quiet"],
+                          cwd=REPO, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    listener.close()
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-3000:])
+    print(f"hostile ({label}): {len(variants)} submissions in {seconds:.0f} s", flush=True)
+    return len(variants), seconds
+
+
+def hostile_section(tmp: Path) -> list[str]:
+    """GRADING.md's last section: the hostile catalog's total time, with the test's limits and the course's."""
+    from autograder.trusted import SandboxedGrading
+    from tests.test_hostile import BOUND_SECONDS, CELL_TIMEOUT, WALL_SECONDS
+
+    short = {"wall_seconds": WALL_SECONDS, "cell_timeout": CELL_TIMEOUT}
+    n, short_s = hostile(tmp, "hostile-short", short)
+    _, default_s = hostile(tmp, "hostile-default", None)
+    defaults = SandboxedGrading()
+    load = os.getloadavg()
+    return [
+        "## The hostile catalog",
+        "",
+        f"`python -m autograder.grade` (default `--jobs`, here {os.cpu_count()}) on the {n} submissions of "
+        "`tests/hostile_catalog.py`: honest students before and after every attack (hooks, monkeypatches, reading "
+        "and writing the course, killing the parent, hangs, floods, fork bombs, a 3 GiB allocation, detached "
+        "processes, a listener on 127.0.0.1, scripts in outputs, double optimizer steps). "
+        f"Measured {date.today().isoformat()}; load average at the end {load[0]:.1f} / {load[1]:.1f} / "
+        f"{load[2]:.1f}.",
+        "",
+        "| limits | whole notebook [s] | per cell [s] | total [s] | per submission [s] |",
+        "| --- | --- | --- | --- | --- |",
+        f"| tests/test_hostile.py's (bound there: {BOUND_SECONDS} s) | {WALL_SECONDS} | {CELL_TIMEOUT} | "
+        f"{short_s:.0f} | {short_s / n:.1f} |",
+        f"| the course's `nbgrader_config.py` | {defaults.wall_seconds:.0f} | {defaults.cell_timeout:.0f} | "
+        f"{default_s:.0f} | {default_s / n:.1f} |",
+        "",
+        "The attacks that never end by themselves run into the whole-notebook limit, so the total follows it.",
+    ]
+
+
+def write_hostile_only() -> None:
+    """Rewrite only GRADING.md's hostile section (the rest stays as measured)."""
+    path = HERE / "GRADING.md"
+    head = path.read_text().split("## The hostile catalog")[0].rstrip("\n")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        section = hostile_section(Path(tmp_name))
+    path.write_text(head + "\n\n" + "\n".join(section) + "\n")
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Time trusted grading.")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--class-size", type=int, default=40)
+    parser.add_argument("--only-hostile", action="store_true", help="rewrite only GRADING.md's hostile section")
     args = parser.parse_args(argv)
+    if args.only_hostile:
+        write_hostile_only()
+        return 0
     repeats = 1 if args.quick else args.repeats
     size = 6 if args.quick else args.class_size
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -127,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         parallel = grade_class(tmp, "parallel", variants, "--jobs", "2")
         with local_cluster(tmp, workers=2) as address:
             distributed = grade_class(tmp, "dask", variants, "--scheduler", address)
+        hostile_lines = [] if args.quick else hostile_section(tmp / "hostile")
     if args.quick:
         return 0
     load = os.getloadavg()
@@ -186,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     per = serial / size
     for w in (4, 8, 16, 32):
         lines.append(f"| {w} (estimate) | {fixed + size * per / w:.0f} | {fixed * 300 / size + 300 * per / w:.0f} |")
-    lines += ["", "The hostile catalog's total grading time is printed by `tests/test_hostile.py` (see the README)."]
+    lines += ["", *hostile_lines]
     (HERE / "GRADING.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {HERE / 'GRADING.md'}")
     return 0

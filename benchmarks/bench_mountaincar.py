@@ -1,7 +1,7 @@
 """What the notebook's suggested settings for MountainCarContinuous-v0 reach (question 5), over seeds 0-4.
 
-    .venv/bin/python benchmarks/bench_mountaincar.py              # about 7 minutes on 2 cores; rewrites MOUNTAINCAR.md
-    .venv/bin/python benchmarks/bench_mountaincar.py --quick      # smoke run (2 short episodes), prints only
+    .venv/bin/python -m benchmarks.bench_mountaincar              # about 7 minutes on 2 cores; rewrites MOUNTAINCAR.md
+    .venv/bin/python -m benchmarks.bench_mountaincar --quick      # smoke run (2 short episodes), prints only
 
 Each run is ``python -m workshop_lib.train`` with ``workshop_lib.train.MOUNTAIN_CAR_VALUES`` (the defaults with the
 changes the notebook suggests: ``MOUNTAIN_CAR_CHANGES``) and the reference agent, once with the correlated
@@ -27,9 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
 
-from workshop_lib.train import MOUNTAIN_CAR_CHANGES, MOUNTAIN_CAR_VALUES, run  # noqa: E402
+from workshop_lib.train import MOUNTAIN_CAR_CHANGES, MOUNTAIN_CAR_VALUES, run
 
 SEEDS = (0, 1, 2, 3, 4)
 

@@ -1,7 +1,7 @@
 """Time to solve Pendulum-v1 (greedy 10-episode mean >= -200): the workbook's defaults against SB3's tuned DDPG.
 
-    .venv/bin/python benchmarks/bench_solve.py                 # 3 seeds each (about 6 minutes), rewrites SOLVE.md
-    .venv/bin/python benchmarks/bench_solve.py --seeds 0 --quick   # smoke run, prints only
+    .venv/bin/python -m benchmarks.bench_solve                 # 3 seeds each (about 6 minutes), rewrites SOLVE.md
+    .venv/bin/python -m benchmarks.bench_solve --seeds 0 --quick   # smoke run, prints only
 
 * workbook: ``workshop_lib.train`` with its default hyperparameters and the reference agent;
 * SB3: Stable-Baselines3 DDPG with the rl-baselines3-zoo settings for Pendulum-v1 (lr 1e-3, gamma 0.98,
@@ -31,12 +31,11 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from peers import sb3_ddpg  # noqa: E402
+from benchmarks.peers import sb3_ddpg
 
-from workshop_lib.env_wrapper import make_env  # noqa: E402
-from workshop_lib.train import Hyperparameters, evaluate, run, seeded_setup, train_agent  # noqa: E402
+from workshop_lib.env_wrapper import make_env
+from workshop_lib.train import Hyperparameters, evaluate, run, seeded_setup, train_agent
 
 SOLVED = -200.0
 EVAL_EPISODES = 10
@@ -133,7 +132,7 @@ def main() -> None:
     lines = [
         "# Time to solve Pendulum-v1 (greedy 10-episode mean >= -200)",
         "",
-        f"Measured by `.venv/bin/python benchmarks/bench_solve.py` on {time.strftime('%Y-%m-%d')}, "
+        f"Measured by `.venv/bin/python -m benchmarks.bench_solve` on {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()} with {os.cpu_count()} cores, torch {torch.__version__}, one torch thread. "
         "Evaluation every 200 steps after learning starts (10 greedy episodes, excluded from the time).",
         "",

@@ -1,7 +1,7 @@
 """Speed of the training loop: updates per second against two peers, measured in one run as ratios.
 
-    .venv/bin/python benchmarks/bench_speed.py            # full run (about 3 minutes), rewrites SPEED.md
-    .venv/bin/python benchmarks/bench_speed.py --quick    # a smoke run, prints only
+    .venv/bin/python -m benchmarks.bench_speed            # full run (about 3 minutes), rewrites SPEED.md
+    .venv/bin/python -m benchmarks.bench_speed --quick    # a smoke run, prints only
 
 All three run the same thing on Pendulum-v1: ``--warmup`` environment steps that only fill the buffer, then
 ``--updates`` steps with one DDPG update each (network NUM_H x H, batch BATCH_SIZE: the workbook's
@@ -28,11 +28,10 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from peers import minimal_ddpg_loop, sb3_ddpg  # noqa: E402
+from benchmarks.peers import minimal_ddpg_loop, sb3_ddpg
 
-from workshop_lib.train import Hyperparameters, run_episode, seeded_setup  # noqa: E402
+from workshop_lib.train import Hyperparameters, run_episode, seeded_setup
 
 
 def workbook_loop(warmup_steps: int, update_steps: int, hp: Hyperparameters, seed: int = 0) -> dict:
@@ -88,7 +87,7 @@ def main() -> None:
     lines = [
         "# Training-loop speed: updates per second",
         "",
-        f"Measured by `.venv/bin/python benchmarks/bench_speed.py` on {time.strftime('%Y-%m-%d')}, "
+        f"Measured by `.venv/bin/python -m benchmarks.bench_speed` on {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()} with {os.cpu_count()} cores, "
         f"torch {torch.__version__}, Python {platform.python_version()}.",
         f"Pendulum-v1, network {hp.NUM_H}x{hp.H}, batch {hp.BATCH_SIZE}, {args.warmup} warm-up steps then "

@@ -1,7 +1,7 @@
 """Time to record and encode one 200-step Pendulum-v1 episode as an H.264 mp4 (target: <= 3 s).
 
-    .venv/bin/python benchmarks/bench_video.py            # 5 runs, rewrites benchmarks/VIDEO.md
-    .venv/bin/python benchmarks/bench_video.py --quick    # 1 run, prints only
+    .venv/bin/python -m benchmarks.bench_video            # 5 runs, rewrites benchmarks/VIDEO.md
+    .venv/bin/python -m benchmarks.bench_video --quick    # 1 run, prints only
 
 Each run calls :func:`workshop_lib.video.record_episode` (a fresh ``rgb_array`` env, one greedy episode of the
 untrained actor with every frame rendered, encoding with libx264) and is timed whole; the encoding of the same
@@ -24,15 +24,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
-import imageio_ffmpeg  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import imageio_ffmpeg
+import numpy as np
+import torch
 
-from workshop_lib.env_wrapper import make_env  # noqa: E402
-from workshop_lib.train import run_episode  # noqa: E402
-from workshop_lib.video import (  # noqa: E402
+from workshop_lib.env_wrapper import make_env
+from workshop_lib.train import run_episode
+from workshop_lib.video import (
     ENCODER_THREADS, _as_agent, encode_mp4, greedy_policy, record_episode, untrained_actor,
 )
 
@@ -99,7 +98,7 @@ def table(result: dict, runs: int) -> str:
     return "\n".join([
         "# Recording and encoding a 200-step episode",
         "",
-        f"Measured by `.venv/bin/python benchmarks/bench_video.py` on {datetime.date.today()}: {cpu_model()}, "
+        f"Measured by `.venv/bin/python -m benchmarks.bench_video` on {datetime.date.today()}: {cpu_model()}, "
         f"{platform.machine()} with {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
         f"torch {torch.__version__}, ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} (imageio-ffmpeg), "
         f"libx264 with {ENCODER_THREADS} threads. Median of {runs} runs.",

@@ -7,7 +7,7 @@ import sys
 
 
 def test_speed_benchmark_quick_run(repo):
-    proc = subprocess.run([sys.executable, "benchmarks/bench_speed.py", "--quick"], cwd=repo, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_speed", "--quick"], cwd=repo, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in ("workbook (1 thread)", "minimal PyTorch loop", "SB3 DDPG"):
@@ -16,7 +16,7 @@ def test_speed_benchmark_quick_run(repo):
 
 
 def test_solve_benchmark_quick_run(repo):
-    proc = subprocess.run([sys.executable, "benchmarks/bench_solve.py", "--seeds", "0", "--quick"], cwd=repo,
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_solve", "--seeds", "0", "--quick"], cwd=repo,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "seed 0 workbook: {'solved': True" in proc.stdout, proc.stdout

@@ -267,7 +267,7 @@ def test_compare_benchmark_quick_run(repo):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "benchmarks/bench_compare.py", "--quick"], cwd=repo, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_compare", "--quick"], cwd=repo, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "returns identical, run for run: **yes**" in proc.stdout

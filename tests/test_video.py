@@ -246,7 +246,7 @@ def test_resource_path_in_the_repo_and_in_a_release(tmp_path, monkeypatch):
 
 
 def test_video_benchmark_quick_run(repo):
-    proc = subprocess.run([sys.executable, "benchmarks/bench_video.py", "--quick"], cwd=repo, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_video", "--quick"], cwd=repo, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "`record_episode`: play + render 201 frames" in proc.stdout, proc.stdout

@@ -19,7 +19,6 @@ import argparse
 import os
 import platform
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from workshop_lib.experiments import _default_processes, compare
+
 HERE = Path(__file__).resolve().parent
 
-from workshop_lib.experiments import _default_processes, compare
 
 SETTINGS = {"LR = 1e-3": {"LR": 1e-3}, "LR = 1e-2": {"LR": 1e-2}}
 AGENT = "solutions.ddpg_agent:DDPGAgent"

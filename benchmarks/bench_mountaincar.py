@@ -26,9 +26,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from workshop_lib.train import MOUNTAIN_CAR_CHANGES, MOUNTAIN_CAR_VALUES, run
+
 HERE = Path(__file__).resolve().parent
 
-from workshop_lib.train import MOUNTAIN_CAR_CHANGES, MOUNTAIN_CAR_VALUES, run
 
 SEEDS = (0, 1, 2, 3, 4)
 

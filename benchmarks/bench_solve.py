@@ -22,7 +22,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -30,12 +29,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
-
 from benchmarks.peers import sb3_ddpg
-
 from workshop_lib.env_wrapper import make_env
 from workshop_lib.train import Hyperparameters, evaluate, run, seeded_setup, train_agent
+
+HERE = Path(__file__).resolve().parent
+
 
 SOLVED = -200.0
 EVAL_EPISODES = 10

@@ -21,17 +21,15 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
-
 from benchmarks.peers import minimal_ddpg_loop, sb3_ddpg
-
 from workshop_lib.train import Hyperparameters, run_episode, seeded_setup
+
+HERE = Path(__file__).resolve().parent
 
 
 def workbook_loop(warmup_steps: int, update_steps: int, hp: Hyperparameters, seed: int = 0) -> dict:

@@ -23,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-
 import imageio_ffmpeg
 import numpy as np
 import torch
@@ -32,8 +30,16 @@ import torch
 from workshop_lib.env_wrapper import make_env
 from workshop_lib.train import run_episode
 from workshop_lib.video import (
-    ENCODER_THREADS, _as_agent, encode_mp4, greedy_policy, record_episode, untrained_actor,
+    ENCODER_THREADS,
+    _as_agent,
+    encode_mp4,
+    greedy_policy,
+    record_episode,
+    untrained_actor,
 )
+
+HERE = Path(__file__).resolve().parent
+
 
 TARGET_S = 3.0
 

@@ -44,7 +44,8 @@ def minimal_ddpg_loop(warmup_steps: int, update_steps: int, h: int, num_hidden: 
     opt_a, opt_c = torch.optim.Adam(actor.parameters(), lr), torch.optim.Adam(critic.parameters(), lr)
     cap = warmup_steps + update_steps
     obs_buf, act_buf = np.zeros((cap, s_dim), np.float32), np.zeros((cap, a_dim), np.float32)
-    next_buf, rew_buf, done_buf = np.zeros((cap, s_dim), np.float32), np.zeros((cap, 1), np.float32), np.zeros((cap, 1), np.float32)
+    next_buf = np.zeros((cap, s_dim), np.float32)
+    rew_buf, done_buf = np.zeros((cap, 1), np.float32), np.zeros((cap, 1), np.float32)
     obs, _ = env.reset(seed=seed)
     start = cpu_start = 0.0
     for t in range(cap):
@@ -136,7 +137,9 @@ def sb3_ddpg(total_steps: int, learning_starts: int, net_arch: list[int], batch_
     end, cpu_end = time.perf_counter(), time.process_time()
     env.close()
     steps = clock.stopped_at or total_steps
-    phase_s, phase_cpu = (end - clock.phase_start[0], cpu_end - clock.phase_start[1]) if clock.phase_start else (0.0, 0.0)
+    phase_s, phase_cpu = (0.0, 0.0)
+    if clock.phase_start:
+        phase_s, phase_cpu = end - clock.phase_start[0], cpu_end - clock.phase_start[1]
     return {
         "updates": max(0, steps - learning_starts), "steps": steps, "stopped_at": clock.stopped_at,
         "update_phase_s": phase_s - clock.excluded, "update_phase_cpu_s": phase_cpu - clock.excluded_cpu,

@@ -214,8 +214,9 @@ MISTAKES = [
                                            "torch.cat([next_states, self.mu_target(next_states)], 1))")}),
     Variant("bad_target_broadcast_BxB", "(B, 1) + (B,) broadcasts the target to (B, B) (a warning only)",
             _scores(target=0), {
-                "target": _TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_target("
-                                                   "torch.cat([next_states, self.mu_target(next_states)], 1)).squeeze()")}),
+                "target": _TARGET_WITH.format(
+                    expr="rewards + self.gamma * (1 - dones) * self.q_target("
+                         "torch.cat([next_states, self.mu_target(next_states)], 1)).squeeze()")}),
     Variant("bad_prediction_squeezed", "qs_selected of shape (B,) against a (B, 1) target", _scores(prediction=0), {
         "prediction": "qs_selected = self.q_current(torch.cat([states, actions], dim=1)).squeeze(-1)"}),
     Variant("bad_prediction_next_states", "next_states in the prediction", _scores(prediction=0), {

@@ -475,13 +475,15 @@ def attacks(port: int) -> list[Hostile]:
                                           nbformat.v4.new_markdown_cell(HTML_MARKDOWN))),
         Hostile("atk_forge_records", "forged JSON records (malformed outputs, values that overflow, 200 000 "
                 "nested brackets, a fake 'done') written into both runs' channels to the grader",
-                ZERO, STUBS, above(FORGE_RECORDS), evidence=(r"HOSTILE forged records into: \[\]",  # the kernel cannot open the runner's (root's) pipe
+                ZERO, STUBS, above(FORGE_RECORDS),  # the kernel cannot open the runner's (root's) pipe:
+                evidence=(r"HOSTILE forged records into: \[\]",
                           r"critic prediction: 0/2\. the values it returned could not be read")),
         Hostile("atk_channel_flood", "an endless line with no newline written into both runs' channels",
                 ZERO, STUBS, above(CHANNEL_FLOOD), note="verdict run: output over 16 MB"),
         Hostile("atk_resources", "a fork bomb, filling /tmp, its home folder and /dev/shm, ptrace and kill of "
                 "pid 1, the processes it can see", ZERO, STUBS, above(RESOURCES),
-                evidence=(r"HOSTILE forks: ([0-9]|[1-5][0-9]|6[0-4])\n", r"HOSTILE /tmp MB: ([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-5][0-9])\n",
+                evidence=(r"HOSTILE forks: ([0-9]|[1-5][0-9]|6[0-4])\n",
+                          r"HOSTILE /tmp MB: ([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-5][0-9])\n",
                           r"HOSTILE home MB: ([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-5][0-9])\n",
                           r"HOSTILE /dev/shm MB: 0\n", r"HOSTILE ptrace of pid 1: -1",
                           r"HOSTILE kill pid 1: PermissionError")),

@@ -6,7 +6,8 @@ token, no browser) in a temporary copy of the notebooks, JupyterLab opened in he
 from JupyterLab's own menu, then the DOM and the notebook JupyterLab saved are inspected:
 
 * the solution notebook, in JupyterLab and again in Notebook 7: Run > Run All Cells; no error output, every
-  code cell ran, the training printed its closing line, and every ``<video>`` plays (readyState >= 3, currentTime advancing, videoWidth > 0);
+  code cell ran, the training printed its closing line, and every ``<video>`` plays (readyState >= 3,
+  currentTime advancing, videoWidth > 0);
 * the student notebook: its first cells, up to the one that shows the problem's video, run without error
   and the video plays;
 * a small stand-in notebook that records a fresh episode with ``workshop_lib.video`` and shows it inline.

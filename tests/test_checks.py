@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from tests import grading_catalog as gc
-from workshop_lib import checks
-
 from tests.test_autograder import MASTER, STUDENT
+from workshop_lib import checks
 
 VARIANTS = {v.name: v for v in gc.CATALOG}
 

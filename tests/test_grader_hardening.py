@@ -27,7 +27,8 @@ def reference_records():
 def test_forged_records_fail_the_parts_and_never_crash_the_decision(reference_records):
     huge = 10**400  # json.loads gives a Python int that no float holds
     forged = [
-        {"probe": "select_action", "case": 0, "values": {"greedy": [{"type": "ndarray", "shape": [1], "data": [huge]}]}},
+        {"probe": "select_action", "case": 0,
+         "values": {"greedy": [{"type": "ndarray", "shape": [1], "data": [huge]}]}},
         {"probe": "select_action", "case": 1, "values": {"greedy": 5, "noisy": 5, "big": 5}},
         {"probe": "backward", "case": 0, "values": {
             "qs_selected": {"type": "tensor", "shape": [1], "data": [huge], "requires_grad": True},

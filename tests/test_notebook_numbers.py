@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from pathlib import Path
 
 import gymnasium as gym
 import nbformat
@@ -168,7 +167,7 @@ def test_points_of_the_exercises_and_the_questions():
     for cell in answers:
         assert cell.cell_type == "markdown" and not cell.metadata.nbgrader.locked
         assert "### BEGIN SOLUTION\n*Rubric (" in cell.source and "### END SOLUTION" in cell.source
-        number = re.search(rf"\*Rubric \((\d+) points\)", cell.source).group(1)
+        number = re.search(r"\*Rubric \((\d+) points\)", cell.source).group(1)
         assert int(number) == cell.metadata.nbgrader.points
     questions = [c for c in nb.cells if c.id.startswith("question-")]
     assert len(questions) == len(answers)

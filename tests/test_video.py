@@ -18,8 +18,15 @@ from solutions.ddpg_agent import DDPGAgent
 from workshop_lib import video
 from workshop_lib.env_wrapper import make_env
 from workshop_lib.train import Hyperparameters, build_agent, evaluate, run_episode, train_agent
-from workshop_lib.video import (EpisodeRecorder, MissingDependencyError, record_episode, resource_path,
-                                show_video, show_videos, video_html)
+from workshop_lib.video import (
+    EpisodeRecorder,
+    MissingDependencyError,
+    record_episode,
+    resource_path,
+    show_video,
+    show_videos,
+    video_html,
+)
 
 COMMAND = [sys.executable, "-m", "workshop_lib.video", "--seed", "0", "--out"]
 

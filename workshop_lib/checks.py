@@ -638,7 +638,7 @@ def check_target_update(agent_class: type) -> None:
     for target, live in (("q_target", "q_current"), ("mu_target", "mu_current")):
         old_t = list(getattr(run.before, target).parameters())
         old_l = list(getattr(run.before, live).parameters())
-        for new, t, l in zip(getattr(run.agent, target).parameters(), old_t, old_l):
-            if not torch.allclose(new, rho * t + (1 - rho) * l, atol=1e-6):
+        for new, t, live_p in zip(getattr(run.agent, target).parameters(), old_t, old_l):
+            if not torch.allclose(new, rho * t + (1 - rho) * live_p, atol=1e-6):
                 _fail(f"{target} did not move by one polyak step ρ·{target} + (1 - ρ)·{live}: backward() must "
                       "call self._update_target_model() exactly once, at the end (the given code does).")

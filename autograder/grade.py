@@ -42,7 +42,7 @@ from typing import Any
 from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK, REPO, nbgrader_env
 from autograder.parts import PARTS
 from autograder.sandbox import BWRAP_MISSING, bwrap_path
-from autograder.trusted import REPORT_NAME, load_reference
+from autograder.trusted import REFERENCE, REFERENCE_SUFFIX, REPORT_NAME, reference_probe
 
 HERE = Path(__file__).resolve().parent
 
@@ -171,14 +171,10 @@ def notes_of(reports: dict[str, dict]) -> dict[str, str]:
     return out
 
 
-def progress_line(done: int, total: int, result: dict[str, Any], spec: dict[str, Any]) -> str:
+def progress_line(done: int, total: int, result: dict[str, Any], reference_records: list[dict[str, Any]]) -> str:
     """One line per finished job: the student, the score the verdict will give, the time, any early end."""
     from autograder.verdict import decide
-    from workshop_lib.grading import probe
 
-    reference_records: list[dict[str, Any]] = []
-    probe.run_probes(load_reference("solutions.ddpg_agent:DDPGAgent"), spec["fixtures"], reference_records.append,
-                     visible=False)
     verdicts = decide(result["verdict"]["records"], reference_records, run_reason=result["verdict"]["reason"])
     score = sum(v.score for v in verdicts)
     seconds = max(result["notebook"]["seconds"], result["verdict"]["seconds"])
@@ -202,7 +198,10 @@ def run_jobs(jobs_dir: Path, jobs: int, scheduler: str | None) -> int:
         nonlocal done
         done += 1
         (jobs_dir / f"{student}.result.json").write_text(json.dumps(result))
-        print(progress_line(done, total, result, specs[student]), flush=True)
+        # the reference's values, probed here while the other jobs run; the apply pass reads them back
+        reference = reference_probe(specs[student].get("reference", REFERENCE), specs[student]["fixtures"])
+        (jobs_dir / f"{student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
+        print(progress_line(done, total, result, reference), flush=True)
 
     if scheduler:
         from distributed import Client

@@ -55,6 +55,78 @@ def no_result(student: str, reason: str) -> dict[str, Any]:
     return {"student": student, "notebook": dict(empty), "verdict": dict(empty)}
 
 
+class Job:
+    """One submission's two sandboxed runs, each started when its inputs are ready (use as a context manager:
+    the scratch folders are removed on exit).
+
+    ``run_job`` starts both at once. The grading host, grading one submission by itself, starts the notebook
+    run first and makes the fixtures while it runs (:meth:`start_verdict` takes them then).
+    """
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.limits = Limits(**spec["limits"])
+        self.enabled = bool(spec["sandbox"])
+        self.env = {k: str(v) for k, v in spec["env"].items()}
+        self.runs: dict[str, RunResult] = {}
+        self.threads: list[threading.Thread] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> Job:
+        self._tmp = tempfile.TemporaryDirectory(prefix="ddpg-grade-")
+        tmp_path = Path(self._tmp.name)
+        os.chmod(tmp_path, 0o755)
+        self.library = plain_library_copy(tmp_path / "lib")
+        self.scratch = {"notebook": tmp_path / "notebook", "verdict": tmp_path / "verdict"}
+        for scratch in self.scratch.values():
+            scratch.mkdir()
+            _write_release(self.spec["release"], scratch)  # the cells above the checks see what the notebook sees
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def _start(self, name: str, limits: Limits, argv: list[str]) -> None:
+        box, scratch = Sandbox(self.library, limits, self.enabled), self.scratch[name]
+
+        def run() -> None:
+            try:
+                self.runs[name] = box.run(scratch, argv, self.env)
+            except Exception as err:  # noqa: BLE001 - one broken run must not stop the grading
+                self.runs[name] = RunResult(reason=f"could not run: {err}")
+
+        thread = threading.Thread(target=run, name=f"grade-{self.spec['student']}-{name}")
+        thread.start()
+        self.threads.append(thread)
+
+    def start_notebook(self) -> None:
+        """Start the notebook run: the submission, cell by cell, with output caps."""
+        name = self.spec["notebook_name"]
+        (self.scratch["notebook"] / name).write_text(json.dumps(self.spec["notebook"]))
+        cap = int(self.env["DDPG_NOTEBOOK_OUTPUT_BYTES"]) * 2 + 1_000_000
+        self._start("notebook", Limits(**{**asdict(self.limits), "max_stream_bytes": cap}),
+                    [sys.executable, "-m", "workshop_lib.grading.notebook_runner", name])
+
+    def start_verdict(self, fixtures: dict[str, Any] | None = None) -> None:
+        """Start the verdict run on ``fixtures`` (default: the spec's)."""
+        scratch = self.scratch["verdict"]
+        (scratch / "cells.json").write_text(json.dumps(self.spec["cells"]))
+        (scratch / "fixtures.json").write_text(json.dumps(self.spec["fixtures"] if fixtures is None else fixtures))
+        self._start("verdict", Limits(**{**asdict(self.limits), "max_stream_bytes": STREAM_BYTES_VERDICT}),
+                    [sys.executable, "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json"])
+
+    def wait(self) -> dict[str, Any]:
+        """Wait for the runs started; return the result (a run never started counts as one that produced
+        nothing)."""
+        for thread in self.threads:
+            thread.join()
+        missing = RunResult(reason="never started")
+        return {"student": self.spec["student"], "notebook": _result_json(self.runs.get("notebook", missing)),
+                "verdict": _result_json(self.runs.get("verdict", missing))}
+
+
 def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one submission's notebook and verdict run, each in its own sandbox, at the same time.
 
@@ -65,43 +137,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
         ``{"student", "notebook": {...}, "verdict": {...}}``: each run's streamed records, why it ended early
         (``None`` if it did not), its time.
     """
-    limits = Limits(**spec["limits"])
-    enabled = bool(spec["sandbox"])
-    env = {k: str(v) for k, v in spec["env"].items()}
-    with tempfile.TemporaryDirectory(prefix="ddpg-grade-") as tmp:
-        tmp_path = Path(tmp)
-        os.chmod(tmp_path, 0o755)
-        library = plain_library_copy(tmp_path / "lib")
-        nb_scratch, verdict_scratch = tmp_path / "notebook", tmp_path / "verdict"
-        nb_scratch.mkdir()
-        verdict_scratch.mkdir()
-        _write_release(spec["release"], nb_scratch)
-        _write_release(spec["release"], verdict_scratch)  # the cells above the checks see what the notebook sees
-        (nb_scratch / spec["notebook_name"]).write_text(json.dumps(spec["notebook"]))
-        (verdict_scratch / "cells.json").write_text(json.dumps(spec["cells"]))
-        (verdict_scratch / "fixtures.json").write_text(json.dumps(spec["fixtures"]))
-        notebook_limits = Limits(**{**asdict(limits),
-                                    "max_stream_bytes": int(env["DDPG_NOTEBOOK_OUTPUT_BYTES"]) * 2 + 1_000_000})
-        verdict_limits = Limits(**{**asdict(limits), "max_stream_bytes": STREAM_BYTES_VERDICT})
-        jobs = {
-            "notebook": (Sandbox(library, notebook_limits, enabled), nb_scratch,
-                         [sys.executable, "-m", "workshop_lib.grading.notebook_runner", spec["notebook_name"]]),
-            "verdict": (Sandbox(library, verdict_limits, enabled), verdict_scratch,
-                        [sys.executable, "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json"]),
-        }
-        runs: dict[str, RunResult] = {}
-
-        def run(name: str) -> None:
-            box, scratch, argv = jobs[name]
-            try:
-                runs[name] = box.run(scratch, argv, env)
-            except Exception as err:  # noqa: BLE001 - one broken run must not stop the grading
-                runs[name] = RunResult(reason=f"could not run: {err}")
-
-        threads = [threading.Thread(target=run, args=(name,)) for name in jobs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    return {"student": spec["student"], "notebook": _result_json(runs["notebook"]),
-            "verdict": _result_json(runs["verdict"])}
+    with Job(spec) as job:
+        job.start_notebook()
+        job.start_verdict()
+        return job.wait()

@@ -39,7 +39,7 @@ import nbformat
 from nbformat import NotebookNode
 from traitlets import Bool, Float, Integer, Unicode
 
-from autograder.jobs import encode_release, no_result, run_job
+from autograder.jobs import Job, encode_release, no_result
 from autograder.outputs import sanitize_outputs
 from autograder.parts import BY_ID, PARTS
 from autograder.sandbox import RunResult
@@ -51,6 +51,8 @@ except ImportError:  # pragma: no cover
     from traitlets.config import LoggingConfigurable as NbGraderPreprocessor  # type: ignore[assignment]
 
 REPORT_NAME = "grading_report.json"
+REFERENCE = "solutions.ddpg_agent:DDPGAgent"  # the one reference agent, generated from the master
+REFERENCE_SUFFIX = ".reference.json"  # in the jobs folder: the reference's probe records for one student
 SECRET_NAME = ".grading_secret"
 
 
@@ -74,6 +76,23 @@ def load_reference(spec: str) -> type:
     """The reference agent class from ``module:Class``."""
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def make_fixtures(reference: str, seed: int) -> dict[str, Any]:
+    """One student's fixtures (JSON), made with the reference agent ``module:Class`` from ``seed``."""
+    from workshop_lib.grading import probe
+
+    return probe.make_fixtures(load_reference(reference), seed)
+
+
+def reference_probe(reference: str, fixtures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The probe's records for the reference agent ``module:Class`` on ``fixtures``, computed in this process:
+    what the verdict compares a submission's values with."""
+    from workshop_lib.grading import probe
+
+    records: list[dict[str, Any]] = []
+    probe.run_probes(load_reference(reference), fixtures, records.append, visible=False)
+    return records
 
 
 def is_graded_test(cell: NotebookNode) -> bool:
@@ -124,7 +143,7 @@ class SandboxedGrading(NbGraderPreprocessor):
     notebook_output_bytes = Integer(
         5_000_000, help="Output kept for the whole notebook (bytes); a run that streams more than twice this is "
                         "killed (`output over ...`).").tag(config=True)
-    reference = Unicode("solutions.ddpg_agent:DDPGAgent",
+    reference = Unicode(REFERENCE,
                         help="The reference agent class, `module:Class`, imported in the grading process only."
                         ).tag(config=True)
 
@@ -163,16 +182,14 @@ class SandboxedGrading(NbGraderPreprocessor):
         notebook_dir = Path(resources.get("metadata", {}).get("path") or ".").resolve()
         root = Path(self.config.CourseDirectory.get("root") or notebook_dir.parents[2]).resolve()
         seed = fixture_seed(course_secret(root), assignment, student)
-        reference_class = load_reference(self.reference)
         notebook_name = resources.get("unique_key", "notebook") + ".ipynb"
-
-        from workshop_lib.grading import probe
-
-        fixtures = probe.make_fixtures(reference_class, seed)
+        release = root / "release" / assignment
         jobs_dir = Path(self.jobs_dir) if self.jobs_dir else root / ".grading_jobs" / assignment
+        reference_path = jobs_dir / f"{student}{REFERENCE_SUFFIX}"
         if self.mode == "prepare":
             jobs_dir.mkdir(parents=True, exist_ok=True)
-            spec = self.make_spec(nb, student, root / "release" / assignment, notebook_name, fixtures)
+            spec = self.make_spec(nb, student, release, notebook_name, make_fixtures(self.reference, seed))
+            spec["reference"] = self.reference  # for the host's progress line; the sandboxes never see it
             (jobs_dir / f"{student}.spec.json").write_text(json.dumps(spec))
             for cell in nb.cells:
                 if is_graded_test(cell):
@@ -183,10 +200,18 @@ class SandboxedGrading(NbGraderPreprocessor):
             result_path = jobs_dir / f"{student}.result.json"
             result = json.loads(result_path.read_text()) if result_path.is_file() else \
                 no_result(student, "no result from its grading job")
+            # the reference's values, computed on this host while the jobs ran (autograder.grade), or now
+            reference_records = json.loads(reference_path.read_text()) if reference_path.is_file() else \
+                reference_probe(self.reference, make_fixtures(self.reference, seed))
         else:
-            result = run_job(self.make_spec(nb, student, root / "release" / assignment, notebook_name, fixtures))
-        reference_records: list[dict[str, Any]] = []
-        probe.run_probes(reference_class, fixtures, reference_records.append, visible=False)
+            # one submission here: the notebook run needs no fixtures, so it starts first; the fixtures are made,
+            # the verdict run starts, and the reference is probed here while both runs go on
+            with Job(self.make_spec(nb, student, release, notebook_name, fixtures=None)) as job:
+                job.start_notebook()
+                fixtures = make_fixtures(self.reference, seed)
+                job.start_verdict(fixtures)
+                reference_records = reference_probe(self.reference, fixtures)
+                result = job.wait()
         nb_run, verdict_run = RunResult(**result["notebook"]), RunResult(**result["verdict"])
         notebook_reason = nb_run.reason or self._stream_end_reason(nb_run.records, "notebook", nb_run.returncode)
         verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict",

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from autograder.parts import PARTS, Part
-from workshop_lib.checks import LIMIT
 
 RTOL, ATOL, GRAD_ATOL = 1e-4, 1e-5, 1e-6
 
@@ -158,16 +157,18 @@ def _records(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, A
     return out
 
 
-def decide(student_records: list[dict[str, Any]], reference_records: list[dict[str, Any]], limit: float = LIMIT,
+def decide(student_records: list[dict[str, Any]], reference_records: list[dict[str, Any]], limit: float | None = None,
            run_reason: str | None = None) -> list[Verdict]:
     """A :class:`Verdict` for every part of :data:`PARTS`.
 
     Args:
         student_records: the sandbox's probe records (possibly partial).
         reference_records: the same probes run here on the reference agent.
-        limit: the action limit of the fixtures.
+        limit: the action limit of the fixtures (default: ``workshop_lib.checks.LIMIT``).
         run_reason: why the sandboxed run ended early, if it did (``timed out after 120 s``, ...).
     """
+    if limit is None:  # imported here: workshop_lib.checks imports torch, which the grader needs only later
+        from workshop_lib.checks import LIMIT as limit
     got, ref = _records(student_records), _records(reference_records)
     visible = (got.get(("visible_checks", 0)) or {}).get("values") or {}
     visible = visible if isinstance(visible, dict) else {}

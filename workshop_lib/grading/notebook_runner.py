@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     nb = nbformat.read(path, as_version=4)
     client = CappedClient(nb, cell_cap, notebook_cap, timeout=timeout, interrupt_on_timeout=True,
                           allow_errors=True, kernel_name="python3", record_timing=False,
+                          shutdown_kernel="immediate",  # every cell has reported: nothing left to wait for
                           extra_arguments=["--HistoryManager.hist_file=:memory:"],
                           resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
 

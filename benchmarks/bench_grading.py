@@ -24,6 +24,7 @@ import argparse
 import copy
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from autograder import build_notebooks
 from autograder.cluster import local_cluster
+from autograder.trusted import SandboxedGrading
 from tests import grading_catalog as gc
 
 HERE = Path(__file__).resolve().parent
@@ -101,18 +103,29 @@ def class_of(n: int) -> list[gc.Variant]:
     return out
 
 
-def grade_class(tmp: Path, label: str, variants: list[gc.Variant], *options: str) -> float:
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children and their waited-for descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def grade_class(tmp: Path, label: str, variants: list[gc.Variant], *options: str) -> tuple[float, float]:
+    """Grade ``variants`` with ``python -m autograder.grade OPTIONS``; return its wall-clock and CPU seconds
+    (the CPU of the grading command and every process it waited for: nbgrader, the sandboxes; not a dask
+    worker's)."""
     course = build_notebooks.copy_course(tmp / label)
     gc.write_submissions(course, REPO / "notebooks" / "ddpg_pendulum.ipynb",
                          build_notebooks.SOURCE_DIR / "ddpg_pendulum.ipynb", variants)
+    cpu = children_cpu()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course), "--quiet", *options],
                           cwd=REPO, capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    cpu = children_cpu() - cpu
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-3000:])
-    print(f"{label}: {len(variants)} submissions in {seconds:.0f} s", flush=True)
-    return seconds
+    print(f"{label}: {len(variants)} submissions in {seconds:.0f} s ({cpu:.0f} CPU-s)", flush=True)
+    return seconds, cpu
 
 
 def hostile(tmp: Path, label: str, limits: dict[str, int] | None) -> tuple[int, float]:
@@ -142,7 +155,6 @@ def hostile(tmp: Path, label: str, limits: dict[str, int] | None) -> tuple[int, 
 
 def hostile_section(tmp: Path) -> list[str]:
     """GRADING.md's last section: the hostile catalog's total time, with the test's limits and the course's."""
-    from autograder.trusted import SandboxedGrading
     from tests.test_hostile import BOUND_SECONDS, CELL_TIMEOUT, WALL_SECONDS
 
     short = {"wall_seconds": WALL_SECONDS, "cell_timeout": CELL_TIMEOUT}
@@ -197,10 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         rows = per_submission(tmp / "one", repeats, PER_SUBMISSION[:1] if args.quick else PER_SUBMISSION)
         variants = class_of(size)
-        serial = grade_class(tmp, "serial", variants, "--jobs", "1")
-        parallel = grade_class(tmp, "parallel", variants, "--jobs", "2")
+        serial, serial_cpu = grade_class(tmp, "serial", variants, "--jobs", "1")
+        parallel, parallel_cpu = grade_class(tmp, "parallel", variants, "--jobs", "2")
         with local_cluster(tmp, workers=2) as address:
-            distributed = grade_class(tmp, "dask", variants, "--scheduler", address)
+            distributed, _ = grade_class(tmp, "dask", variants, "--scheduler", address)
         hostile_lines = [] if args.quick else hostile_section(tmp / "hostile")
     if args.quick:
         return 0
@@ -219,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         "before, minus the hidden tests). *trusted*: the notebook run and the verdict run, at the same time, then "
         "the verdict in the grading process; without and with bubblewrap.",
         "",
-        "| submission | nbgrader [s] | trusted, no sandbox [s] | trusted, sandboxed [s] | sandboxed / nbgrader |",
-        "| --- | --- | --- | --- | --- |",
+        "| submission | nbgrader [s] | trusted, no sandbox [s] | trusted, sandboxed [s] | sandboxed / no sandbox "
+        "| sandboxed / nbgrader |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     ratios = []
     for name, times in rows:
@@ -228,23 +241,35 @@ def main(argv: list[str] | None = None) -> int:
         ratio = med["trusted, sandboxed"] / med["nbgrader"]
         ratios.append(ratio)
         lines.append(f"| `{name}` | {med['nbgrader']:.1f} | {med['trusted, no sandbox']:.1f} | "
-                     f"{med['trusted, sandboxed']:.1f} | {ratio:.2f} |")
+                     f"{med['trusted, sandboxed']:.1f} | "
+                     f"{med['trusted, sandboxed'] / med['trusted, no sandbox']:.2f} | {ratio:.2f} |")
     lines += [
         "",
-        f"The sandbox and the verdict run add **{(max(ratios) - 1) * 100:+.0f}%** at worst (target: at most +20%).",
+        f"The sandbox and the verdict run together add **{(max(ratios) - 1) * 100:+.0f}%** at worst against "
+        "nbgrader's own pipeline (target: at most +20%); the sandbox alone is the column *sandboxed / no "
+        "sandbox*.",
         "",
         f"## A class of {size} submissions",
         "",
         f"`python -m autograder.grade` on {size} submissions (the test catalog's correct variants, mistakes, traps "
         "and one hang, repeated under new names), the whole command (generate_assignment, autograde, table).",
         "",
-        "| how | wall-clock [s] | ratio to serial |",
-        "| --- | --- | --- |",
-        f"| `--jobs 1` (serial, inside nbgrader) | {serial:.0f} | 1.00 |",
-        f"| `--jobs 2` (this machine's 2 cores) | {parallel:.0f} | {parallel / serial:.2f} |",
-        f"| dask: a scheduler and 2 workers on 127.0.0.1 | {distributed:.0f} | {distributed / serial:.2f} |",
+        "| how | wall-clock [s] | ratio to serial | CPU [s] | cores busy on average |",
+        "| --- | --- | --- | --- | --- |",
+        f"| `--jobs 1` (serial, inside nbgrader) | {serial:.0f} | 1.00 | {serial_cpu:.0f} | "
+        f"{serial_cpu / serial:.2f} |",
+        f"| `--jobs 2` (this machine's 2 cores) | {parallel:.0f} | {parallel / serial:.2f} | {parallel_cpu:.0f} | "
+        f"{parallel_cpu / parallel:.2f} |",
+        f"| dask: a scheduler and 2 workers on 127.0.0.1 | {distributed:.0f} | {distributed / serial:.2f} | "
+        "not counted (the workers' own) | |",
         "",
-        "Target: `--jobs 2` at most 0.6x serial.",
+        f"Target: `--jobs 2` at most 0.6x serial: **{'met' if parallel / serial <= 0.6 else 'not met'}** "
+        f"({parallel / serial:.2f}x). Why the gain is bounded here: a serial run is not one core's work. Each "
+        "submission's notebook run and verdict run go side by side, so serial grading already keeps "
+        f"{serial_cpu / serial:.2f} of the 2 cores busy on average, and `--jobs 2` can at best bring that to 2 "
+        f"(here {parallel_cpu / parallel:.2f}): its wall-clock time cannot fall below CPU / 2 = "
+        f"{parallel_cpu / 2:.0f} s. The rest of the gain comes from the hang: its "
+        f"{SandboxedGrading().wall_seconds:.0f} s (the whole-notebook limit) no longer hold up the others.",
         "",
         "### How the time grows with workers",
         "",

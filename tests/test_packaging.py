@@ -1,4 +1,4 @@
-"""Set-up files agree: environment-dev.yml carries exactly the dependencies of pyproject.toml."""
+"""Set-up files agree: environment.yml carries exactly the dependencies of pyproject.toml."""
 
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ def _pyproject_requirements(repo) -> set[str]:
 
 
 def test_environment_yml_matches_pyproject(repo):
-    env = yaml.safe_load((repo / "environment-dev.yml").read_text())
+    env = yaml.safe_load((repo / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     conda_pins = {d for d in pip_section if not d.startswith("-e")}
     pyproject = _pyproject_requirements(repo)
     assert conda_pins == pyproject, (
-        f"only in environment-dev.yml: {sorted(conda_pins - pyproject)}; only in pyproject.toml: "
+        f"only in environment.yml: {sorted(conda_pins - pyproject)}; only in pyproject.toml: "
         f"{sorted(pyproject - conda_pins)}"
     )
-    assert "-e ." in pip_section, "environment-dev.yml must install workshop_lib itself"
+    assert "-e ." in pip_section, "environment.yml must install workshop_lib itself"
 
 
 def test_every_dependency_is_pinned_and_torch_is_2_13(repo):

@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 import threading
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ class Job:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.wait()
+        self._join()  # never remove a scratch folder under a run still going
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -101,12 +101,16 @@ class Job:
         thread.start()
         self.threads.append(thread)
 
+    def _join(self) -> None:
+        for thread in self.threads:
+            thread.join()
+
     def start_notebook(self) -> None:
         """Start the notebook run: the submission, cell by cell, with output caps."""
         name = self.spec["notebook_name"]
         (self.scratch["notebook"] / name).write_text(json.dumps(self.spec["notebook"]))
         cap = int(self.env["DDPG_NOTEBOOK_OUTPUT_BYTES"]) * 2 + 1_000_000
-        self._start("notebook", Limits(**{**asdict(self.limits), "max_stream_bytes": cap}),
+        self._start("notebook", replace(self.limits, max_stream_bytes=cap),
                     [sys.executable, "-m", "workshop_lib.grading.notebook_runner", name])
 
     def start_verdict(self, fixtures: dict[str, Any] | None = None) -> None:
@@ -114,14 +118,13 @@ class Job:
         scratch = self.scratch["verdict"]
         (scratch / "cells.json").write_text(json.dumps(self.spec["cells"]))
         (scratch / "fixtures.json").write_text(json.dumps(self.spec["fixtures"] if fixtures is None else fixtures))
-        self._start("verdict", Limits(**{**asdict(self.limits), "max_stream_bytes": STREAM_BYTES_VERDICT}),
+        self._start("verdict", replace(self.limits, max_stream_bytes=STREAM_BYTES_VERDICT),
                     [sys.executable, "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json"])
 
     def wait(self) -> dict[str, Any]:
         """Wait for the runs started; return the result (a run never started counts as one that produced
         nothing)."""
-        for thread in self.threads:
-            thread.join()
+        self._join()
         missing = RunResult(reason="never started")
         return {"student": self.spec["student"], "notebook": _result_json(self.runs.get("notebook", missing)),
                 "verdict": _result_json(self.runs.get("verdict", missing))}

@@ -185,7 +185,6 @@ class SandboxedGrading(NbGraderPreprocessor):
         notebook_name = resources.get("unique_key", "notebook") + ".ipynb"
         release = root / "release" / assignment
         jobs_dir = Path(self.jobs_dir) if self.jobs_dir else root / ".grading_jobs" / assignment
-        reference_path = jobs_dir / f"{student}{REFERENCE_SUFFIX}"
         if self.mode == "prepare":
             jobs_dir.mkdir(parents=True, exist_ok=True)
             spec = self.make_spec(nb, student, release, notebook_name, make_fixtures(self.reference, seed))
@@ -201,6 +200,7 @@ class SandboxedGrading(NbGraderPreprocessor):
             result = json.loads(result_path.read_text()) if result_path.is_file() else \
                 no_result(student, "no result from its grading job")
             # the reference's values, computed on this host while the jobs ran (autograder.grade), or now
+            reference_path = jobs_dir / f"{student}{REFERENCE_SUFFIX}"
             reference_records = json.loads(reference_path.read_text()) if reference_path.is_file() else \
                 reference_probe(self.reference, make_fixtures(self.reference, seed))
         else:

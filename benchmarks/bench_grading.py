@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from datetime import date
 from pathlib import Path
 
@@ -41,6 +42,8 @@ from tests import grading_catalog as gc
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PER_SUBMISSION = ["ok_reference", "bad_no_done_mask", "trap_unmodified"]
+STUDENT = build_notebooks.STUDENT_DIR / f"{build_notebooks.NOTEBOOK}.ipynb"  # what the catalogs edit
+MASTER = build_notebooks.SOURCE_DIR / f"{build_notebooks.NOTEBOOK}.ipynb"  # where the graded cells come from
 NBGRADER_DEFAULT = '''
 # benchmark only: nbgrader's own autograde pipeline (the student's kernel decides its test cells)
 c.Autograde.autograde_preprocessors = [
@@ -71,8 +74,7 @@ def per_submission(tmp: Path, repeats: int, names: list[str]) -> list[tuple[str,
     with open(plain / "nbgrader_config.py", "a") as f:
         f.write(NBGRADER_DEFAULT)
     for course in (trusted, plain):
-        gc.write_submissions(course, REPO / "notebooks" / "ddpg_pendulum.ipynb",
-                             build_notebooks.SOURCE_DIR / "ddpg_pendulum.ipynb", variants)
+        gc.write_submissions(course, STUDENT, MASTER, variants)
         subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpg", "--force"], cwd=course,
                        env=env(), check=True, capture_output=True)
     rows = []
@@ -112,27 +114,24 @@ def busy_cpu() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def grade_class(tmp: Path, label: str, variants: list[gc.Variant], *options: str) -> dict[str, float]:
-    """Grade ``variants`` with ``python -m autograder.grade OPTIONS``. Returns its wall-clock seconds, the CPU
-    seconds the machine was busy meanwhile (:func:`busy_cpu`) and, for a parallel run, when its jobs phase
-    began and ended (the first line ``grading N submissions`` and the last progress line ``[N/N]``)."""
-    course = build_notebooks.copy_course(tmp / label)
-    gc.write_submissions(course, REPO / "notebooks" / "ddpg_pendulum.ipynb",
-                         build_notebooks.SOURCE_DIR / "ddpg_pendulum.ipynb", variants)
-    n = len(variants)
+def time_grading(course: Path, label: str, n: int, *options: str) -> dict[str, float]:
+    """Run ``python -m autograder.grade --course COURSE --quiet OPTIONS`` on ``n`` submissions. Returns its
+    wall-clock seconds, the CPU seconds the machine was busy meanwhile (:func:`busy_cpu`) and, for a parallel
+    run, when its jobs phase began and ended (the first line ``grading N submissions`` and the last progress
+    line ``[N/N]``)."""
     out: dict[str, float] = {}
     cpu = busy_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "autograder.grade", "--course", str(course), "--quiet", *options],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    tail: list[str] = []
+    tail: deque[str] = deque(maxlen=60)
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("grading ") and "jobs_start" not in out:
             out["jobs_start"] = time.perf_counter() - start
         if line.startswith(f"[{n}/{n}]"):
             out["jobs_end"] = time.perf_counter() - start
-        tail = (tail + [line])[-60:]
+        tail.append(line)
     proc.wait()
     out["seconds"] = time.perf_counter() - start
     out["cpu"] = busy_cpu() - cpu
@@ -140,6 +139,13 @@ def grade_class(tmp: Path, label: str, variants: list[gc.Variant], *options: str
         raise RuntimeError("".join(tail))
     print(f"{label}: {n} submissions in {out['seconds']:.0f} s ({out['cpu']:.0f} CPU-s)", flush=True)
     return out
+
+
+def grade_class(tmp: Path, label: str, variants: list[gc.Variant], *options: str) -> dict[str, float]:
+    """Grade ``variants`` on a fresh copy of the course (see :func:`time_grading`)."""
+    course = build_notebooks.copy_course(tmp / label)
+    gc.write_submissions(course, STUDENT, MASTER, variants)
+    return time_grading(course, label, len(variants), *options)
 
 
 def class_runs(tmp: Path, variants: list[gc.Variant]) -> dict[str, dict[str, float]]:
@@ -163,16 +169,11 @@ def hostile(tmp: Path, label: str, limits: dict[str, int] | None) -> tuple[int, 
         with open(course / "nbgrader_config.py", "a") as f:
             f.writelines(f"c.SandboxedGrading.{k} = {v}\n" for k, v in limits.items())
     variants = hc.catalog(listener.port)
-    hc.write_submissions(course, REPO / "notebooks" / "ddpg_pendulum.ipynb",
-                         build_notebooks.SOURCE_DIR / "ddpg_pendulum.ipynb", variants)
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course), "--quiet"],
-                          cwd=REPO, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    listener.close()
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-3000:])
-    print(f"hostile ({label}): {len(variants)} submissions in {seconds:.0f} s", flush=True)
+    hc.write_submissions(course, STUDENT, MASTER, variants)
+    try:
+        seconds = time_grading(course, f"hostile ({label})", len(variants))["seconds"]
+    finally:
+        listener.close()
     return len(variants), seconds
 
 

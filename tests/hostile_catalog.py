@@ -309,10 +309,30 @@ raise ValueError(f"<{s}>alert('h9')</{s}><img src=x {e}=alert(1)>")
 HTML_MARKDOWN = ("**A harmless-looking answer.** <script>alert('md1')</script> <img src=x onerror=\"alert('md2')\"> "
                  "<a href=\"javascript:alert('md3')\">link</a> <iframe src=\"javascript:alert('md4')\"></iframe>")
 
+CHANNEL_PIPES = """\
+def channel_pipes():
+    # the pipes the grader may read, as (pid/fd, a writable fd). The kernel's own pipes are its printed output:
+    # from the kernel aim at the runner, in the probe at itself
+    for pid in ([os.getppid()] if getattr(get_ipython(), "kernel", None) is not None else [os.getpid()]):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            fds = []
+        for fd in fds:
+            try:
+                if int(fd) > 2 and os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
+                    # its own fd: written to directly; the runner's: opened again through /proc
+                    yield f"{pid}/{fd}", int(fd) if pid == os.getpid() else os.open(f"/proc/{pid}/fd/{fd}",
+                                                                                      os.O_WRONLY)
+            except OSError:
+                pass
+"""
+
 FORGE_RECORDS = """\
 # HOSTILE: write forged records straight into the channel the grader reads (the notebook runner's, through
 # /proc/<its pid>/fd, from the kernel; the probe's own, in the verdict run), some built to crash the grader.
 import json, os, sys
+""" + CHANNEL_PIPES + """\
 forged = [
     {"index": 0, "execution_count": 1, "outputs": [{"output_type": "error", "ename": "x", "evalue": "x",
                                                     "traceback": 5}]},
@@ -335,42 +355,26 @@ forged = [
 ]
 lines = "".join(json.dumps(r) + "\\n" for r in forged) + "[" * 200_000 + "\\n"
 written = []
-# the kernel's own pipes are its printed output: from the kernel aim at the runner, in the probe at itself
-for pid in ([os.getppid()] if getattr(get_ipython(), "kernel", None) is not None else [os.getpid()]):
+for name, out in channel_pipes():
     try:
-        fds = os.listdir(f"/proc/{pid}/fd")
+        os.write(out, lines.encode())
+        written.append(name)
     except OSError:
-        fds = []
-    for fd in fds:
-        try:
-            if int(fd) > 2 and os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
-                # its own fd: written to directly; the runner's: opened again through /proc
-                out = int(fd) if pid == os.getpid() else os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY)
-                os.write(out, lines.encode())
-                written.append(f"{pid}/{fd}")
-        except OSError:
-            pass
+        pass
 print(f"HOSTILE forged records into: {written}")
 """
 
 CHANNEL_FLOOD = """\
 # HOSTILE: one endless line (no newline) into the channel the grader reads: the grader must not buffer it.
 import os, sys
+""" + CHANNEL_PIPES + """\
 chunk = b"x" * (1 << 20)
-# the kernel's own pipes are its printed output: from the kernel aim at the runner, in the probe at itself
-for pid in ([os.getppid()] if getattr(get_ipython(), "kernel", None) is not None else [os.getpid()]):
+for _, out in channel_pipes():
     try:
-        fds = os.listdir(f"/proc/{pid}/fd")
+        for _ in range(2048):  # 2 GiB at most, so that a grader that buffers it all still survives
+            os.write(out, chunk)
     except OSError:
-        fds = []
-    for fd in fds:
-        try:
-            if int(fd) > 2 and os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
-                out = int(fd) if pid == os.getpid() else os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY)
-                for _ in range(2048):  # 2 GiB at most, so that a grader that buffers it all still survives
-                    os.write(out, chunk)
-        except OSError:
-            pass
+        pass
 """
 
 RESOURCES = """\

@@ -26,7 +26,6 @@ import re
 import secrets
 import shutil
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -34,6 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.lab_server import jupyter_env, jupyter_server
 
 pytestmark = pytest.mark.browser
 
@@ -242,35 +243,17 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
     shutil.copytree(REPO / "resources", root / "standin" / "resources")
 
     home = tmp_path_factory.mktemp("jupyter-home")
-    env = {**os.environ,
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "IPYTHONDIR": str(home / "ipython"),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONUNBUFFERED": "1"}
+    env = jupyter_env(home, MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONUNBUFFERED="1")
     # No announcement / news pop-ups over the notebook.
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port, token = _free_port(), secrets.token_hex(16)
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", "--LabApp.extension_manager=readonly",
-         "--ServerApp.allow_root=True"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("Jupyter server did not start:\n" + (home / "server.log").read_text())
-                time.sleep(0.5)
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root}", "--LabApp.extension_manager=readonly", "--ServerApp.allow_root=True"]
+    with jupyter_server(command, root, env, home / "server.log", f"http://127.0.0.1:{port}/api/status?token={token}"):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -278,13 +261,6 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
                 yield Lab(root, port, token, page)
             finally:
                 browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def _errors(nb: dict) -> list[str]:

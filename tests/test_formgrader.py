@@ -42,6 +42,7 @@ import pytest
 from autograder import build_notebooks
 from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK
 from tests import grading_catalog as gc
+from tests.lab_server import jupyter_env, jupyter_server
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_or_skip, _free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,10 +132,7 @@ def formgrader(course, tmp_path_factory):
 
     root = course["root"]
     home = tmp_path_factory.mktemp("formgrader-home")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "IPYTHONDIR": str(home / "ipython")}
+    env = jupyter_env(home)
     port, token = _free_port(), secrets.token_hex(16)
     command = [f"--port={port}" if word == "--port=8888" else word for word in README_COMMAND.split()]
     command[0] = str(Path(sys.executable).parent / command[0])  # this environment's jupyter
@@ -142,34 +140,18 @@ def formgrader(course, tmp_path_factory):
     if os.geteuid() == 0:
         command.append("--allow-root")
     log_path = home / "server.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    urllib.request.urlopen(f"{base}/formgrader/api/assignments?token={token}", timeout=5)
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError("the formgrader did not start:\n" + log_path.read_text()[-4000:])
-                    time.sleep(0.5)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"{base}/formgrader?token={token}")  # logs in (cookie) and lands on the assignments
-                page.locator("table a", has_text=re.compile(f"^{ASSIGNMENT}$")).first.wait_for(timeout=60_000)
-                try:
-                    yield {"page": page, "base": base, "token": token, "log": log_path}
-                finally:
-                    browser.close()
-        finally:
-            server.terminate()
+    base = f"http://127.0.0.1:{port}"
+    with jupyter_server(command, root, env, log_path, f"{base}/formgrader/api/assignments?token={token}",
+                        what="the formgrader"):
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/formgrader?token={token}")  # logs in (cookie) and lands on the assignments
+            page.locator("table a", has_text=re.compile(f"^{ASSIGNMENT}$")).first.wait_for(timeout=60_000)
             try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+                yield {"page": page, "base": base, "token": token, "log": log_path}
+            finally:
+                browser.close()
 
 
 def _screenshot(page, name: str, full_page: bool = True) -> None:

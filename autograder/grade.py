@@ -6,45 +6,64 @@
     python -m autograder.grade --jobs 4           # four submissions at once (default: the machine's cores)
     python -m autograder.grade --scheduler tcp://HOST:8786   # the jobs on a dask.distributed cluster
 
-Steps, with nbgrader's own commands run in the course directory:
+One run, with the course's lock held (a second run on the same course refuses and names the first):
 
-1. ``nbgrader generate_assignment ddpg --force`` (registers the assignment and its test cells in
-   ``gradebook.db``; the release, whose resources the sandboxes get, is rebuilt from ``source/``);
-2. ``nbgrader autograde ddpg --force``: every ``submitted/<student>/ddpg/`` folder, with the trusted-grading
-   preprocessor of ``nbgrader_config.py`` (``autograder/trusted.py``): each submission runs in its own
-   bubblewrap sandboxes, its parts are decided in this process, nbgrader writes the gradebook;
-3. a table of the scores read from ``gradebook.db``, with a note for any submission whose run ended early.
+1. **house-keeping**: what a killed run left (its job files, its sandboxes' scratch folders and memory cgroups)
+   is removed; the disk must have room;
+2. ``nbgrader generate_assignment ddpg --force``: the release, against which every submission is checked;
+3. **ingest** (:mod:`autograder.ingest`): every ``submitted/<student>/ddpg/`` becomes plain, bounded data in
+   ``.ingested/``, with a note for anything refused or repaired;
+4. **preflight**: the master's solution is graded first, exactly as a submission (same sandbox, same runner,
+   local or dask). If it does not score full marks, nothing is graded and the sandbox's own error is shown;
+5. **jobs**: each submission's two sandboxed runs (:mod:`autograder.jobs`), N at a time or on the cluster; the
+   reference's values for the same fixtures are computed here meanwhile. The gradebook is not touched;
+6. **apply**: ``nbgrader autograde`` reads the ingested copies and the jobs' results; the trusted preprocessor
+   (``autograder/trusted.py``) decides each part and nbgrader writes the gradebook, one student after the other.
+   A student whose job failed on the grader's side is left out of this step: their previous grade stays, marked;
+7. hand-graded answers that did not change since they were graded are not flagged again; a table of the scores.
 
-With ``--jobs 1`` step 2 grades the submissions one after the other, each inside nbgrader. With more jobs, or a
-dask scheduler, step 2 has three phases, so that only this process ever writes the gradebook (SQLite takes one
-writer at a time): ``nbgrader autograde`` in ``prepare`` mode writes one job spec per submission (fast: nothing
-runs); the jobs run N at a time (threads here, each starting its own sandboxes, or tasks on dask workers) and
-their results come back as JSON; ``nbgrader autograde`` in ``apply`` mode then decides every grade from those
-results and writes the gradebook, one submission after the other, as in the serial run.
-
-Without bubblewrap this refuses to grade (the message names the install command) unless ``--no-sandbox`` is
-given; the table then says the run was not sandboxed.
+Until step 6 the gradebook, the formgrader, the export and the feedback show every student's previous grade.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
+from autograder import ingest
 from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK, REPO, nbgrader_env
+from autograder.lock import CourseBusy, course_lock
 from autograder.parts import PARTS
-from autograder.sandbox import BWRAP_MISSING, bwrap_path
-from autograder.trusted import REFERENCE, REFERENCE_SUFFIX, REPORT_NAME, reference_probe
+from autograder.sandbox import BWRAP_MISSING, bwrap_path, remove_leftovers
+from autograder.text import shown, table_cell
+from autograder.trusted import (
+    REFERENCE_SUFFIX,
+    REPORT_NAME,
+    SECRET_NAME,
+    SandboxedGrading,
+    course_secret,
+    fixture_seed,
+    make_fixtures,
+    reference_probe,
+)
 
 HERE = Path(__file__).resolve().parent
+JOBS_DIR = ".grading_jobs"
+"""Under the course: this run's job results and reference records (removed at the end, and by the next run)."""
+STATE_NAME = ".grading_state.json"
+"""Under the course: the hash of each hand-graded answer when it was last graded (tells a changed answer)."""
+MIN_FREE_BYTES = 200 * 1024**2
+"""Free space the course's disk must have before a run starts."""
 
 
 def grading_env() -> dict[str, str]:
@@ -55,27 +74,35 @@ def grading_env() -> dict[str, str]:
     return env
 
 
-def run_nbgrader(args: list[str], course: Path, quiet: bool = False) -> int:
-    """Run ``nbgrader ARGS`` in ``course``; return its exit status.
+def run_nbgrader(args: list[str], course: Path, quiet: bool = False) -> tuple[int, str]:
+    """Run ``nbgrader ARGS`` in ``course``; return its exit status and its log.
 
-    With ``quiet`` nbgrader's log is kept back, and its end is printed only if the command fails.
+    Its log is printed line by line through :func:`autograder.text.shown` (a student's text never reaches the
+    terminal raw); with ``quiet`` only its end, and only if the command fails.
     """
     cmd = [sys.executable, "-m", "nbgrader", *args]
     print("$ nbgrader " + " ".join(args), flush=True)
-    if not quiet:
-        return subprocess.run(cmd, cwd=course, env=grading_env()).returncode
-    proc = subprocess.run(cmd, cwd=course, env=grading_env(), capture_output=True, text=True)
-    if proc.returncode != 0:
-        print((proc.stdout + proc.stderr)[-4000:], file=sys.stderr)
-    return proc.returncode
+    proc = subprocess.Popen(cmd, cwd=course, env=grading_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace")
+    assert proc.stdout is not None
+    log = []
+    for line in proc.stdout:
+        log.append(line)
+        if not quiet:
+            print(shown(line.rstrip("\n"), 2000), flush=True)
+    proc.wait()
+    if quiet and proc.returncode != 0:
+        print("\n".join(shown(line.rstrip("\n"), 2000) for line in log[-60:]), file=sys.stderr)
+    return proc.returncode, "".join(log)
 
 
 def submissions(course: Path) -> list[str]:
-    """Students with a ``submitted/<student>/ddpg/`` folder, sorted."""
+    """Every entry of ``submitted/`` (a student's folder, or whatever stands in its place: ingest says what is
+    wrong with it), sorted; hidden names left out."""
     root = course / "submitted"
     if not root.is_dir():
         return []
-    return sorted(p.parent.name for p in root.glob(f"*/{ASSIGNMENT}") if p.is_dir())
+    return sorted(e.name for e in os.scandir(root) if not e.name.startswith("."))
 
 
 def read_scores(course: Path) -> dict[str, dict[str, float | None]]:
@@ -111,11 +138,6 @@ def read_reports(course: Path) -> dict[str, dict]:
     return reports
 
 
-def max_points(course: Path) -> dict[str, float]:
-    """Maximum score of each graded cell (autograded tests and manually graded answers), from the gradebook."""
-    return {name: points for name, (points, _manual) in graded_cells(course).items()}
-
-
 def graded_cells(course: Path) -> dict[str, tuple[float, bool]]:
     """``{grade_id: (max score, graded by hand?)}`` of every graded cell, from the gradebook. A cell is graded by
     hand when it is an answer cell (markdown, or code that is not a test)."""
@@ -124,29 +146,52 @@ def graded_cells(course: Path) -> dict[str, tuple[float, bool]]:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         nb = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
         answers = {cell.name for cell in nb.solution_cells}  # graded answer cells: a grader scores them
-        return {cell.name: (cell.max_score, cell.name in answers) for cell in nb.grade_cells}
+        cells = {cell.name: (cell.max_score, cell.name in answers) for cell in nb.grade_cells}
+    release = course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(release, as_version=4).cells] \
+        if release.is_file() else []
+    return {gid: cells[gid] for gid in [g for g in order if g in cells] + sorted(set(cells) - set(order))}
+
+
+def read_late_penalties(course: Path) -> dict[str, float]:
+    """``{student: points off for lateness}`` of every submission the gradebook has a penalty for."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in submissions(course):
+            try:
+                penalty = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student).late_submission_penalty
+            except MissingEntry:
+                continue
+            if penalty:
+                out[student] = float(penalty)
+    return out
 
 
 def format_table(scores: dict[str, dict[str, float | None]], maxima: dict[str, float], students: list[str],
-                 notes: dict[str, str] | None = None, manual: set[str] | None = None) -> str:
+                 notes: dict[str, str] | None = None, manual: set[str] | None = None,
+                 late: dict[str, float] | None = None) -> str:
     """A Markdown table: one row per student; one column per autograded cell of the gradebook; the autograded
-    sum, the manually graded sum (with how many answers still wait for a grader), the total; and a note (why a
-    run ended early; whether it was sandboxed)."""
+    sum, the manually graded sum (with how many answers still wait for a grader), the late penalty (when any
+    student has one), the total; and a note (what ingest refused, why a run ended early, a grade kept from an
+    earlier run). Every student-controlled string is escaped (:func:`autograder.text.table_cell`)."""
     titles = {p.grade_id: p.title for p in PARTS}
     manual = manual or set()
     auto = [gid for gid in titles if gid in maxima] + [gid for gid in maxima if gid not in titles
                                                         and gid not in manual]
-    hand = sorted(gid for gid in maxima if gid in manual)
+    hand = [gid for gid in maxima if gid in manual]  # in the notebook's order
+    late = late or {}
     auto_max, hand_max = sum(maxima[g] for g in auto), sum(maxima[g] for g in hand)
     head = (["student"] + [f"{titles.get(gid, gid)} (/{maxima[gid]:g})" for gid in auto]
             + ([f"auto (/{auto_max:g})", f"manual (/{hand_max:g})"] if hand else [])
-            + [f"total (/{auto_max + hand_max:g})", "notes"])
+            + (["late penalty"] if late else []) + [f"total (/{auto_max + hand_max:g})", "notes"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes = notes or {}
     for student in students:
-        note = notes.get(student, "")
+        note, name = table_cell(notes.get(student, ""), 1000), table_cell(student, 60)
         if student not in scores:
-            lines.append("| " + " | ".join([student] + ["not graded"] * (len(head) - 2) + [note]) + " |")
+            lines.append("| " + " | ".join([name] + ["not graded"] * (len(head) - 2) + [note]) + " |")
             continue
         row = scores[student]
         cells = [("?" if row.get(gid) is None else f"{row[gid]:g}") for gid in auto]
@@ -156,7 +201,11 @@ def format_table(scores: dict[str, dict[str, float | None]], maxima: dict[str, f
         extra = []
         if hand:
             extra = [f"{auto_total:g}", f"{hand_total:g}" + (f" ({waiting} to grade)" if waiting else "")]
-        lines.append("| " + " | ".join([student] + cells + extra + [f"{auto_total + hand_total:g}", note]) + " |")
+        penalty = late.get(student, 0.0)
+        if late:
+            extra.append(f"-{penalty:g}" if penalty else "0")
+        total = max(0.0, auto_total + hand_total - penalty)
+        lines.append("| " + " | ".join([name] + cells + extra + [f"{total:g}", note]) + " |")
     return "\n".join(lines)
 
 
@@ -167,82 +216,257 @@ def notes_of(reports: dict[str, dict]) -> dict[str, str]:
         notes = list(report.get("notes", []))
         if not report.get("sandboxed", True):
             notes.append("not sandboxed")
-        out[student] = "; ".join(str(n) for n in notes).replace("|", "/")
+        out[student] = "; ".join(str(n) for n in notes)
     return out
 
 
-def progress_line(done: int, total: int, result: dict[str, Any], reference_records: list[dict[str, Any]]) -> str:
-    """One line per finished job: the student, the score the verdict will give, the time, any early end."""
-    from autograder.verdict import decide
+# ------------------------------------------------------------------------------------------------- the run
+def load_grader(course: Path) -> SandboxedGrading:
+    """The trusted preprocessor as the course's ``nbgrader_config.py`` sets it (its limits, its reference)."""
+    from traitlets.config.loader import PyFileConfigLoader
 
-    verdicts = decide(result["verdict"]["records"], reference_records, run_reason=result["verdict"]["reason"])
-    score = sum(v.score for v in verdicts)
-    seconds = max(result["notebook"]["seconds"], result["verdict"]["seconds"])
-    notes = [r for r in (result["notebook"]["reason"], result["verdict"]["reason"]) if r]
-    width = len(str(total))
-    return (f"[{done:>{width}}/{total}] {result['student']:<30} {score:>4g}/{sum(p.points for p in PARTS):g}  "
-            f"{seconds:6.1f} s" + (f"  ({'; '.join(notes)})" if notes else ""))
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    return SandboxedGrading(config=config)
 
 
-def run_jobs(jobs_dir: Path, jobs: int, scheduler: str | None) -> int:
-    """Run every ``*.spec.json`` of ``jobs_dir`` (``jobs`` at a time here, or on the dask cluster at
-    ``scheduler``); write each ``*.result.json``; print one line per finished job. Returns the number of jobs."""
-    from autograder.jobs import no_result, run_job
-
-    specs = {p.name.removesuffix(".spec.json"): json.loads(p.read_text()) for p in sorted(jobs_dir.glob("*.spec.json"))}
-    total, done = len(specs), 0
-    where = f"the dask cluster at {scheduler}" if scheduler else f"{jobs} at a time"
-    print(f"grading {total} submissions, {where}", flush=True)
-
-    def finish(student: str, result: dict[str, Any]) -> None:
-        nonlocal done
-        done += 1
-        (jobs_dir / f"{student}.result.json").write_text(json.dumps(result))
-        # the reference's values, probed here while the other jobs run; the apply pass reads them back
-        reference = reference_probe(specs[student].get("reference", REFERENCE), specs[student]["fixtures"])
-        (jobs_dir / f"{student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
-        print(progress_line(done, total, result, reference), flush=True)
-
-    if scheduler:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-
-        with Client(scheduler, timeout="30s") as client:
-            futures = {client.submit(run_job, spec, key=f"grade-{student}-{time.time_ns()}",
-                                     pure=False, retries=1): student for student, spec in specs.items()}
-            for future in dask_completed(futures):
-                student = futures[future]
-                try:
-                    result = future.result()
-                except Exception as err:  # noqa: BLE001 - a lost worker costs this job, not the class
-                    result = no_result(student, f"its grading job failed on the cluster: "
-                                                f"{type(err).__name__}: {err}"[:300])
-                finish(student, result)
-        return total
-    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each job leases its sandboxes' user ids itself
-        futures = {pool.submit(run_job, spec): student for student, spec in specs.items()}
-        for future in as_completed(futures):
-            finish(futures[future], future.result())
-    return total
+def check_free_space(course: Path) -> None:
+    """Refuse, before anything changes, when the course's disk is nearly full."""
+    free = shutil.disk_usage(course).free
+    if free < MIN_FREE_BYTES:
+        raise OSError(28, f"only {free / 1024**2:.0f} MB free on the course's disk (at least "
+                          f"{MIN_FREE_BYTES / 1024**2:.0f} MB needed): free some space", str(course))
 
 
-def autograde_in_parallel(course: Path, jobs: int, scheduler: str | None, no_sandbox: bool, quiet: bool) -> int:
-    """Prepare every job with nbgrader, run them in parallel, apply their results with nbgrader; return
-    nbgrader's exit status (the worse of the two passes)."""
-    jobs_dir = course / ".grading_jobs" / ASSIGNMENT
-    shutil.rmtree(jobs_dir, ignore_errors=True)
-    jobs_dir.mkdir(parents=True)
-    common = ["autograde", ASSIGNMENT, "--force", f"--SandboxedGrading.jobs_dir={jobs_dir}"]
-    if no_sandbox:
-        common.append("--SandboxedGrading.sandbox=False")
+def preflight_notebook(course: Path, release_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The master notebook (its solutions in place), ingested as a submission would be."""
+    master = course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    data = ingest.parse_notebook(master.read_bytes())
+    return ingest.rebuild(data, release_nb, ingest.Ingested(student="preflight"))
+
+
+def preflight(grader: SandboxedGrading, runner: Any, course: Path, release_nb: nbformat.NotebookNode,
+              secret: str) -> str | None:
+    """Grade the master's solution through the same path as every submission; return why it did not score full
+    marks (with the sandbox's own error), or None when it did."""
+    release = course / "release" / ASSIGNMENT
+    fixtures = make_fixtures(grader.reference, fixture_seed(secret, ASSIGNMENT, ".preflight"))
+
+    def make() -> dict[str, Any]:
+        return grader.make_spec(preflight_notebook(course, release_nb), "preflight", release,
+                                f"{NOTEBOOK}.ipynb", fixtures)
+
+    ((_, _, result),) = list(runner.run([("preflight", make)]))
+    if "infra" in result:
+        return result["infra"]
+    judged = grader.judge(result, reference_probe(grader.reference, fixtures))
+    failed = [v for v in judged.verdicts if not v.passed]
+    if not failed and judged.notebook_run.records:
+        return None
+    parts = "; ".join(f"{v.part.title}: {shown(v.message, 300)}" for v in failed)
+    why = [f"scored {judged.score:g}/{sum(p.points for p in PARTS):g}" + (f" ({parts})" if parts else "")]
+    why += [shown(n, 300) for n in judged.notes]
+    for name, run in (("notebook run", judged.notebook_run), ("verdict run", judged.verdict_run)):
+        tail = [line for line in run.stderr_tail.splitlines() if line.strip()][-5:]
+        if tail and not run.records:
+            why.append(f"the {name}'s sandbox said: " + " / ".join(shown(line, 300) for line in tail))
+    return "; ".join(why)
+
+
+def load_state(course: Path) -> dict[str, dict[str, str]]:
     try:
-        status = run_nbgrader(common + ["--SandboxedGrading.mode=prepare"], course, quiet=True)
-        if status != 0:
-            print("preparing the grading jobs failed (see above).", file=sys.stderr)
-        run_jobs(jobs_dir, jobs, scheduler)
-        return max(status, run_nbgrader(common + ["--SandboxedGrading.mode=apply"], course, quiet=quiet))
-    finally:
-        shutil.rmtree(jobs_dir, ignore_errors=True)
+        state = json.loads((course / STATE_NAME).read_text())
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def settle_hand_grades(course: Path, applied: dict[str, dict[str, str]]) -> dict[str, list[str]]:
+    """After a regrade, flag for hand grading only the answers that changed.
+
+    nbgrader flags every hand-graded answer again each time it autogrades. For each student graded in this run,
+    an answer whose text is the one graded before keeps its grade unflagged; a changed one stays flagged and is
+    named. Returns ``{student: [grade_id of each changed, hand-graded answer]}``.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    state, changed = load_state(course), {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student, answers in applied.items():
+            try:
+                nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
+            except MissingEntry:
+                continue
+            before = state.get(student, {})
+            for grade in nb.grades:
+                if grade.name not in answers or grade.manual_score is None:
+                    continue
+                if before.get(grade.name) == answers[grade.name]:
+                    grade.needs_manual_grade = False
+                else:
+                    changed.setdefault(student, []).append(grade.name)
+            gb.db.commit()
+            state[student] = answers
+    tmp = course / (STATE_NAME + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    os.replace(tmp, course / STATE_NAME)
+    return changed
+
+
+def graded_at(report: dict[str, Any] | None) -> str:
+    return str((report or {}).get("graded_at") or "an earlier run")
+
+
+def grade_class(args: argparse.Namespace, course: Path) -> int:
+    """Steps 1-7 of the module's docstring, with the course's lock held."""
+    from autograder.runners import make_runner
+
+    for path in remove_leftovers():
+        print(f"removed what a killed run left: {path}")
+    check_free_space(course)
+    students = submissions(course)
+    if not students:
+        print(f"No submissions to grade: put each student's notebook in "
+              f"{course / 'submitted'}/<student>/{ASSIGNMENT}/{NOTEBOOK}.ipynb (or run `nbgrader collect "
+              f"{ASSIGNMENT}` when you use nbgrader's exchange), then run this again.")
+        return 0
+    status, _ = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course, quiet=args.quiet)
+    if status != 0:
+        print("generate_assignment failed: see its log above. Nothing was graded.", file=sys.stderr)
+        return 1
+    grader = load_grader(course)
+    if args.no_sandbox:
+        grader.sandbox = False
+    release = course / "release" / ASSIGNMENT
+    release_nb = nbformat.read(release / f"{NOTEBOOK}.ipynb", as_version=4)
+    if not (course / SECRET_NAME).exists():
+        print(f"creating the course secret {course / SECRET_NAME}: it seeds each student's grading fixtures. Keep "
+              "it with the gradebook; a new one changes every student's fixtures (not whether their work is "
+              "correct).")
+    secret = course_secret(course)
+
+    # 3. ingest
+    staging = course / ingest.INGESTED_DIR
+    jobs_dir = course / JOBS_DIR / ASSIGNMENT
+    for folder in (staging, jobs_dir.parent):
+        shutil.rmtree(folder, ignore_errors=True)
+    staging.mkdir(mode=0o700)
+    jobs_dir.mkdir(parents=True, mode=0o700)
+    notes: dict[str, list[str]] = {}
+    ingested: dict[str, ingest.Ingested] = {}
+    for student in students:
+        got = ingest.ingest(course / "submitted", student, ASSIGNMENT, NOTEBOOK, release_nb)
+        notes[student] = list(got.notes)
+        if got.gradable:
+            ingested[student] = got
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    run_id = f"{now} {os.getpid()} {time.monotonic_ns()}"
+    start = time.perf_counter()
+    with make_runner(args.jobs, args.scheduler) as runner:
+        # 4. preflight
+        print(f"preflight: grading the master's solution on {runner.where()}", flush=True)
+        problem = preflight(grader, runner, course, release_nb, secret)
+        if problem:
+            print(f"Refusing to grade: the reference solution, graded exactly as a submission, did not pass: "
+                  f"{problem}. Fix the grading set-up (the sandbox, the environment, the workers); nothing was "
+                  f"graded and the gradebook is unchanged.", file=sys.stderr)
+            return 2
+        # 5. jobs
+        def maker(student: str) -> Any:
+            def make() -> dict[str, Any]:
+                fixtures = make_fixtures(grader.reference, fixture_seed(secret, ASSIGNMENT, student))
+                return grader.make_spec(ingested[student].notebook, student, release, f"{NOTEBOOK}.ipynb", fixtures)
+            return make
+
+        total, done, infra = len(ingested), 0, {}
+        print(f"grading {total} submissions, {runner.where()}", flush=True)
+        for student, spec, result in runner.run([(s, maker(s)) for s in ingested]):
+            done += 1
+            if "infra" not in result:
+                try:
+                    reference = reference_probe(grader.reference, spec["fixtures"])
+                    (jobs_dir / f"{student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
+                    result.update(ingest_notes=ingested[student].notes, graded_at=now, run_id=run_id,
+                                  answers=ingested[student].answers)
+                    (jobs_dir / f"{student}.result.json").write_text(json.dumps(result))
+                except OSError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - the host's failure costs this student's regrade only
+                    result = {"infra": shown(f"the reference probe failed: {type(err).__name__}: {err}", 300)}
+            if "infra" in result:
+                infra[student] = result["infra"]
+            runs = [result.get(k, {}) for k in ("notebook", "verdict")]
+            seconds = max((r.get("seconds", 0.0) for r in runs), default=0.0)
+            ended = [r.get("reason") for r in runs if r.get("reason")] + ([result["infra"]] if "infra" in result
+                                                                           else [])
+            print(f"[{done:>{len(str(total))}}/{total}] {table_cell(student, 40):<30} {seconds:6.1f} s"
+                  + (f"  ({shown('; '.join(ended), 200)})" if ended else ""), flush=True)
+        nothing_ran = [s for s in ingested if s not in infra and not any(
+            json.loads((jobs_dir / f"{s}.result.json").read_text())[k]["records"] for k in ("notebook", "verdict"))]
+    # 6. apply: only the students whose jobs ran; the others keep their previous grade
+    for student in infra:
+        shutil.rmtree(staging / student, ignore_errors=True)
+    applied = {s: ingested[s] for s in ingested if s not in infra}
+    for student, got in applied.items():
+        ingest.write(got, staging, ASSIGNMENT, NOTEBOOK)
+    apply_status, log = 0, ""
+    if applied:
+        options = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.submitted_directory={ingest.INGESTED_DIR}",
+                   f"--SandboxedGrading.jobs_dir={jobs_dir}"] + (["--SandboxedGrading.sandbox=False"]
+                                                                 if args.no_sandbox else [])
+        apply_status, log = run_nbgrader(options, course, quiet=args.quiet)
+    print(f"graded {len(applied)} submissions in {time.perf_counter() - start:.0f} s")
+    # 7. hand grades, table
+    reports = read_reports(course)
+    graded = {s for s in applied if reports.get(s, {}).get("run_id") == run_id
+              and (course / "autograded" / s / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()}
+    changed = settle_hand_grades(course, {s: applied[s].answers for s in graded})
+    scores = read_scores(course)
+    failed_apply = {s: nbgrader_error(log, s) for s in applied if s not in graded}
+    for student in students:
+        row = notes[student]
+        if student in graded:
+            row[:] = [str(n) for n in reports[student].get("notes", [])]
+            if not reports[student].get("sandboxed", True):
+                row.append("not sandboxed")
+            if changed.get(student):
+                row.append(f"answer changed since hand-graded, grade it again: {', '.join(changed[student])}")
+            continue
+        why = infra.get(student) or failed_apply.get(student)
+        if why:
+            row.append(f"grader failure: {why}")
+        if student in scores:
+            row.append(f"NOT REGRADED in this run: the score shown is from {graded_at(reports.get(student))}")
+    print()
+    if args.no_sandbox:
+        print("NOT SANDBOXED: submissions ran with your rights (--no-sandbox).")
+    cells = graded_cells(course)
+    print(format_table(scores, {k: v[0] for k, v in cells.items()}, students,
+                       {s: "; ".join(n) for s, n in notes.items()}, manual={k for k, v in cells.items() if v[1]},
+                       late=read_late_penalties(course)))
+    problems = []
+    if infra or failed_apply:
+        problems.append(f"the grader failed for {len(infra) + len(failed_apply)} submission(s): "
+                        f"{', '.join(table_cell(s, 40) for s in [*infra, *failed_apply])} (their previous grade, if "
+                        "any, is kept and marked; fix the cause and run this again)")
+    if ingested and len(nothing_ran) == len(ingested):
+        problems.append("no sandbox sent anything back for any submission: the grading set-up is broken")
+    if apply_status != 0 and not failed_apply:
+        problems.append(f"nbgrader autograde exited with status {apply_status} (see its log above)")
+    for problem in problems:
+        print(f"\n{problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def nbgrader_error(log: str, student: str) -> str:
+    """What nbgrader's log says went wrong for ``student`` (the last line of its traceback), or a pointer."""
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if "There was an error processing assignment" in line and f"/{student}/{ASSIGNMENT}" in line:
+            tail = [t for t in lines[i + 1:i + 80] if t.strip() and not t.startswith(" ")]
+            for t in tail:
+                if "Error" in t or "Exception" in t:
+                    return shown(f"nbgrader: {t.strip()}", 300)
+    return "nbgrader did not record a grade (see its log)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,38 +489,25 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sandbox and bwrap_path() is None:
         print(BWRAP_MISSING, file=sys.stderr)
         return 2
-    students = submissions(course)
-    if not students:
-        print(f"No submissions to grade: put each student's notebook in "
-              f"{course / 'submitted'}/<student>/{ASSIGNMENT}/{NOTEBOOK}.ipynb (or run `nbgrader collect "
-              f"{ASSIGNMENT}` when you use nbgrader's exchange), then run this again.")
-        return 0
-    status = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course, quiet=args.quiet)
-    if status != 0:
-        print("generate_assignment failed: see its log above.", file=sys.stderr)
-        return 1
-    start = time.perf_counter()
-    if args.jobs == 1 and not args.scheduler:
-        autograde = ["autograde", ASSIGNMENT, "--force"]
-        if args.no_sandbox:
-            autograde.append("--SandboxedGrading.sandbox=False")
-        autograde_status = run_nbgrader(autograde, course, quiet=args.quiet)
-    else:
-        autograde_status = autograde_in_parallel(course, args.jobs, args.scheduler, args.no_sandbox, args.quiet)
-    print(f"graded {len(students)} submissions in {time.perf_counter() - start:.0f} s")
-    scores = read_scores(course)
-    print()
-    if args.no_sandbox:
-        print("NOT SANDBOXED: submissions ran with your rights (--no-sandbox).")
-    cells = graded_cells(course)
-    print(format_table(scores, {k: v[0] for k, v in cells.items()}, students, notes_of(read_reports(course)),
-                       manual={k for k, v in cells.items() if v[1]}))
-    failed = [s for s in students if s not in scores]
-    if autograde_status != 0 or failed:
-        print(f"\nnbgrader autograde exited with status {autograde_status}; not graded: "
-              f"{', '.join(failed) or 'none'} (see the log above).", file=sys.stderr)
-        return 1
-    return 0
+    try:
+        with course_lock(course):
+            try:
+                return grade_class(args, course)
+            finally:
+                shutil.rmtree(course / JOBS_DIR, ignore_errors=True)
+                shutil.rmtree(course / ingest.INGESTED_DIR, ignore_errors=True)
+    except CourseBusy as err:
+        print(str(err), file=sys.stderr)
+        return 3
+    except RuntimeError as err:
+        print(f"Refusing to grade: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        where = err.filename or course
+        print(f"Grading stopped: could not write {where}: {err.strerror or err}. Free disk space or make the course "
+              f"folder writable, then run this again. Students graded before this point have their new grade, "
+              f"every other student their previous one (nothing is half-written).", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sys
 import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from autograder.sandbox import Limits, RunResult, Sandbox, plain_library_copy
+from autograder.sandbox import SCRATCH_PREFIX, Limits, RunResult, Sandbox, plain_library_copy, python_executable
 
 STREAM_BYTES_VERDICT = 16_000_000
 
@@ -46,13 +45,7 @@ def _write_release(files: dict[str, str], dest: Path) -> None:
 
 def _result_json(run: RunResult) -> dict[str, Any]:
     return {"records": run.records, "reason": run.reason, "seconds": round(run.seconds, 3),
-            "returncode": run.returncode}
-
-
-def no_result(student: str, reason: str) -> dict[str, Any]:
-    """The result of a job that produced nothing (lost on the cluster, never run): both runs empty, with why."""
-    empty = {"records": [], "reason": reason, "seconds": 0.0}
-    return {"student": student, "notebook": dict(empty), "verdict": dict(empty)}
+            "returncode": run.returncode, "stderr_tail": run.stderr_tail[-2000:]}
 
 
 class Job:
@@ -73,7 +66,7 @@ class Job:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> Job:
-        self._tmp = tempfile.TemporaryDirectory(prefix="ddpg-grade-")
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         tmp_path = Path(self._tmp.name)
         os.chmod(tmp_path, 0o755)
         self.library = plain_library_copy(tmp_path / "lib")
@@ -111,7 +104,7 @@ class Job:
         (self.scratch["notebook"] / name).write_text(json.dumps(self.spec["notebook"]))
         cap = int(self.env["DDPG_NOTEBOOK_OUTPUT_BYTES"]) * 2 + 1_000_000
         self._start("notebook", replace(self.limits, max_stream_bytes=cap),
-                    [sys.executable, "-m", "workshop_lib.grading.notebook_runner", name])
+                    [python_executable(), "-m", "workshop_lib.grading.notebook_runner", name])
 
     def start_verdict(self, fixtures: dict[str, Any] | None = None) -> None:
         """Start the verdict run on ``fixtures`` (default: the spec's)."""
@@ -119,7 +112,7 @@ class Job:
         (scratch / "cells.json").write_text(json.dumps(self.spec["cells"]))
         (scratch / "fixtures.json").write_text(json.dumps(self.spec["fixtures"] if fixtures is None else fixtures))
         self._start("verdict", replace(self.limits, max_stream_bytes=STREAM_BYTES_VERDICT),
-                    [sys.executable, "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json"])
+                    [python_executable(), "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json"])
 
     def wait(self) -> dict[str, Any]:
         """Wait for the runs started; return the result (a run never started counts as one that produced

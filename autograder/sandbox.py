@@ -32,6 +32,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +46,10 @@ BWRAP_MISSING = ("bubblewrap (bwrap) is not installed, so submissions cannot be 
                  "(Fedora), or grade without isolation with `--no-sandbox` (only for code you trust).")
 SANDBOX_HOME = "/home/student"
 LIB_MOUNT = "/opt/ddpg-grader/lib"
+SCRATCH_PREFIX = "ddpg-grade-"
+"""Each job's scratch folder is ``<tmp>/ddpg-grade-<grader pid>-*`` (a later run removes a dead grader's)."""
+CGROUP_PREFIX = "ddpg-sandbox-"
+"""Each run's memory cgroup is ``ddpg-sandbox-<grader pid>-...`` (a later run removes a dead grader's)."""
 FIRST_UID = 61000
 """When the grader runs as root, each run gets a user id of its own from FIRST_UID on (a user with no files;
 see :func:`uid_lease`)."""
@@ -98,12 +103,13 @@ class MemoryGroup:
     def __init__(self, path: Path, version: int) -> None:
         self.path, self.version = path, version
 
-    @classmethod
-    def create(cls, name: str, limit: int) -> MemoryGroup | None:
+    @staticmethod
+    def parents() -> list[tuple[Path, int]]:
+        """Where this process may make memory groups: its own cgroup (v2), or v1's memory controller's."""
         try:
             lines = Path("/proc/self/cgroup").read_text().splitlines()
         except OSError:
-            return None
+            return []
         places = []
         for line in lines:
             _, controllers, where = line.split(":", 2)
@@ -111,7 +117,11 @@ class MemoryGroup:
                 places.append((Path("/sys/fs/cgroup" + where), 2))
             elif "memory" in controllers.split(","):
                 places.append((Path("/sys/fs/cgroup/memory" + where), 1))
-        for parent, version in sorted(places, key=lambda p: -p[1]):
+        return sorted(places, key=lambda p: -p[1])
+
+    @classmethod
+    def create(cls, name: str, limit: int) -> MemoryGroup | None:
+        for parent, version in cls.parents():
             path = parent / name
             try:
                 path.mkdir()
@@ -154,6 +164,40 @@ class MemoryGroup:
             self.path.rmdir()
         except OSError:
             pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_pid(name: str, prefix: str) -> int | None:
+    head = name.removeprefix(prefix).split("-", 1)[0]
+    return int(head) if name.startswith(prefix) and head.isdigit() else None
+
+
+def remove_leftovers() -> list[str]:
+    """Remove what a grader that was killed left behind on this machine: its jobs' scratch folders and its
+    memory cgroups (with any process still in them). Only a dead grader's: each name carries its grader's pid.
+    Returns what was removed."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = _owner_pid(path.name, SCRATCH_PREFIX)
+        if pid is not None and not _alive(pid) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
+    for parent, version in MemoryGroup.parents():
+        for path in parent.glob(f"{CGROUP_PREFIX}*"):
+            pid = _owner_pid(path.name, CGROUP_PREFIX)
+            if pid is not None and not _alive(pid):
+                MemoryGroup(path, version).close()
+                removed.append(str(path))
+    return removed
 
 
 def bwrap_path() -> str | None:
@@ -200,6 +244,17 @@ def plain_library_copy(dest: Path) -> Path:
         shutil.rmtree(target)
     shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest
+
+
+def python_executable() -> str:
+    """This interpreter's path with its folder resolved (``/real/venv/bin/python``), as the sandbox binds it.
+
+    The sandbox mounts the virtual environment at its real path: a venv reached through a symlinked folder
+    (``/home/me/course -> /data/course``) would otherwise be run at a path that does not exist inside. The file
+    itself is not resolved: the venv's ``python`` is a link to the base interpreter, and Python finds its venv
+    (``pyvenv.cfg``) from the path it was started as.
+    """
+    return os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 
 
 def _python_roots() -> list[str]:
@@ -273,7 +328,7 @@ class Sandbox:
 
     def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The environment inside: the venv's bin on PATH, the library copy on PYTHONPATH, a private HOME."""
-        bin_dir = os.path.dirname(sys.executable)
+        bin_dir = os.path.dirname(python_executable())
         env = {
             "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
             "HOME": SANDBOX_HOME if self.enabled else "",
@@ -326,9 +381,8 @@ class Sandbox:
                 env[key] = str(scratch / ".cache" / key.lower())
         cmd = self.command(scratch, argv, env)
         limits = self.limits
-        group = MemoryGroup.create(f"ddpg-sandbox-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
+        group = MemoryGroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
                                    limits.memory_bytes) if self.enabled else None
-        self.memory_cap = "sandbox" if group is not None else "process"
 
         # The process cap counts every process of the real user id: the run's own id when the grader is root,
         # else the instructor's, whose processes already running are added to the cap.

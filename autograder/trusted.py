@@ -31,7 +31,7 @@ import importlib
 import json
 import os
 import secrets
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,11 @@ import nbformat
 from nbformat import NotebookNode
 from traitlets import Bool, Float, Integer, Unicode
 
-from autograder.jobs import Job, encode_release, no_result
+from autograder.jobs import encode_release
 from autograder.outputs import sanitize_outputs
 from autograder.parts import BY_ID, PARTS
 from autograder.sandbox import RunResult
+from autograder.text import shown
 from autograder.verdict import Verdict, decide
 
 try:  # nbgrader is the grading host's dependency; the module also imports without it (for the docs and tests)
@@ -109,6 +110,45 @@ def verdict_cells(nb: NotebookNode) -> list[str]:
     return [c.source for c in nb.cells[:last] if c.cell_type == "code" and not is_graded_test(c)]
 
 
+def stream_end_reason(run: RunResult, which: str) -> str | None:
+    """Why a run's stream ended early, or None if it ran to its end: its last record says "done" and the
+    process exited with 0 (a "done" the submission wrote itself, followed by a crash, does not count). A run
+    that sent nothing at all could not start: the sandbox's own error (its last line on stderr) says why."""
+    records = run.records
+
+    def is_done(r: dict[str, Any]) -> bool:
+        return r.get("event") == "done" or r.get("probe") == "done"
+
+    if records and is_done(records[-1]) and run.returncode in (0, None):
+        return None
+    if not records:
+        lines = [line for line in run.stderr_tail.splitlines() if line.strip()]
+        if lines:
+            return f"could not start: {shown(lines[-1], 200)}"
+    events = [r.get("event") for r in records if "event" in r]
+    if "kernel_died" in events:
+        return "kernel died"
+    if "runner_error" in events:
+        return "the notebook could not be run"
+    return "kernel died" if which == "notebook" else "the verdict run stopped early"
+
+
+@dataclass
+class Judgement:
+    """One submission's decided parts, and how its two runs ended."""
+
+    verdicts: list[Verdict]
+    notes: list[str]
+    notebook_reason: str | None
+    verdict_reason: str | None
+    notebook_run: RunResult
+    verdict_run: RunResult
+
+    @property
+    def score(self) -> float:
+        return sum(v.score for v in self.verdicts)
+
+
 def verdict_outputs(verdict: Verdict) -> list[NotebookNode]:
     """The outputs a graded test cell gets: a line if it passed, an error naming the mistake if not."""
     part = verdict.part
@@ -147,20 +187,17 @@ class SandboxedGrading(NbGraderPreprocessor):
                         help="The reference agent class, `module:Class`, imported in the grading process only."
                         ).tag(config=True)
 
-    mode = Unicode("run", help="`run`: grade each submission here, one after the other. `prepare`: only write "
-                               "each submission's job spec to `jobs_dir` (the jobs then run in parallel, here or "
-                               "on dask workers). `apply`: read each job's result from `jobs_dir` and decide "
-                               "the grade.").tag(config=True)
-    jobs_dir = Unicode("", help="Folder of the job specs and results in the `prepare` and `apply` modes."
-                       ).tag(config=True)
+    jobs_dir = Unicode("", help="Folder of the jobs' results, written by `python -m autograder.grade` (the "
+                                "only way to autograde this course: it ingests and runs every submission "
+                                "first).").tag(config=True)
 
     def limits_json(self) -> dict[str, Any]:
         return {"wall_seconds": self.wall_seconds, "memory_bytes": self.memory_bytes,
                 "max_processes": self.max_processes, "file_bytes": self.file_bytes, "tmp_bytes": self.tmp_bytes}
 
     def make_spec(self, nb: NotebookNode, student: str, release: Path, notebook_name: str,
-                  fixtures: dict[str, Any]) -> dict[str, Any]:
-        """The job of one submission (see :mod:`autograder.jobs`)."""
+                  fixtures: dict[str, Any] | None) -> dict[str, Any]:
+        """The job of one submission (see :mod:`autograder.jobs`), from its ingested notebook."""
         copy_nb = copy.deepcopy(nb)
         for cell in copy_nb.cells:
             if is_graded_test(cell):  # graded outside the notebook: nothing of the student's decides them
@@ -174,59 +211,12 @@ class SandboxedGrading(NbGraderPreprocessor):
                 "release": encode_release(release), "cells": verdict_cells(nb), "fixtures": fixtures,
                 "limits": self.limits_json(), "sandbox": bool(self.sandbox), "env": env}
 
-    # ------------------------------------------------------------------------------------------ preprocess
-    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
-        start = time.perf_counter()
-        info = resources.get("nbgrader", {})
-        student, assignment = info.get("student", "student"), info.get("assignment", "assignment")
-        notebook_dir = Path(resources.get("metadata", {}).get("path") or ".").resolve()
-        root = Path(self.config.CourseDirectory.get("root") or notebook_dir.parents[2]).resolve()
-        seed = fixture_seed(course_secret(root), assignment, student)
-        notebook_name = resources.get("unique_key", "notebook") + ".ipynb"
-        release = root / "release" / assignment
-        jobs_dir = Path(self.jobs_dir) if self.jobs_dir else root / ".grading_jobs" / assignment
-        if self.mode == "prepare":
-            jobs_dir.mkdir(parents=True, exist_ok=True)
-            spec = self.make_spec(nb, student, release, notebook_name, make_fixtures(self.reference, seed))
-            spec["reference"] = self.reference  # for the host's progress line; the sandboxes never see it
-            (jobs_dir / f"{student}.spec.json").write_text(json.dumps(spec))
-            for cell in nb.cells:
-                if is_graded_test(cell):
-                    cell.outputs = [nbformat.v4.new_output("error", ename="GradingPending", evalue="queued",
-                                                           traceback=[])]
-            return nb, resources
-        if self.mode == "apply":
-            result_path = jobs_dir / f"{student}.result.json"
-            result = json.loads(result_path.read_text()) if result_path.is_file() else \
-                no_result(student, "no result from its grading job")
-            # the reference's values, computed on this host while the jobs ran (autograder.grade), or now
-            reference_path = jobs_dir / f"{student}{REFERENCE_SUFFIX}"
-            reference_records = json.loads(reference_path.read_text()) if reference_path.is_file() else \
-                reference_probe(self.reference, make_fixtures(self.reference, seed))
-        else:
-            # one submission here: the notebook run needs no fixtures, so it starts first; the fixtures are made,
-            # the verdict run starts, and the reference is probed here while both runs go on
-            with Job(self.make_spec(nb, student, release, notebook_name, fixtures=None)) as job:
-                job.start_notebook()
-                fixtures = make_fixtures(self.reference, seed)
-                job.start_verdict(fixtures)
-                reference_records = reference_probe(self.reference, fixtures)
-                result = job.wait()
+    def judge(self, result: dict[str, Any], reference_records: list[dict[str, Any]]) -> Judgement:
+        """Decide one submission's parts from its job's result and the reference's records (no file touched)."""
         nb_run, verdict_run = RunResult(**result["notebook"]), RunResult(**result["verdict"])
-        notebook_reason = nb_run.reason or self._stream_end_reason(nb_run.records, "notebook", nb_run.returncode)
-        verdict_reason = verdict_run.reason or self._stream_end_reason(verdict_run.records, "verdict",
-                                                                       verdict_run.returncode)
+        notebook_reason = nb_run.reason or stream_end_reason(nb_run, "notebook")
+        verdict_reason = verdict_run.reason or stream_end_reason(verdict_run, "verdict")
         verdicts = decide(verdict_run.records, reference_records, run_reason=verdict_reason)
-        self._merge_outputs(nb, nb_run.records, notebook_reason)
-        by_id = {v.part.grade_id: v for v in verdicts}
-        for cell in nb.cells:
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if is_graded_test(cell) and grade_id in by_id:
-                cell.outputs = verdict_outputs(by_id[grade_id])
-            elif is_graded_test(cell):  # a graded cell the table does not know: 0, and said so
-                cell.outputs = [nbformat.v4.new_output("error", ename="GradingFailed",
-                                                       evalue=f"{grade_id} is not a part of autograder/parts.py",
-                                                       traceback=[])]
         notes = [n for n in (notebook_reason, verdict_reason and f"verdict run: {verdict_reason}") if n]
         for record in nb_run.records:
             cut = record.get("cut")
@@ -236,36 +226,46 @@ class SandboxedGrading(NbGraderPreprocessor):
                 notes.append(f"output over {limit / 1e6:g} MB in {what} (cut)")
                 if what == "the notebook":
                     break
+        return Judgement(verdicts, notes, notebook_reason, verdict_reason, nb_run, verdict_run)
+
+    # ------------------------------------------------------------------------------------------ preprocess
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        info = resources.get("nbgrader", {})
+        student, assignment = info.get("student", "student"), info.get("assignment", "assignment")
+        notebook_dir = Path(resources.get("metadata", {}).get("path") or ".").resolve()
+        if not self.jobs_dir:
+            raise RuntimeError("Autograde this course with `python -m autograder.grade` (`make grade`): it ingests "
+                               "each submission and runs it in a sandbox before nbgrader records the grade.")
+        jobs_dir = Path(self.jobs_dir)
+        result = json.loads((jobs_dir / f"{student}.result.json").read_text())
+        reference_records = json.loads((jobs_dir / f"{student}{REFERENCE_SUFFIX}").read_text())
+        judged = self.judge(result, reference_records)
+        self._merge_outputs(nb, judged.notebook_run.records, judged.notebook_reason)
+        by_id = {v.part.grade_id: v for v in judged.verdicts}
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if is_graded_test(cell) and grade_id in by_id:
+                cell.outputs = verdict_outputs(by_id[grade_id])
+            elif is_graded_test(cell):  # a graded cell the table does not know: 0, and said so
+                cell.outputs = [nbformat.v4.new_output("error", ename="GradingFailed",
+                                                       evalue=f"{grade_id} is not a part of autograder/parts.py",
+                                                       traceback=[])]
         report = {
-            "student": student, "notes": notes, "assignment": assignment, "sandboxed": bool(self.sandbox),
+            "student": student, "assignment": assignment, "sandboxed": bool(self.sandbox),
+            "notes": list(result.get("ingest_notes", [])) + judged.notes,
+            "graded_at": result.get("graded_at"), "run_id": result.get("run_id"),
             "parts": {v.part.grade_id: {"score": v.score, "points": v.part.points, "passed": v.passed,
-                                        "message": v.message} for v in verdicts},
-            "notebook_run": {"reason": notebook_reason, "seconds": round(nb_run.seconds, 2)},
-            "verdict_run": {"reason": verdict_reason, "seconds": round(verdict_run.seconds, 2)},
-            "seconds": round(time.perf_counter() - start, 2),
+                                        "message": v.message} for v in judged.verdicts},
+            "notebook_run": {"reason": judged.notebook_reason, "seconds": round(judged.notebook_run.seconds, 2)},
+            "verdict_run": {"reason": judged.verdict_reason, "seconds": round(judged.verdict_run.seconds, 2)},
+            "answers": result.get("answers", {}),
         }
         (notebook_dir / REPORT_NAME).write_text(json.dumps(report, indent=1))
-        self.log.info("Trusted grading of %s: %s (%.1f s)", student,
-                      ", ".join(f"{v.part.grade_id}={v.score:g}" for v in verdicts), report["seconds"])
+        self.log.info("Trusted grading of %s: %s", student,
+                      ", ".join(f"{v.part.grade_id}={v.score:g}" for v in judged.verdicts))
         return nb, resources
 
     # ------------------------------------------------------------------------------------------- helpers
-    @staticmethod
-    def _stream_end_reason(records: list[dict[str, Any]], which: str, returncode: int | None = 0) -> str | None:
-        """Why a run's stream ended early, or None if it ran to its end: its last record says "done" and the
-        process exited with 0 (a "done" the submission wrote itself, followed by a crash, does not count)."""
-        def is_done(r: dict[str, Any]) -> bool:
-            return r.get("event") == "done" or r.get("probe") == "done"
-
-        if records and is_done(records[-1]) and returncode in (0, None):
-            return None
-        events = [r.get("event") for r in records if "event" in r]
-        if "kernel_died" in events:
-            return "kernel died"
-        if "runner_error" in events:
-            return "the notebook could not be run"
-        return "kernel died" if which == "notebook" else "the verdict run stopped early"
-
     def _merge_outputs(self, nb: NotebookNode, records: list[dict[str, Any]], reason: str | None) -> None:
         """Put the sandbox's outputs (sanitized, capped again here) into the notebook's code cells."""
         budget = self.notebook_output_bytes

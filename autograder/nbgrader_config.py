@@ -1,8 +1,10 @@
 """nbgrader configuration of the DDPG course. Run nbgrader's commands from this directory (see README.md).
 
-Autograde with ``python -m autograder.grade`` (``make grade``) from the repository: it runs ``nbgrader autograde``
-with the trusted-grading preprocessor below, which runs each submission in bubblewrap sandboxes and decides
-its score in the grading process. Every limit of the sandboxes is set here.
+Autograde with ``python -m autograder.grade`` (``make grade``) from the repository: it ingests every submission,
+runs each one in bubblewrap sandboxes, then runs ``nbgrader autograde`` on the ingested copies with the
+trusted-grading preprocessor below, which decides the scores from the sandboxes' results. Every limit of the
+sandboxes is set here. ``nbgrader autograde`` run by hand refuses: it would read what students handed in
+directly.
 """
 
 import importlib.util

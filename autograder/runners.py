@@ -51,11 +51,14 @@ class LocalRunner(AbstractContextManager):
             except Exception as err:  # noqa: BLE001
                 return spec, infra_result(student, f"the grader could not run this job: {type(err).__name__}: {err}")
 
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.jobs)
+        try:
             futures = {pool.submit(one, student, make): student for student, make in items}
             for future in as_completed(futures):
                 spec, result = future.result()
                 yield futures[future], spec, result
+        finally:  # a run stopped early (a full disk, Ctrl-C) starts no queued job; running ones end by their caps
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskRunner(AbstractContextManager):

@@ -1,26 +1,26 @@
-"""Trusted grading as an nbgrader preprocessor: the submission runs sandboxed, the grade is decided here.
+"""Trusted grading as an nbgrader preprocessor: the submission ran sandboxed, the grade is decided here.
 
-``nbgrader_config.py`` puts :class:`SandboxedGrading` in place of nbgrader's ``Execute`` in
-``Autograde.autograde_preprocessors``. nbgrader keeps everything else: it copies the submission, restores the
-read-only and test cells from the gradebook, and its ``SaveAutoGrades`` writes the scores to ``gradebook.db``
-from the test cells' outputs. Only this process (nbgrader's) writes the gradebook.
+``python -m autograder.grade`` (``make grade``) ingests every submission (:mod:`autograder.ingest`), runs each one's
+job in bubblewrap sandboxes (:mod:`autograder.jobs`), and probes the reference on the same fixtures, before
+nbgrader opens anything. Then it runs ``nbgrader autograde`` on the ingested copies, with
+:class:`SandboxedGrading` in place of nbgrader's ``Execute`` (``nbgrader_config.py``). For one submission,
+:meth:`SandboxedGrading.preprocess`:
 
-For one submission, :meth:`SandboxedGrading.preprocess`:
+1. reads the job's result (the values the sandboxed runs sent back) and the reference's records;
+2. decides each part (:mod:`autograder.verdict`);
+3. puts the notebook run's outputs (sanitized, capped again) into the code cells, and replaces each graded test
+   cell's outputs by its verdict: a passed part prints a line, a failed one an error that names the mistake
+   (nbgrader scores a test cell with an error 0);
+4. writes ``grading_report.json`` beside the autograded notebook (verdicts, ingest notes, why a run ended early).
 
-1. derives the fixtures (weights, batches, seeds) from a secret seed of the course and the student id;
-2. runs, in two separate bubblewrap sandboxes at the same time,
-   * the **notebook**: every cell, as nbgrader would (the outputs become the autograded notebook and the
-     feedback, sanitized); the graded test cells are left out of this run;
-   * the **verdict run**: a fresh process that runs the submission's code cells above its last check (the
-     read-only ones as released, the student's as written, with any cells the student added), then the probe
-     of :mod:`workshop_lib.grading.probe`, which hands back only values;
-3. runs the same probe on the reference agent here, and decides each part (:mod:`autograder.verdict`);
-4. replaces each graded test cell's outputs by its verdict: a passed part prints a line, a failed one an error
-   that names the mistake (nbgrader scores a test cell with an error 0);
-5. writes ``grading_report.json`` beside the autograded notebook (verdicts, why a run ended early, timings).
+nbgrader keeps everything else: it restores the read-only and test cells from the gradebook, and its
+``SaveAutoGrades`` writes the scores to ``gradebook.db`` from the test cells' outputs. Only nbgrader's process
+writes the gradebook, and only in this last step.
 
 Nothing the submission does in its kernel (hooks, AST transformers, monkeypatches, printed text) reaches a test
 cell's output: those are written here.
+
+Where code runs: this module runs on the grading host. The sandbox side is :mod:`workshop_lib.grading`.
 """
 
 from __future__ import annotations

@@ -229,12 +229,12 @@ def load_grader(course: Path) -> SandboxedGrading:
     return SandboxedGrading(config=config)
 
 
-def check_free_space(course: Path) -> None:
-    """Refuse, before anything changes, when the course's disk is nearly full."""
+def check_free_space(course: Path, needed: int = MIN_FREE_BYTES) -> None:
+    """Refuse, before anything changes, when the course's disk has less than ``needed`` bytes free."""
     free = shutil.disk_usage(course).free
-    if free < MIN_FREE_BYTES:
+    if free < needed:
         raise OSError(28, f"only {free / 1024**2:.0f} MB free on the course's disk (at least "
-                          f"{MIN_FREE_BYTES / 1024**2:.0f} MB needed): free some space", str(course))
+                          f"{needed / 1024**2:.0f} MB needed): free some space", str(course))
 
 
 def preflight_notebook(course: Path, release_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -262,14 +262,16 @@ def preflight(grader: SandboxedGrading, runner: Any, course: Path, release_nb: n
     failed = [v for v in judged.verdicts if not v.passed]
     if not failed and judged.notebook_run.records:
         return None
-    parts = "; ".join(f"{v.part.title}: {shown(v.message, 300)}" for v in failed)
-    why = [f"scored {judged.score:g}/{sum(p.points for p in PARTS):g}" + (f" ({parts})" if parts else "")]
-    why += [shown(n, 300) for n in judged.notes]
+    why = [f"it scored {judged.score:g}/{sum(p.points for p in PARTS):g}."]
+    if judged.verdict_run.records:
+        why += [f"  {v.part.title}: {shown(v.message, 300)}" for v in failed]
+    why += [f"  {shown(n, 300)}" for n in judged.notes]
     for name, run in (("notebook run", judged.notebook_run), ("verdict run", judged.verdict_run)):
-        tail = [line for line in run.stderr_tail.splitlines() if line.strip()][-5:]
+        tail = [line for line in run.stderr_tail.splitlines() if line.strip()][-4:]
         if tail and not run.records:
-            why.append(f"the {name}'s sandbox said: " + " / ".join(shown(line, 300) for line in tail))
-    return "; ".join(why)
+            why.append(f"  the {name}'s sandbox said (last lines):")
+            why += [f"    {shown(line, 300)}" for line in tail]
+    return "\n".join(why)
 
 
 def load_state(course: Path) -> dict[str, dict[str, str]]:
@@ -322,7 +324,7 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
 
     for path in remove_leftovers():
         print(f"removed what a killed run left: {path}")
-    check_free_space(course)
+    check_free_space(course, int(args.min_free_mb * 1024**2))
     students = submissions(course)
     if not students:
         print(f"No submissions to grade: put each student's notebook in "
@@ -367,8 +369,8 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
         problem = preflight(grader, runner, course, release_nb, secret)
         if problem:
             print(f"Refusing to grade: the reference solution, graded exactly as a submission, did not pass: "
-                  f"{problem}. Fix the grading set-up (the sandbox, the environment, the workers); nothing was "
-                  f"graded and the gradebook is unchanged.", file=sys.stderr)
+                  f"{problem}\nFix the grading set-up (the sandbox, the environment, the workers, the limits in "
+                  f"nbgrader_config.py); nothing was graded and the gradebook is unchanged.", file=sys.stderr)
             return 2
         # 5. jobs
         def maker(student: str) -> Any:
@@ -479,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="submissions graded at once on this machine (default: its cores; 1: one after the other)")
     parser.add_argument("--scheduler", default=None,
                         help="address of a dask.distributed scheduler (tcp://HOST:8786) whose workers run the jobs")
+    parser.add_argument("--min-free-mb", type=float, default=MIN_FREE_BYTES / 1024**2,
+                        help="refuse to start with less free space on the course's disk (default: %(default)g MB)")
     args = parser.parse_args(argv)
     course = args.course.resolve()
     if args.jobs < 1:

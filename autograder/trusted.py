@@ -133,6 +133,14 @@ def stream_end_reason(run: RunResult, which: str) -> str | None:
     return "kernel died" if which == "notebook" else "the verdict run stopped early"
 
 
+def run_summary(run: RunResult, reason: str | None) -> dict[str, Any]:
+    """How one run ended, for the report: with the sandbox's last words when it sent nothing back."""
+    summary: dict[str, Any] = {"reason": reason, "seconds": round(run.seconds, 2)}
+    if not run.records and run.stderr_tail:
+        summary["stderr_tail"] = run.stderr_tail[-2000:]
+    return summary
+
+
 @dataclass
 class Judgement:
     """One submission's decided parts, and how its two runs ended."""
@@ -256,8 +264,8 @@ class SandboxedGrading(NbGraderPreprocessor):
             "graded_at": result.get("graded_at"), "run_id": result.get("run_id"),
             "parts": {v.part.grade_id: {"score": v.score, "points": v.part.points, "passed": v.passed,
                                         "message": v.message} for v in judged.verdicts},
-            "notebook_run": {"reason": judged.notebook_reason, "seconds": round(judged.notebook_run.seconds, 2)},
-            "verdict_run": {"reason": judged.verdict_reason, "seconds": round(judged.verdict_run.seconds, 2)},
+            "notebook_run": run_summary(judged.notebook_run, judged.notebook_reason),
+            "verdict_run": run_summary(judged.verdict_run, judged.verdict_reason),
             "answers": result.get("answers", {}),
         }
         (notebook_dir / REPORT_NAME).write_text(json.dumps(report, indent=1))

@@ -7,10 +7,11 @@
 
 Three measurements, each in one run so that their ratios compare like with like:
 
-1. **Per submission**: ``nbgrader autograde ddpg --student S`` on one course, three ways, interleaved, median of
-   ``--repeats``: nbgrader's own pipeline (``Execute``: the student's kernel, no sandbox, no verdict run; the
-   graded cells run only the visible checks, as nothing hidden is left in the notebook), the trusted pipeline
-   with ``--no-sandbox``, and the trusted pipeline in bubblewrap (the default).
+1. **Per submission**, three ways, interleaved, median of ``--repeats``: nbgrader's own pipeline
+   (``nbgrader autograde ddpg --student S`` with ``Execute``: the student's kernel, no sandbox, no verdict run;
+   the graded cells run only the visible checks, as nothing hidden is left in the notebook), and
+   ``python -m autograder.grade`` on a class of one, with ``--no-sandbox`` and in bubblewrap (the default). The
+   trusted figure includes the preflight (the master graded first), which a class pays once.
 2. **A class** of 40 submissions (the test catalog's correct variants, mistakes and its hang, repeated under new
    names up to 40): ``python -m autograder.grade`` with ``--jobs 1``, with ``--jobs 2``, and through a local dask
    cluster (a ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1); the whole command each time.
@@ -61,31 +62,41 @@ def env() -> dict[str, str]:
 
 
 def autograde(course: Path, student: str, *options: str) -> float:
+    """nbgrader's own ``nbgrader autograde ddpg --student S`` (the peer: no ingest, no sandbox, no verdict run)."""
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ddpg", "--student", student, "--force",
                     *options], cwd=course, env=env(), check=True, capture_output=True)
     return time.perf_counter() - start
 
 
+def trusted_one(tmp: Path, variant: gc.Variant, *options: str) -> float:
+    """``python -m autograder.grade --jobs 1`` on a class of one: generate_assignment, ingest, the preflight (the
+    master graded first), the job, nbgrader's apply. A class pays the preflight once, not per submission."""
+    course = build_notebooks.copy_course(Path(tempfile.mkdtemp(dir=tmp)) / "course")
+    gc.write_submissions(course, STUDENT, MASTER, [variant])
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course), "--jobs", "1", "--quiet",
+                    *options], cwd=REPO, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def per_submission(tmp: Path, repeats: int, names: list[str]) -> list[tuple[str, dict[str, list[float]]]]:
     variants = [v for v in gc.CATALOG if v.name in names]
-    trusted = build_notebooks.copy_course(tmp / "trusted")
     plain = build_notebooks.copy_course(tmp / "plain")
     with open(plain / "nbgrader_config.py", "a") as f:
         f.write(NBGRADER_DEFAULT)
-    for course in (trusted, plain):
-        gc.write_submissions(course, STUDENT, MASTER, variants)
-        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpg", "--force"], cwd=course,
-                       env=env(), check=True, capture_output=True)
+    gc.write_submissions(plain, STUDENT, MASTER, variants)
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpg", "--force"], cwd=plain,
+                   env=env(), check=True, capture_output=True)
     rows = []
-    for name in names:
+    for variant in variants:
         times: dict[str, list[float]] = {"nbgrader": [], "trusted, no sandbox": [], "trusted, sandboxed": []}
         for _ in range(repeats):
-            times["nbgrader"].append(autograde(plain, name))
-            times["trusted, no sandbox"].append(autograde(trusted, name, "--SandboxedGrading.sandbox=False"))
-            times["trusted, sandboxed"].append(autograde(trusted, name))
-        print(name, {k: round(statistics.median(v), 1) for k, v in times.items()}, flush=True)
-        rows.append((name, times))
+            times["nbgrader"].append(autograde(plain, variant.name))
+            times["trusted, no sandbox"].append(trusted_one(tmp, variant, "--no-sandbox"))
+            times["trusted, sandboxed"].append(trusted_one(tmp, variant))
+        print(variant.name, {k: round(statistics.median(v), 1) for k, v in times.items()}, flush=True)
+        rows.append((variant.name, times))
     return rows
 
 

@@ -148,6 +148,10 @@ def test_a_run_killed_midway_leaves_every_grade_as_it_was_and_the_next_run_finis
 def test_two_runs_at_once_the_second_refuses_and_names_the_first(base, tmp_path):
     course = _copy(base, tmp_path)
     _write(course, "alice", "ok_reference", answer="A different answer now.")
+    # bob hands in a symlink instead: refused, and his earlier grade is shown as such, not as this run's
+    bob = course / "submitted" / "bob" / "ddpg" / NB
+    bob.unlink()
+    bob.symlink_to(MASTER)
     # the first run reaches the virtualenv through a symlinked folder (the sandbox must still start)
     link = tmp_path / "linked-repo"
     link.symlink_to(REPO)
@@ -165,6 +169,8 @@ def test_two_runs_at_once_the_second_refuses_and_names_the_first(base, tmp_path)
     assert _flagged(course, "alice")[ANSWER] is True
     row = re.search(r"^\| alice \|.*$", out, re.M).group(0)
     assert f"answer changed since hand-graded, grade it again: {ANSWER}" in row
+    row = re.search(r"^\| bob \|.*$", out, re.M).group(0)
+    assert "symlink left out" in row and "NOT REGRADED in this run: the score shown is from 20" in row
 
 
 def test_a_broken_sandbox_refuses_to_grade_with_its_own_error(base, tmp_path):

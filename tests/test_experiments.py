@@ -1,4 +1,5 @@
-"""compare(): settings x seeds in parallel processes, cached on disk, one figure with confidence bands."""
+"""compare(): settings x seeds in parallel processes, cached on disk, one figure with bootstrap bands and every
+seed's curve."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import torch
 
 from solutions.ddpg_agent import DDPGAgent
 from workshop_lib import experiments
-from workshop_lib.experiments import compare, confidence_halfwidth, run_key, student_t_quantile
+from workshop_lib.experiments import BAND_METHOD, compare, confidence_interval, run_key, setting_label
 from workshop_lib.train import Hyperparameters, seeded_setup, train_agent
 
 matplotlib.use("Agg")
@@ -39,18 +40,27 @@ def run(tmp_path, settings=SETTINGS, seeds=2, **kwargs):
 
 
 # ------------------------------------------------------------------------------------------ statistics
-@pytest.mark.parametrize(("p", "df", "expected"), [(0.975, 1, 12.7062), (0.975, 2, 4.3027), (0.975, 4, 2.7764),
-                                                    (0.95, 10, 1.8125), (0.975, 30, 2.0423)])
-def test_student_t_quantiles_match_the_tables(p, df, expected):
-    assert student_t_quantile(p, df) == pytest.approx(expected, abs=1e-4)
+def test_the_interval_is_scipys_percentile_bootstrap_and_stays_within_the_seeds():
+    from scipy import stats
+
+    values = np.array([-200.0, -180.0, -160.0, -2.0])
+    low, high = confidence_interval(values)
+    expected = stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=10_000, method="percentile",
+                               rng=np.random.default_rng(0)).confidence_interval
+    assert (low, high) == pytest.approx((expected.low, expected.high))
+    assert values.min() <= low < values.mean() < high <= values.max(), "a return the seeds never gave"
+    assert confidence_interval(values) == (low, high), "the same data give the same interval"
+    per_episode = np.stack([values, values * 2, np.full(4, -5.0)]).T  # seeds x episodes
+    lows, highs = confidence_interval(per_episode, axis=0)
+    assert lows.shape == highs.shape == (3,) and lows[1] == pytest.approx(2 * lows[0]) and lows[2] == highs[2] == -5.0
+    assert all(np.isnan(confidence_interval([1.0])))
+    assert "bootstrap" in BAND_METHOD and "scipy" in BAND_METHOD
 
 
-def test_confidence_halfwidth():
-    values = np.array([-200.0, -180.0, -160.0])
-    assert confidence_halfwidth(values) == pytest.approx(4.3027 * 20.0 / np.sqrt(3), rel=1e-4)
-    per_episode = confidence_halfwidth(np.stack([values, values * 2]).T, axis=0)
-    assert per_episode.shape == (2,) and per_episode[1] == pytest.approx(2 * per_episode[0])
-    assert np.isnan(confidence_halfwidth([1.0]))
+def test_a_list_of_settings_is_labelled_by_what_it_changes():
+    assert setting_label({"LR": 1e-2}) == "LR = 0.01"
+    assert setting_label({"LR": 1e-2, "BATCH_SIZE": 16}) == "BATCH_SIZE = 16, LR = 0.01"
+    assert setting_label({}) == "defaults"
 
 
 # ------------------------------------------------------------------------------------ runs and results
@@ -168,17 +178,22 @@ def test_serial_runs_leave_the_global_random_generators_as_they_were(tmp_path):
 
 # -------------------------------------------------------------------------------- figure and reporting
 def test_one_figure_with_a_mean_curve_and_a_band_per_setting(tmp_path):
-    result = compare(SETTINGS, 3, agent=REFERENCE, base=TINY, cache_dir=tmp_path / "cache",
+    result = compare([{"LR": 1e-3}, {"LR": 1e-2}], 3, agent=REFERENCE, base=TINY, cache_dir=tmp_path / "cache",
                      figure_dir=tmp_path / "figures", smooth=2)
     try:
         (ax,) = result.figure.axes
-        assert len(ax.lines) == 2 and len(ax.collections) == 2, "one mean line and one band per setting"
+        assert len(ax.lines) == 2 * (1 + 3) and len(ax.collections) == 2, "per setting: a mean, 3 seeds, a band"
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == ["LR = 1e-3 (mean of 3 seeds)", "LR = 1e-2 (mean of 3 seeds)"]
-        assert "95% confidence interval" in ax.get_title()
+        assert labels == ["LR = 0.001: mean of 3 seeds", "LR = 0.001: each seed", "LR = 0.01: mean of 3 seeds",
+                          "LR = 0.01: each seed"]
+        title = ax.get_title()
+        assert "4 episodes, seeds 0-2: LR = 0.001 vs LR = 0.01" in title and BAND_METHOD in title
         mean_curve = ax.lines[0].get_ydata()
-        smoothed = np.stack([experiments.moving_average(r, 2) for r in result.returns["LR = 1e-3"]])
+        smoothed = np.stack([experiments.moving_average(r, 2) for r in result.returns["LR = 0.001"]])
         assert np.allclose(mean_curve, smoothed.mean(axis=0))
+        assert np.allclose(ax.lines[1].get_ydata(), result.returns["LR = 0.001"][0]), "each seed unsmoothed"
+        band = ax.collections[0].get_paths()[0].vertices[:, 1]
+        assert band.max() <= result.returns["LR = 0.001"].max() + 1e-9, "the band stays within the seeds"
     finally:
         import matplotlib.pyplot as plt
 
@@ -186,10 +201,13 @@ def test_one_figure_with_a_mean_curve_and_a_band_per_setting(tmp_path):
     path = tmp_path / "figures"
     assert result.figure_path is not None and result.figure_path.startswith(str(path))
     assert (path / result.figure_path.split("/")[-1]).stat().st_size > 5000
+    assert "compare_LR_=_0.001_vs_LR_=_0.01_3seeds_ep4_" in result.figure_path, "the file name says what it shows"
     other = run(tmp_path, settings={"LR = 1e-3": {"LR": 1e-3}})
     assert other.figure_path != result.figure_path, "another comparison must not overwrite this figure"
     table = result.summary()
-    assert "| LR = 1e-3 | 3 |" in table and "95% CI" in table
+    assert "| LR = 0.001 | 3 |" in table and "95% interval" in table and BAND_METHOD in table
+    assert "6 runs trained, 0 read from the cache" in table
+    assert result.separated("LR = 0.001", "LR = 0.01") in (True, False)
 
 
 def test_one_seed_has_no_band(tmp_path):
@@ -214,7 +232,8 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path, capsys):
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"settings": {"a": {"lr": 1e-3}}}, ValueError, "unknown hyperparameter 'lr'.*Did you mean 'LR'"),
     ({"settings": {"a": {"LR": -1.0}}}, ValueError, "setting 'a': LR must be positive"),
-    ({"settings": [{"LR": 1e-3}]}, TypeError, "non-empty dict of label -> overrides"),
+    ({"settings": [1e-3]}, TypeError, "non-empty list of overrides or dict of label -> overrides"),
+    ({"settings": [{"LR": 1e-3}, {"LR": 0.001}]}, ValueError, "settings must be distinct"),
     ({"settings": {"a": 1e-3}}, TypeError, "setting 'a' must be a dict of hyperparameter overrides"),
     ({"seeds": 0}, ValueError, "positive number of seeds"),
     ({"seeds": [0, 0]}, ValueError, "distinct"),
@@ -254,7 +273,19 @@ def _compare_cell(path):
 
 def test_master_uses_compare_for_a_question_and_skips_it_while_grading(repo):
     source = _compare_cell(repo / "autograder/source/ddpg/ddpg_pendulum.ipynb").source
-    assert "if not GRADING" in source and "agent=DDPGAgent" in source and "seeds=3" in source
+    assert "if not GRADING" in source and "agent=DDPGAgent" in source and "seeds=8" in source
+
+
+def test_the_comparison_never_reads_the_hyperparameter_cell(repo):
+    """Rerunning the notebook from the hyperparameter cell with other values must not change the comparison (it
+    then comes from the cache) nor leave a figure titled with settings that did not make it."""
+    import ast
+    import dataclasses
+
+    source = _compare_cell(repo / "autograder/source/ddpg/ddpg_pendulum.ipynb").source
+    read = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    knobs = {f.name for f in dataclasses.fields(Hyperparameters)} | {"SEED", "run_name"}
+    assert not read & knobs, f"the comparison cell reads {sorted(read & knobs)} from the hyperparameter cell"
 
 
 def test_the_solution_notebook_shows_the_comparison_figure(repo):

@@ -5,7 +5,7 @@ To see whether, say, a smaller learning rate makes training more stable, train e
 and compare the *mean* return per episode, with a confidence band that shows how much the seeds disagree.
 
     >>> from workshop_lib.experiments import compare
-    >>> result = compare({"LR = 1e-3": {"LR": 1e-3}, "LR = 1e-4": {"LR": 1e-4}}, seeds=3, agent=DDPGAgent)
+    >>> result = compare([{"LR": 1e-3}, {"LR": 1e-4}], seeds=8, agent=DDPGAgent)
     >>> print(result.summary())
 
 What :func:`compare` does:
@@ -21,8 +21,11 @@ What :func:`compare` does:
   and the versions of workshop_lib and torch. Calling :func:`compare` again returns at once; an interrupted
   sweep (Ctrl-C, *Kernel -> Interrupt*) resumes with the runs it had not finished; and changing a setting, or
   the agent's code, trains anew instead of serving a stale result.
-* **Plotted.** One figure, one curve per setting: the mean over seeds of the return per episode (smoothed
-  over ``smooth`` episodes), with a band of the ``confidence`` interval of that mean (Student's t over seeds).
+* **Plotted.** One figure: per setting, every seed's return per episode (thin lines, unsmoothed: the variation
+  from one episode to the next is what stability is about), their mean (thick) and a band, the ``confidence``
+  interval of that mean from a percentile bootstrap over seeds (:func:`scipy.stats.bootstrap`; unlike Student's
+  t over 3 seeds it never reaches a return the environment cannot give). The title and the file name say which
+  settings, episodes and seeds made the figure.
 
 **Which agent class is trained, and on which systems runs go in parallel.** In the notebook, ``DDPGAgent``
 is built cell by cell with jdc in the notebook's ``__main__``: a fresh Python process cannot import it by name.
@@ -39,7 +42,6 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import math
 import multiprocessing
 import os
 import random
@@ -59,7 +61,8 @@ import workshop_lib
 from workshop_lib.train import STORE_PATH, Hyperparameters, load_agent_class, seeded_setup, train_agent
 from workshop_lib.utils import moving_average
 
-__all__ = ["compare", "Comparison", "run_key", "confidence_halfwidth", "student_t_quantile", "DEFAULT_CACHE"]
+__all__ = ["compare", "Comparison", "run_key", "confidence_interval", "setting_label", "BAND_METHOD",
+           "DEFAULT_CACHE"]
 
 DEFAULT_CACHE = os.path.join(STORE_PATH, "compare_cache")
 """Where finished runs are stored, relative to the working directory (the notebook's folder)."""
@@ -85,6 +88,9 @@ class Comparison:
         from_cache: how many runs were read from the cache instead of trained.
         trained: how many runs were trained by this call.
         elapsed_s: how long this call took (seconds).
+        smooth: the moving-average window of the mean curves (1: none).
+        cpu_time_s: per setting label, the CPU time of each seed's training (seconds; less sensitive than the
+            wall time to other programs sharing the cores).
     """
 
     returns: dict[str, np.ndarray]
@@ -98,97 +104,82 @@ class Comparison:
     trained: int = 0
     elapsed_s: float = 0.0
     smooth: int = 1
+    cpu_time_s: dict[str, list[float]] = field(default_factory=dict)
 
     def final_returns(self, last: int = 10) -> dict[str, np.ndarray]:
         """Per setting, each seed's mean return over its ``last`` episodes: one number per seed."""
         return {label: r[:, -last:].mean(axis=1) for label, r in self.returns.items()}
 
+    def final_intervals(self, last: int = 10) -> dict[str, tuple[float, float]]:
+        """Per setting, the ``confidence`` interval (:func:`confidence_interval`) of the mean over seeds of
+        :meth:`final_returns`."""
+        return {label: confidence_interval(finals, self.confidence) for label, finals in
+                self.final_returns(last).items()}
+
+    def separated(self, first: str, second: str, last: int = 10) -> bool:
+        """True when the intervals of :meth:`final_intervals` of the two settings do not overlap: the seeds
+        alone can hardly explain the difference of their means."""
+        (low1, high1), (low2, high2) = self.final_intervals(last)[first], self.final_intervals(last)[second]
+        return high1 < low2 or high2 < low1
+
     def summary(self, last: int = 10) -> str:
         """A Markdown table: per setting, the mean return of the last ``last`` episodes over seeds, with its
-        confidence interval, and the worst and best seed."""
-        lines = [f"| setting | seeds | mean return of the last {last} episodes ({self.confidence:.0%} CI) "
+        confidence interval (:data:`BAND_METHOD`), and the worst and best seed; then the training time."""
+        lines = [f"| setting | seeds | mean return of the last {last} episodes | {self.confidence:.0%} interval "
                  "| worst seed | best seed |",
-                 "| --- | ---: | ---: | ---: | ---: |"]
+                 "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        intervals = self.final_intervals(last)
         for label, finals in self.final_returns(last).items():
-            half = confidence_halfwidth(finals, self.confidence)
-            band = f" ± {half:.0f}" if math.isfinite(half) else ""
-            lines.append(f"| {label} | {len(finals)} | {finals.mean():.0f}{band} | {finals.min():.0f} "
+            low, high = intervals[label]
+            band = f"[{low:.0f}, {high:.0f}]" if np.isfinite(low) else "(one seed)"
+            lines.append(f"| {label} | {len(finals)} | {finals.mean():.0f} | {band} | {finals.min():.0f} "
                          f"| {finals.max():.0f} |")
+        lines.append("")
+        lines.append(f"Interval: {BAND_METHOD}.")
+        cpu = float(np.nansum([t for ts in self.cpu_time_s.values() for t in ts]))
+        lines.append(f"This call: {self.trained} runs trained, {self.from_cache} read from the cache, "
+                     f"{self.elapsed_s:.0f} s; the runs' training took {cpu:.0f} s of CPU time in all.")
         return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------- the statistics
-def _betainc_fraction(a: float, b: float, x: float) -> float:
-    """Continued fraction of the regularized incomplete beta function (modified Lentz's method)."""
-    tiny = 1e-300
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    result = d
-    for m in range(1, 500):
-        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1.0 + numerator * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            result *= c * d
-        if abs(c * d - 1.0) < 1e-15:
-            break
-    return result
+#: How the bands are computed, as the figure and the summary name it.
+BAND_METHOD = "percentile bootstrap of the mean over seeds (scipy.stats.bootstrap, 10 000 resamples)"
 
 
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta function I_x(a, b), for a, b > 0 and 0 <= x <= 1."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):  # the fraction converges fast here; otherwise use the symmetry
-        return math.exp(log_front) * _betainc_fraction(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betainc_fraction(b, a, 1.0 - x) / b
+def confidence_interval(values: Any, confidence: float = 0.95, axis: int = 0, n_resamples: int = 10_000,
+                        seed: int = 0) -> tuple[Any, Any]:
+    """The ``confidence`` interval of the mean of ``values`` along ``axis``: a percentile bootstrap over seeds
+    (:func:`scipy.stats.bootstrap`, ``method="percentile"``), with its own seeded generator (the same data always
+    give the same interval).
 
+    A percentile bootstrap interval lies between the smallest and the largest value: a band of returns never
+    reaches a return the environment cannot give (above 0 on Pendulum), as a Student's t interval over 3 seeds
+    does. With one value the spread is unknown: both bounds are ``nan``.
 
-def student_t_quantile(p: float, df: int) -> float:
-    """The ``p``-quantile of Student's t distribution with ``df`` degrees of freedom (``p`` in (0.5, 1)).
-
-    With n seeds, the mean of their results lies within ``t · s / √n`` of the true mean with probability
-    ``confidence``, where ``t = student_t_quantile((1 + confidence) / 2, n - 1)`` and ``s`` is the sample
-    standard deviation. For few seeds t is large (4.30 for 3 seeds at 95 %, against 1.96 for many).
+    Returns:
+        ``(low, high)``: floats, or arrays of ``values``' shape without ``axis``.
     """
-    if not 0.5 < p < 1.0:
-        raise ValueError(f"p must lie in (0.5, 1), got {p!r}.")
-    if df < 1:
-        raise ValueError(f"df must be at least 1, got {df!r}.")
+    from scipy import stats  # imported here so that `import workshop_lib` stays light
 
-    def cdf(t: float) -> float:  # P(T <= t) for t >= 0
-        return 1.0 - 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
-
-    lo, hi = 0.0, 1.0
-    while cdf(hi) < p:
-        lo, hi = hi, 2.0 * hi
-    for _ in range(200):  # bisection to machine precision
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
-        if hi - lo <= 1e-12 * hi:
-            break
-    return 0.5 * (lo + hi)
-
-
-def confidence_halfwidth(values: Any, confidence: float = 0.95, axis: int = 0) -> Any:
-    """Half the width of the ``confidence`` interval of the mean of ``values`` along ``axis`` (Student's t).
-
-    ``mean ± confidence_halfwidth(...)`` is the band :func:`compare` draws. With one value the spread is
-    unknown and the result is ``nan``.
-    """
     x = np.asarray(values, dtype=np.float64)
-    n = x.shape[axis]
-    if n < 2:
-        shape = np.delete(np.array(x.shape), axis)
-        return np.full(tuple(shape), np.nan) if shape.size else float("nan")
-    t = student_t_quantile((1.0 + confidence) / 2.0, n - 1)
-    half = t * x.std(axis=axis, ddof=1) / math.sqrt(n)
-    return float(half) if np.ndim(half) == 0 else half
+    x = np.moveaxis(x, axis, -1)
+    if x.shape[-1] < 2:
+        nan = np.full(x.shape[:-1], np.nan)
+        return (float("nan"), float("nan")) if nan.ndim == 0 else (nan, nan.copy())
+    spread = np.ptp(x, axis=-1)
+    low, high = x.mean(axis=-1), x.mean(axis=-1)  # where every seed gave the same value, the interval is a point
+    varied = spread > 0
+    if np.any(varied):
+        result = stats.bootstrap((x[varied],), np.mean, axis=-1, vectorized=True, confidence_level=confidence,
+                                 n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
+        low, high = np.array(low, ndmin=1), np.array(high, ndmin=1)
+        low[np.reshape(varied, -1)] = np.reshape(result.confidence_interval.low, -1)
+        high[np.reshape(varied, -1)] = np.reshape(result.confidence_interval.high, -1)
+        low, high = low.reshape(x.shape[:-1]), high.reshape(x.shape[:-1])
+    if np.ndim(low) == 0:
+        return float(low), float(high)
+    return low, high
 
 
 # ---------------------------------------------------------------------------------------------- the key
@@ -314,7 +305,7 @@ def _train_job(job: _Job, agent_cls: type | None = None, report: Any = None) -> 
         record = {
             "label": job.label, "seed": job.seed, "env": job.env_id, "hyperparameters": job.hyperparameters,
             "returns": [float(r) for r in result["returns"]], "updates": result["updates"],
-            "wall_time_s": result["wall_time_s"], "format": _CACHE_FORMAT,
+            "wall_time_s": result["wall_time_s"], "cpu_time_s": result["cpu_time_s"], "format": _CACHE_FORMAT,
         }
         _write_atomically(Path(job.cache_file), record)
         return record
@@ -376,12 +367,27 @@ def _serial_run_state() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------------------ validation
+def setting_label(overrides: Mapping[str, Any]) -> str:
+    """The label of a setting given as its overrides alone: what it changes, e.g. ``"LR = 0.01"``,
+    ``"BATCH_SIZE = 16, LR = 0.01"``, or ``"defaults"`` for ``{}``."""
+    return ", ".join(f"{name} = {value!r}" for name, value in sorted(overrides.items())) or "defaults"
+
+
 def _check_settings(settings: Any, base: Hyperparameters) -> dict[str, Hyperparameters]:
-    """Settings -> full hyperparameters per label, with errors that say what was expected and how to fix it."""
-    example = '{"LR = 1e-3": {"LR": 1e-3}, "LR = 1e-4": {"LR": 1e-4}}'
+    """Settings -> full hyperparameters per label, with errors that say what was expected and how to fix it.
+
+    A list of overrides (``[{"LR": 1e-3}, {"LR": 1e-2}]``) is labelled by :func:`setting_label`, so that a
+    curve's label always says which values made it."""
+    example = '[{"LR": 1e-3}, {"LR": 1e-2}] or {"LR = 1e-3": {"LR": 1e-3}, "LR = 1e-2": {"LR": 1e-2}}'
+    if isinstance(settings, Sequence) and not isinstance(settings, str) and settings and all(
+            isinstance(o, Mapping) for o in settings):
+        labelled = {setting_label(o): o for o in settings}
+        if len(labelled) != len(settings):
+            raise ValueError(f"settings must be distinct (two equal settings repeat the same runs), got {settings!r}.")
+        settings = labelled
     if not isinstance(settings, Mapping) or not settings:
-        raise TypeError(f"settings must be a non-empty dict of label -> overrides, e.g. {example}; "
-                        f"got {type(settings).__name__}: {settings!r:.80}.")
+        raise TypeError(f"settings must be a non-empty list of overrides or dict of label -> overrides, e.g. "
+                        f"{example}; got {type(settings).__name__}: {settings!r:.80}.")
     names = [f.name for f in dataclasses.fields(Hyperparameters)]
     out: dict[str, Hyperparameters] = {}
     for label, overrides in settings.items():
@@ -458,17 +464,19 @@ def _in_notebook() -> bool:
 
 
 # -------------------------------------------------------------------------------------------- compare
-def compare(settings: Mapping[str, Mapping[str, Any]], seeds: int | Sequence[int] = 3, *, agent: type | str,
+def compare(settings: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]], seeds: int | Sequence[int] = 3,
+            *, agent: type | str,
             base: Hyperparameters | Mapping[str, Any] | None = None, env_id: str = "Pendulum-v1",
             processes: int | None = None, cache_dir: str | os.PathLike = DEFAULT_CACHE,
             figure_dir: str | os.PathLike | None = STORE_PATH, progress: bool = True, confidence: float = 0.95,
-            smooth: int = 5, title: str | None = None) -> Comparison:
+            smooth: int = 1, title: str | None = None) -> Comparison:
     """Train every setting with every seed (in parallel, cached) and plot their mean returns on one figure.
 
     Args:
-        settings: label -> hyperparameter overrides, e.g. ``{"LR = 1e-3": {"LR": 1e-3}, "LR = 1e-4":
-            {"LR": 1e-4}}``. Names are those of the hyperparameter cell (:class:`Hyperparameters`); ``{}``
-            keeps ``base`` unchanged. The label names the curve.
+        settings: a list of hyperparameter overrides, e.g. ``[{"LR": 1e-3}, {"LR": 1e-2}]``, each labelled by
+            what it changes (:func:`setting_label`: ``"LR = 0.001"``); or a dict label -> overrides, e.g.
+            ``{"small step": {"LR": 1e-3}}``. Names are those of the hyperparameter cell
+            (:class:`Hyperparameters`); ``{}`` keeps ``base`` unchanged.
         seeds: a number of seeds (3 means seeds 0, 1, 2) or a list of seeds. Each seed fixes the network
             initialisation, the exploration noise, the replay sampling and the starting states.
         agent: the agent class to train (in the notebook: ``agent=DDPGAgent``), or ``"module:Class"``.
@@ -481,11 +489,12 @@ def compare(settings: Mapping[str, Mapping[str, Any]], seeds: int | Sequence[int
         figure_dir: folder the figure is saved to (under a name unique to these settings and seeds), or
             ``None`` to keep it only in memory.
         progress: show progress: a bar in a notebook or a terminal, one line per finished run otherwise.
-        confidence: level of the band around each mean curve (0.95: a 95 % confidence interval of the mean
-            over seeds, from Student's t; with a single seed there is no band).
+        confidence: level of the band around each mean curve (0.95: a 95 % interval of the mean over seeds,
+            :func:`confidence_interval`; with a single seed there is no band).
         smooth: each run's returns are averaged over the last ``smooth`` episodes before the mean over seeds
-            is taken (1: no smoothing).
-        title: the figure's title (default: says what the band is).
+            is taken (1, the default: no smoothing; each seed's own curve is always drawn unsmoothed).
+        title: the figure's title (default: the environment, the episodes, the seeds, the settings compared and
+            what the band is).
 
     Returns:
         A :class:`Comparison` with the returns (settings x seeds x episodes), the figure and a
@@ -558,13 +567,16 @@ def compare(settings: Mapping[str, Mapping[str, Any]], seeds: int | Sequence[int
     returns = {label: np.array([records[(label, s)]["returns"] for s in seed_list], dtype=np.float64)
                for label in full}
     times = {label: [float(records[(label, s)]["wall_time_s"]) for s in seed_list] for label in full}
+    cpu = {label: [float(records[(label, s)].get("cpu_time_s", float("nan"))) for s in seed_list] for label in full}
     result = Comparison(returns=returns, seeds=seed_list, hyperparameters=full, wall_time_s=times,
-                        confidence=confidence, from_cache=from_cache, trained=len(jobs), smooth=smooth)
+                        confidence=confidence, from_cache=from_cache, trained=len(jobs), smooth=smooth, cpu_time_s=cpu)
     result.figure = _plot(result, env_id, title)
     if figure_dir is not None:
         keys = "".join(sorted(Path(j).stem for j in _all_cache_files(full, seed_list, agent_cls, env_id)))
         slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", "_vs_".join(full))[:80].strip("_")
-        path = Path(figure_dir) / f"compare_{slug}_{hashlib.sha256(keys.encode()).hexdigest()[:8]}.png"
+        episodes = {hp.EPISODES for hp in full.values()}
+        scope = f"{len(seed_list)}seeds_ep{'-'.join(str(e) for e in sorted(episodes))}"
+        path = Path(figure_dir) / f"compare_{slug}_{scope}_{hashlib.sha256(keys.encode()).hexdigest()[:8]}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         result.figure.savefig(path, dpi=120)
         result.figure_path = str(path)
@@ -688,24 +700,39 @@ class _Reporter:
 
 
 def _plot(result: Comparison, env_id: str, title: str | None) -> Any:
-    """One axes: per setting, the mean over seeds of the (smoothed) return per episode, with its band."""
+    """One axes: per setting, each seed's return per episode (thin lines: the variation from one episode to the
+    next and from one seed to another), the mean over seeds (thick) and its band (:func:`confidence_interval`)."""
     import matplotlib.pyplot as plt  # imported here so that `import workshop_lib` stays light
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 5))
     n = len(result.seeds)
     for label, returns in result.returns.items():
+        x = np.arange(1, returns.shape[1] + 1)
         curves = np.stack([moving_average(r, result.smooth) for r in returns])
         mean = curves.mean(axis=0)
-        x = np.arange(1, mean.size + 1)
-        line, = ax.plot(x, mean, lw=2, label=f"{label} (mean of {n} seed{'s' if n > 1 else ''})")
+        line, = ax.plot(x, mean, lw=2.5, label=f"{label}: mean of {n} seed{'s' if n > 1 else ''}", zorder=3)
+        for i, seed_returns in enumerate(returns):
+            ax.plot(x, seed_returns, lw=0.7, alpha=0.35, color=line.get_color(), zorder=1,
+                    label=f"{label}: each seed" if i == 0 else None)
         if n > 1:
-            half = confidence_halfwidth(curves, result.confidence, axis=0)
-            ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.2, lw=0)
-    band = f"band: {result.confidence:.0%} confidence interval of the mean" if n > 1 else "one seed: no band"
-    ax.set_title(title or f"{env_id}: return per episode ({band})", fontsize=10)
+            low, high = confidence_interval(curves, result.confidence, axis=0)
+            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25, lw=0, zorder=2)
+    episodes = sorted({hp.EPISODES for hp in result.hyperparameters.values()})
+    what = " vs ".join(result.returns)
+    band = (f"band: {result.confidence:.0%} {BAND_METHOD}" if n > 1 else "one seed: no band")
+    ax.set_title(title or f"{env_id}, {'/'.join(map(str, episodes))} episodes, seeds "
+                 f"{_seed_text(result.seeds)}: {what}\n{band}; thin lines: each seed", fontsize=9)
     ax.set_xlabel("episode")
-    ax.set_ylabel("return" + (f" (mean of the last {result.smooth} episodes)" if result.smooth > 1 else ""))
+    ax.set_ylabel("return" + (f" (mean curve: moving average of {result.smooth} episodes)"
+                              if result.smooth > 1 else " of the episode"))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _seed_text(seeds: list[int]) -> str:
+    """``"0-7"`` for a run of consecutive seeds, else the list."""
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))

@@ -107,7 +107,7 @@ SEED_WORKSHOP_VALUES = Hyperparameters(
 #: The changes the notebook suggests for MountainCarContinuous-v0 (question 5); everything else keeps its default.
 #: Its 999-step horizon is Gymnasium's own time limit, the action limit is 1.0, and the exploration noise is
 #: temporally correlated (workshop_lib.noise): with independent Gaussian noise the car never reaches the flag.
-#: What these values reach is measured by benchmarks/bench_mountaincar.py (benchmarks/MOUNTAINCAR.md).
+#: What these values reach is measured by running the notebook's own cells: benchmarks/bench_questions.py.
 MOUNTAIN_CAR_CHANGES = dict(ENV_ID="MountainCarContinuous-v0", STEPS=999, EPISODES=30, NOISE="ou",
                             EPSILON_START=0.5, EPSILON_END=0.1, DECAY_EPISODES=20.0, GAMMA=0.99)
 MOUNTAIN_CAR_VALUES = dataclasses.replace(Hyperparameters(), **MOUNTAIN_CAR_CHANGES)

@@ -1,8 +1,10 @@
 """Every number the notebook's prose states is computed here, or checked against where it comes from.
 
-The numbers: the updates of a default run, the original workshop's values and what they reached, the
-constructor's defaults, the polyak horizon, the replay memory's size, Pendulum's and MountainCar's facts, the
-settings suggested for MountainCar and what they reached (benchmarks/MOUNTAINCAR.md), and the points.
+The numbers: the updates and the training time of a default run, the original workshop's values and what they
+reached, the constructor's defaults, the polyak horizon, the replay memory's size, Pendulum's and MountainCar's
+facts, the settings suggested for MountainCar and what the notebook's own cells reached with them
+(benchmarks/questions.json, written by benchmarks/bench_questions.py), question 1's comparison as the executed
+solution notebook shows it, and the points.
 """
 
 from __future__ import annotations
@@ -46,11 +48,24 @@ def test_the_updates_of_a_default_run():
     assert f"UPDATES: {updates} |" in printed, "the solution notebook's run prints another count"
 
 
-def test_the_default_run_takes_about_a_minute():
-    printed = "".join(o.get("text", "") for c in nbformat.read(SOLUTION, as_version=4).cells
-                      if c.cell_type == "code" for o in c.outputs)
-    seconds = float(re.search(r"TRAINING TIME: ([\d.]+) s", printed).group(1))
-    assert "about a minute" in " ".join(_cells()["cell-23"].split()) and seconds <= 75
+def _printed(cell_id: str | None = None) -> str:
+    """What the executed solution notebook printed (in one cell, or in all)."""
+    return "".join(o.get("text", "") for c in nbformat.read(SOLUTION, as_version=4).cells
+                   if c.cell_type == "code" and (cell_id is None or c.id == cell_id) for o in c.outputs)
+
+
+def test_the_training_time_is_what_the_training_cell_prints():
+    # No fixed number of seconds in the prose: the notebook is built on machines shared with other jobs, whose load
+    # stretches any time several-fold. The prose points to the times the training cell prints; the comparison's
+    # cost is stated relative to them (test_question_1s_comparison_costs_what_the_text_says).
+    text = " ".join(_cells()["cell-23"].split())
+    assert "The training cell prints how long that took on your machine (`TRAINING TIME`, and `CPU TIME`" in text
+    assert re.search(r"TRAINING TIME: [\d.]+ s \| CPU TIME: [\d.]+ s", _printed()), "the training cell prints both"
+    cells = nbformat.read(MASTER, as_version=4).cells
+    experiments = " ".join(" ".join(c.source.split()) for c in cells[[c.id for c in cells].index("cell-23"):]
+                           if c.cell_type == "markdown")
+    assert "about a minute" not in experiments
+    assert not re.search(r"about \d+ s of CPU time|in about \d+ (s|seconds|minutes?) on", experiments)
 
 
 def test_the_original_workshops_values_and_result():
@@ -138,6 +153,29 @@ def test_mountain_car_facts():
     assert f"$\\theta$ = {theta}" in text and f"\\approx {round(1 / theta)}$ steps" in text
 
 
+def mountain_car_runs() -> dict:
+    """Question 5's runs, made by executing the notebook's own cells (benchmarks/bench_questions.py)."""
+    return json.loads((REPO / "benchmarks" / "questions.json").read_text())
+
+
+def mountain_car_paragraph(measured: dict) -> str:
+    """The sentences of question 5 that quote the runs, as they must read for ``measured``."""
+    ou = sorted((r for r in measured["runs"] if r["noise"] == "ou"), key=lambda r: r["seed"])
+    gaussian = next(r for r in measured["runs"] if r["noise"] == "gaussian" and r["seed"] == 0)
+    seeds = [r["seed"] for r in ou]
+    assert seeds == list(range(len(seeds))), seeds
+    counts = [len(r["flag_episodes"]) for r in ou]
+    greedy = [r["greedy_mean"] for r in ou]
+    episodes = ou[0]["episodes"]
+    return (f"with `\"ou\"` the car reached the flag in training with {sum(c > 0 for c in counts)} of the "
+            f"{len(ou)} seeds, in {min(counts)} to {max(counts)} of the {episodes} episodes ({counts[0]} with the "
+            f"notebook's own `SEED = 0`), and the greedy return the results cell printed was above 90 for "
+            f"{sum(g > 90 for g in greedy)} of them ({greedy[0]:.1f} for `SEED = 0`; from {min(greedy):.1f} to "
+            f"{max(greedy):.1f}). With `\"gaussian\"` (`SEED = 0`) the car reached the flag in "
+            f"{len(gaussian['flag_episodes'])} of the {gaussian['episodes']} episodes and the greedy return was "
+            f"{gaussian['greedy_mean']:.1f}")
+
+
 def test_mountain_car_settings_and_measured_return():
     block = re.search(r"```python\n(.*?)```", _cells()["question-mountain-car"], re.S).group(1)
     suggested: dict = {}
@@ -145,15 +183,61 @@ def test_mountain_car_settings_and_measured_return():
     assert {k: suggested[k] for k in MOUNTAIN_CAR_CHANGES} == MOUNTAIN_CAR_CHANGES
     assert set(suggested) - {"__builtins__"} == set(MOUNTAIN_CAR_CHANGES)
     text = " ".join(_cells()["question-mountain-car"].split())
-    measured = json.loads((REPO / "benchmarks" / "mountaincar.json").read_text())
-    assert measured["changes"] == MOUNTAIN_CAR_CHANGES, "rerun benchmarks/bench_mountaincar.py"
-    ou = [r["greedy_mean"] for r in measured["results"] if r["noise"] == "ou"]
-    gaussian = [r["greedy_mean"] for r in measured["results"] if r["noise"] == "gaussian"]
-    assert f"greedy return of {np.median(ou):.1f} (median; from {min(ou):.1f} to {max(ou):.1f}:" in text
-    assert f"every greedy return was within {max(abs(g) for g in gaussian):.2f} of 0" in text
-    lost = sum(g < 0 for g in ou)
-    assert f"in {lost} of {len(ou)} runs the greedy policy no longer reached the flag" in text
-    assert "benchmarks/MOUNTAINCAR.md" in text and (REPO / "benchmarks" / "MOUNTAINCAR.md").is_file()
+    measured = mountain_car_runs()
+    assert measured["changes"] == MOUNTAIN_CAR_CHANGES, "rerun benchmarks/bench_questions.py"
+    assert {r["seed"] for r in measured["runs"] if r["noise"] == "ou"} == {0, 1, 2, 3, 4}
+    assert mountain_car_paragraph(measured) in text, "question 5 must quote benchmarks/questions.json"
+    assert "benchmarks/bench_questions.py" in text
+    ou = [r for r in measured["runs"] if r["noise"] == "ou"]
+    assert sum(bool(r["flag_episodes"]) for r in ou) > len(ou) / 2, "the settings reach the flag for most seeds"
+    assert "89.1" not in text and "MOUNTAINCAR.md" not in text, "numbers of another training path"
+    rubric = " ".join(_cells()["answer-mountain-car"].split())
+    gaussian = next(r for r in measured["runs"] if r["noise"] == "gaussian")
+    seed0 = next(r for r in ou if r["seed"] == 0)
+    assert f"greedy {seed0['greedy_mean']:.1f} with `SEED = 0`" in rubric
+    assert f"greedy {gaussian['greedy_mean']:.1f}" in rubric
+
+
+def _comparison_table() -> dict[str, tuple[float, float, float]]:
+    """The solution notebook's comparison table: per setting, (mean of the last 10 episodes, low, high)."""
+    rows = re.findall(r"^\| (LR = [\d.e-]+) \| \d+ \| (-?\d+) \| \[(-?\d+), (-?\d+)\] \|", _printed("compare-runs"),
+                      re.M)
+    return {label: (float(mean), float(low), float(high)) for label, mean, low, high in rows}
+
+
+def test_question_1s_figure_separates_the_learning_rates_it_contrasts():
+    table = _comparison_table()
+    assert set(table) == {"LR = 0.0001", "LR = 0.001", "LR = 0.01"}, table
+    slow, default = table["LR = 0.0001"], table["LR = 0.001"]
+    assert slow[2] < default[1], f"LR = 1e-4 {slow} and LR = 1e-3 {default}: their intervals overlap"
+    for mean, low, high in table.values():
+        assert low <= mean <= high <= 0, "an interval beyond what a Pendulum return can be"
+    rubric = " ".join(_cells()["answer-stability"].split())
+    quoted = "; ".join(f"{label}: {mean:.0f} [{low:.0f}, {high:.0f}]" for label, (mean, low, high) in table.items())
+    assert f"(the solution notebook's run: {quoted})" in rubric
+
+
+def test_question_1s_comparison_costs_what_the_text_says():
+    printed = _printed("compare-runs")
+    compare_cpu = float(re.search(r"the runs' training took (\d+) s of CPU time in all", printed).group(1))
+    training_cpu = float(re.search(r"CPU TIME: ([\d.]+) s", _printed()).group(1))
+    text = " ".join(_cells()["compare-intro"].split())
+    runs, episodes = 18, 40
+    updates = runs * (episodes - DEFAULTS.WARMUP_EPISODES) * DEFAULTS.STEPS
+    default = (DEFAULTS.EPISODES - DEFAULTS.WARMUP_EPISODES) * DEFAULTS.STEPS
+    ratio = updates / default
+    assert (f"{runs} runs of {episodes} episodes, that is $18 \\times (40 - 5) \\times 200 = "
+            f"{updates // 1000}\\,{updates % 1000:03d}$ updates, {ratio:.1f} times the 15 000") in text
+    assert f"about {ratio / 2:.1f} times the training cell's `CPU TIME`: if it printed 20 s, about " \
+           f"{20 * ratio / 2 / 60:.1f} minutes" in text
+    assert 20 * ratio / 2 <= 180, "more than 3 minutes on 2 cores for a machine that trains the default run in 20 s"
+    # measured: the build's comparison cost what the ratio says, relative to its training cell (same machine, same
+    # load), and the text quotes those numbers
+    assert 0.6 * ratio <= compare_cpu / training_cpu <= 1.6 * ratio, (compare_cpu, training_cpu)
+    assert (f"the solution notebook's build: {compare_cpu:.0f} s of CPU time for the comparison against "
+            f"{training_cpu:.0f} s for the training cell, {compare_cpu / training_cpu:.1f} times as much") in text
+    assert any("image/png" in o.get("data", {}) for c in nbformat.read(SOLUTION, as_version=4).cells
+               if c.id == "compare-runs" for o in c.outputs)
 
 
 def test_points_of_the_exercises_and_the_questions():

@@ -64,9 +64,11 @@ def nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def copy_course(dest: Path) -> Path:
-    """Copy the course (config and source, no gradebook or student folders) to ``dest``; return ``dest``."""
+    """Copy the course (nbgrader's and the formgrader server's config, and the source; no gradebook or student
+    folders) to ``dest``; return ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(HERE / "nbgrader_config.py", dest / "nbgrader_config.py")
+    for config in ("nbgrader_config.py", "jupyter_server_config.py"):
+        shutil.copy2(HERE / config, dest / config)
     shutil.copytree(HERE / "source", dest / "source", ignore=IGNORED, dirs_exist_ok=True)
     return dest
 

@@ -51,7 +51,7 @@ SCREENSHOTS = REPO / "tmp_ddpg_learning" / "browser"
 ROSTER = "id,first_name,last_name,email\nalice,Alice,Archer,alice@example.org\nbob,Bob,Baker,bob@example.org\n"
 INJECTED_ID = "answer_injected_by_test"
 #: The README's command that starts the formgrader (its walkthrough, step 6); the fixture runs it with another port.
-README_COMMAND = "jupyter lab --no-browser --ip=127.0.0.1 --port=8888"
+README_COMMAND = "jupyter lab --no-browser --ip=127.0.0.1 --port=8888 --config=jupyter_server_config.py"
 
 
 def manual_cells(master: Path) -> dict[str, float]:

@@ -9,11 +9,11 @@ connection to anywhere but the server itself (and ``data:`` images and videos, w
 videos are). A student's output or markdown that slipped past the sanitizer (``autograder/outputs.py``) can then
 neither call a listener of the student's (a beacon in ``<img src>`` or CSS ``url()``) nor load a style sheet.
 
-Scripts stay allowed inline: the formgrader's own pages are inline scripts and ``onclick`` handlers, and student
-content never carries a script (the sanitizer removes every one). The one host allowed besides the server is
-where the formgrader's page (nbconvert's template) loads MathJax for the notebook's math: scripts and fonts only,
-so that the math of the questions and answers renders when the instructor's machine is online; offline, the math
-shows as TeX and nothing else changes.
+Scripts stay allowed inline and through eval: the formgrader's own pages are inline scripts and ``onclick``
+handlers, JupyterLab needs eval, and student content never carries a script (the sanitizer removes every one).
+The one host allowed besides the server is where the formgrader's page (nbgrader's template, from nbconvert's)
+loads MathJax for the notebook's math: scripts and fonts only, so that the math of the questions and answers
+renders when the instructor's machine is online; offline, the math shows as TeX and nothing else changes.
 """
 
 c = get_config()  # noqa: F821 - provided by traitlets when the Jupyter server loads this file
@@ -21,7 +21,8 @@ c = get_config()  # noqa: F821 - provided by traitlets when the Jupyter server l
 MATHJAX_HOST = "https://cdnjs.cloudflare.com"
 CSP = "; ".join([
     "default-src 'self'",
-    f"script-src 'self' 'unsafe-inline' {MATHJAX_HOST}",
+    # JupyterLab compiles its settings' JSON schemas with Function() (ajv): without 'unsafe-eval' it does not start
+    f"script-src 'self' 'unsafe-inline' 'unsafe-eval' {MATHJAX_HOST}",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "media-src 'self' data: blob:",

@@ -221,6 +221,10 @@ MATHML_ATTRIBUTES = {"math": {"display"}, "*": {"mathvariant", "stretchy", "fenc
                                                  "columnspan", "rowspan", "notation", "encoding"}}
 
 
+MATH_PER_CELL = 300  # formulas of one markdown cell converted to MathML (about 0.4 s); the rest stay TeX
+MATH_CHARS = 5000  # longest formula converted
+
+
 def tex_to_mathml(tex: str, display: bool = False) -> str:
     """TeX as sanitized MathML (latex2mathml; rendered by the browser, with no script and no network); TeX that
     latex2mathml cannot convert is shown as code."""
@@ -246,6 +250,7 @@ def markdown_to_html(source: str, attachments: dict | None = None) -> str:
     math (``$...$``, ``$$...$$``, ``\\begin{...}``) as MathML (:func:`tex_to_mathml`), images pasted into the cell
     (``attachments``) embedded, then sanitized (:func:`_clean_rendered_markdown`). Math inside raw HTML (a source
     that :func:`sanitize_markdown_source` rewrote) stays TeX."""
+    import html as html_lib
     import secrets
 
     from nbconvert.filters.markdown_mistune import IPythonRenderer
@@ -254,7 +259,11 @@ def markdown_to_html(source: str, attachments: dict | None = None) -> str:
 
     class MathMLRenderer(IPythonRenderer):
         def _math(self, tex: str, display: bool) -> str:
-            maths.append(tex_to_mathml(tex, display))
+            if len(maths) < MATH_PER_CELL and len(tex) <= MATH_CHARS:
+                maths.append(tex_to_mathml(tex, display))
+            else:  # a flood of math costs the host seconds per cell: shown as written past the caps
+                fence = "$$" if display else "$"
+                maths.append(f"<code>{html_lib.escape(fence + tex + fence)}</code>")
             return f"\ue000{mark}{len(maths) - 1}\ue001"
 
         def inline_math(self, body: str) -> str:

@@ -79,3 +79,12 @@ def test_markdown_to_html_renders_math_as_mathml_and_html_sanitized():
     assert "127.0.0.1" not in html and _loads(html) == []
     assert "<code>$\\frac{$</code>" in html, "TeX that cannot be converted is shown as written"
     assert "$" not in html.replace("<code>$\\frac{$</code>", "")
+
+
+def test_a_flood_of_math_costs_little_and_stays_tex_past_the_cap():
+    import time
+
+    start = time.perf_counter()
+    html = outputs.markdown_to_html("$x^2$ " * 5000)
+    assert time.perf_counter() - start < 5
+    assert html.count("<math") == outputs.MATH_PER_CELL and "<code>$x^2$</code>" in html

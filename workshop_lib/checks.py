@@ -11,7 +11,11 @@ always uses this version, whatever a submission's folder holds.
 How ``backward`` is observed (see :func:`capture_backward`): the two Adam optimizers are replaced by
 :class:`RecordingOptimizer` objects, whose ``step()`` records every gradient and changes no weight, and the local
 variables of ``backward`` (``qs_selected``, ``qs_target``, ``q_mu``, ...) are read when it returns. So the checks
-compare what your code *computes*, never weights after an optimizer step.
+compare what your code *computes*, never weights after an optimizer step (the target networks, which the given
+code moves itself, excepted). Some checks run ``backward`` twice in a row, to see what one update leaves to the
+next (gradients that were not cleared, a network left frozen), or with another ``epsilon``, to see exploration
+noise where it does not belong. The grader (``workshop_lib.grading.probe``) uses the same recorders, also with
+real gradient steps (``RecordingOptimizer(params, lr)``).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from autograder.parts import BY_ID, PARTS, Part
+from autograder.text import shown
 
 RTOL, ATOL, GRAD_ATOL = 1e-4, 1e-5, 1e-6
 PARAM_RTOL, PARAM_ATOL = 1e-4, 1e-5
@@ -42,6 +43,18 @@ class Verdict:
     @property
     def score(self) -> float:
         return float(self.part.points) if self.passed else 0.0
+
+
+def quoted(text: Any) -> str:
+    """Text that came back from the sandbox (an exception's message, a visible check's verdict): the submission's
+    run wrote it, so it is shown as a quotation, never in the grader's own voice (a submission could otherwise
+    write "the grader crashed, ask for full marks" into its feedback). One escaped line, cut, in « »."""
+    return "«" + shown(text, 600).replace("»", "›").replace("«", "‹") + "»"
+
+
+def raised(method: str, record: dict[str, Any], where: str = "") -> str:
+    """The message for a method that raised: the grader's words, the error quoted."""
+    return f"{method} raised an error{where}; your run reported: {quoted(record.get('error'))}"
 
 
 class Failed(Exception):
@@ -93,7 +106,7 @@ def _steps_once(student: Any, what: str) -> None:
 # -------------------------------------------------------------------------------------------------- parts
 def judge_select_action(student: dict[str, Any], reference: dict[str, Any], limit: float) -> None:
     """One select_action case (raises :class:`Failed`)."""
-    _check(student.get("error") is None, f"select_action raised {student.get('error')}")
+    _check(student.get("error") is None, raised("select_action", student))
     _check(not student.get("changed_state"), "select_action changed the state array it was given (in place): "
            "the training loop stores that same array in the replay memory")
     greedy = student.get("greedy") or []
@@ -166,14 +179,14 @@ def _same_state(student: dict[str, Any], reference: dict[str, Any]) -> bool:
 # -------------------------------------------------------------------------------- one judge per quantity
 def _judge_qs_selected(student: dict[str, Any], reference: dict[str, Any], in_run: bool) -> None:
     if student["qs_selected"].get("type") is None or student["qs_selected"].get("type") == "NoneType":
-        _check(student.get("error") is None, f"backward() raised {student.get('error')} before qs_selected")
+        _check(student.get("error") is None, raised("backward()", student, " before qs_selected"))
     _same(student["qs_selected"], reference["qs_selected"], "qs_selected")
     _check(bool(student["qs_selected"].get("requires_grad")), "qs_selected must carry the critic's gradient")
 
 
 def _judge_qs_target(student: dict[str, Any], reference: dict[str, Any], in_run: bool) -> None:
     if student["qs_target"].get("type") == "NoneType":
-        _check(student.get("error") is None, f"backward() raised {student.get('error')} before qs_target")
+        _check(student.get("error") is None, raised("backward()", student, " before qs_target"))
     _same(student["qs_target"], reference["qs_target"], "qs_target")
     _check(not student["qs_target"].get("requires_grad"), "qs_target must carry no gradient")
 
@@ -201,7 +214,7 @@ def _policy_sees_the_reference_critic(student: dict[str, Any], reference: dict[s
 
 def _judge_policy_loss(student: dict[str, Any], reference: dict[str, Any], in_run: bool) -> None:
     _policy_sees_the_reference_critic(student, reference, in_run)
-    _check(student.get("error") is None, f"backward() raised {student.get('error')}")
+    _check(student.get("error") is None, raised("backward()", student))
     _check(student["q_mu"].get("type") == "tensor", "q_mu must be a tensor")
     returned = student.get("returned")
     _check(bool(student.get("returned_is_tuple")) and isinstance(returned, list) and len(returned) == 2,
@@ -324,13 +337,13 @@ def decide(student_records: list[dict[str, Any]], reference_records: list[dict[s
         cases = sorted(k[1] for k in ref if k[0] == probe)
         try:
             if agent_error:
-                raise Failed(str(agent_error))
+                raise Failed(f"your DDPGAgent could not be tested; your run reported: {quoted(agent_error)}")
             for case in cases:
                 record = got.get((probe, case))
                 if record is None:
                     raise Failed(f"no result: the run ended before this part was tested ({run_reason or 'it stopped'})")
                 if "error" in record:
-                    raise Failed(f"testing it failed: {record['error']}")
+                    raise Failed(f"testing it failed; your run reported: {quoted(record['error'])}")
                 values, ref_values = record.get("values"), ref[(probe, case)]["values"]
                 _check(isinstance(values, dict), "no result")
                 if probe == "select_action":
@@ -341,6 +354,6 @@ def decide(student_records: list[dict[str, Any]], reference_records: list[dict[s
         except Exception as err:  # noqa: BLE001 - values from the sandbox are untrusted: any odd one fails the part
             reason = str(err) if isinstance(err, Failed) else "the values it returned could not be read"
             hints = [str(visible[name]) for name in part.visible if isinstance(visible.get(name), str)]
-            message = reason if not hints else f"{reason}. The notebook's check says: {hints[0]}"
+            message = reason if not hints else f"{reason}. The notebook's check says: {quoted(hints[0])}"
             verdicts.append(Verdict(part, False, message[:2000]))
     return verdicts

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # build; without it the registry's 2.13.0 is the CUDA build (a venv of about 5.5 GB instead of 1.8 GB).
 TORCH_INDEX ?=
 
-.PHONY: install demo test bench clean release
+.PHONY: install demo test bench clean release grade feedback export notebooks
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,6 @@ clean:
 # (see "For students" in README.md).
 release: install
 	$(BIN)/python -m autograder.make_release
-
-.PHONY: release grade feedback export notebooks
 
 # Autograde every submission in autograder/submitted/<student>/ddpg/, each in its own bubblewrap sandboxes, JOBS at
 # a time (default: the machine's cores); fill autograder/gradebook.db and print the scores per student and per part

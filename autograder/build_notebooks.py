@@ -64,9 +64,11 @@ def nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def copy_course(dest: Path) -> Path:
-    """Copy the course (config and source, no gradebook or student folders) to ``dest``; return ``dest``."""
+    """Copy the course (nbgrader's and the formgrader server's config, and the source; no gradebook or student
+    folders) to ``dest``; return ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(HERE / "nbgrader_config.py", dest / "nbgrader_config.py")
+    for config in ("nbgrader_config.py", "jupyter_server_config.py"):
+        shutil.copy2(HERE / config, dest / config)
     shutil.copytree(HERE / "source", dest / "source", ignore=IGNORED, dirs_exist_ok=True)
     return dest
 
@@ -121,6 +123,30 @@ def solution_notebook(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> nbform
     return nb
 
 
+_QUESTION_NUMBER = re.compile(r"\bquestion\s+(\d+)\b", re.I)
+
+
+def question_of(cells: list, index: int) -> str:
+    """The text of the question that the answer cell ``cells[index]`` answers. The master pairs them by cell id
+    (``answer-stability`` answers ``question-stability``); a notebook without those ids pairs them by number (the
+    answer's "question 1" answers the markdown cell that starts with ``**1.``); else the nearest markdown cell above
+    that is not itself graded. Not simply the cell above: question 1 has its comparison cells between the two."""
+    answer = cells[index]
+    above = [c for c in reversed(cells[:index])
+             if c.cell_type == "markdown" and not c.metadata.get("nbgrader", {}).get("grade")]
+    cell_id = str(answer.get("id", ""))
+    if cell_id.startswith("answer-"):
+        paired = [c for c in above if c.get("id") == "question-" + cell_id.removeprefix("answer-")]
+        if paired:
+            return paired[0].source.strip()
+    number = _QUESTION_NUMBER.search(answer.source)
+    if number:
+        numbered = [c for c in above if c.source.lstrip().startswith(f"**{number.group(1)}.")]
+        if numbered:
+            return numbered[0].source.strip()
+    return above[0].source.strip() if above else ""
+
+
 def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
     """``RUBRIC.md`` for the graders of the manually graded answers: each question, its points and its rubric,
     read from the master (the rubric sits in the answer cell's solution region, which the release leaves out)."""
@@ -145,7 +171,7 @@ def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
     ]
     lines += [f"| `{c.metadata['nbgrader']['grade_id']}` | {c.metadata['nbgrader']['points']:g} |" for _, c in answers]
     for i, cell in answers:
-        question = nb.cells[i - 1].source.strip()
+        question = question_of(nb.cells, i)
         rubric = re.search(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", cell.source, re.S)
         lines += ["", f"## `{cell.metadata['nbgrader']['grade_id']}`", "", question,
                   "", (rubric.group(1).strip() if rubric else "(no rubric in the master)")]

@@ -43,10 +43,15 @@ def local_cluster(folder: Path, workers: int = 2, timeout_s: float = 120.0) -> I
             address = client.scheduler.address
         yield address
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    """Stop the cluster's processes: workers first, then the scheduler (killed if they do not end in 30 s)."""
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

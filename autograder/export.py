@@ -6,9 +6,10 @@
 ``nbgrader export`` writes totals only. This writes one row per student of the roster (students without a
 submission get empty cells), with: ``student_id``, ``last_name``, ``first_name``, ``email``, ``lms_user_id`` (the
 roster's, for an LMS import that matches on it), one column per graded cell (the autograded parts of
-``autograder/parts.py`` by their grade_id, then the manually graded answers),
+``autograder/parts.py`` by their grade_id, then the manually graded answers in the notebook's order),
 ``autograded``, ``manual``, ``days_late``, ``late_penalty``, ``total`` and ``max_total``. A manually graded answer
-that nobody has graded yet is empty, not 0, so that it shows as missing.
+that nobody has graded yet is empty, not 0, so that it shows as missing; so is every score of a student who
+handed nothing in.
 
 ``late_penalty`` follows the course's late policy (``autograder/late.py``: 10% of ``max_total`` per started day
 after the due date, never more than the score), applied here to the final score, answers graded by hand included;
@@ -30,6 +31,20 @@ from autograder.parts import BY_ID, PARTS
 HERE = Path(__file__).resolve().parent
 
 
+def question_order(course: Path) -> list[str]:
+    """The grade_ids of the graded cells in the notebook's order (the course's master, else its release; empty if
+    neither is there), which the gradebook does not keep."""
+    import nbformat
+
+    for folder in ("source", "release"):
+        path = course / folder / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        if path.is_file():
+            cells = nbformat.read(path, as_version=4).cells
+            return [c.metadata["nbgrader"]["grade_id"] for c in cells
+                    if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("grade_id")]
+    return []
+
+
 def rows(course: Path) -> tuple[list[str], list[dict[str, str]]]:
     """The header and the rows of the export (read from ``course/gradebook.db``)."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -39,7 +54,8 @@ def rows(course: Path) -> tuple[list[str], list[dict[str, str]]]:
         notebook = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
         cells = {c.name: c for c in notebook.grade_cells}
         auto = [p.grade_id for p in PARTS if p.grade_id in cells]
-        manual = sorted(name for name in cells if name not in BY_ID)
+        manual = [name for name in question_order(course) if name in cells and name not in BY_ID]
+        manual += sorted(name for name in cells if name not in BY_ID and name not in manual)
         header = (["student_id", "last_name", "first_name", "email", "lms_user_id"] + auto + manual
                   + ["autograded", "manual", "days_late", "late_penalty", "total", "max_total"])
         max_total = sum(cells[n].max_score for n in auto + manual)

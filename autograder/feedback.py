@@ -9,8 +9,11 @@ One HTML page per student, written where ``nbgrader generate_feedback`` writes i
 * the score of each graded part (from the gradebook), and for each failed part the grader's message, which names
   the mistake the way the notebook's visible checks do; no test code of the grader and no reference value is in
   it (there is none in the notebook either: the verdict is decided in ``autograder/verdict.py``);
-* the submission as the grader ran it: markdown rendered with raw HTML escaped, code as text, outputs sanitized
-  (``autograder.outputs``); the page carries a Content-Security-Policy that forbids every script;
+* each answer graded by hand, in the notebook's order: its points out of its maximum (or "not graded yet"), and the
+  grader's comment typed in the formgrader (nbgrader's ``Comment`` in the gradebook), beside the answer itself;
+* the submission as the grader ran it: markdown rendered as HTML (math as MathML, no script needed; sanitized
+  by ``autograder.outputs.markdown_to_html``), code as text, outputs sanitized (``autograder.outputs``); the page
+  carries a Content-Security-Policy that forbids every script and every load from the network;
 * no videos: grading shortens training to 2 episodes, so a video of that agent would mislead; the page says so;
 * the sums as ``make export`` reports them: autograded, graded by hand (and how many answers wait for a grader),
   the late penalty of the course's policy (``autograder/late.py``) with the days it counted, and the total.
@@ -29,9 +32,9 @@ from typing import Any
 import nbformat
 
 from autograder import export
-from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK
+from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK, question_of
 from autograder.late import percent_per_day
-from autograder.outputs import sanitize_output
+from autograder.outputs import markdown_to_html, sanitize_output
 from autograder.parts import BY_ID, PARTS
 from autograder.trusted import REPORT_NAME, is_graded_test
 
@@ -46,14 +49,12 @@ table { border-collapse: collapse; } td, th { border: 1px solid #bbb; padding: 0
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; white-space: pre-wrap; }
 .passed { color: #1a7f37; } .failed { color: #b42318; } .cell { margin: 1em 0; } .note { color: #555; }
 .verdict { border-left: 4px solid #b42318; padding-left: 0.8em; } .verdict.ok { border-color: #1a7f37; }
+.answer { border-left: 4px solid #1f6feb; padding-left: 0.8em; } .comment { background: #fff8c5; padding: 0.4em 0.6em; }
 """
 
 
-def _markdown(text: str) -> str:
-    import mistune
-    import nh3
-
-    return nh3.clean(mistune.create_markdown(escape=True, plugins=["table"])(text))
+def _markdown(text: str, attachments: Any = None) -> str:
+    return markdown_to_html(text, attachments if isinstance(attachments, dict) else None)
 
 
 def _output_html(out: Any) -> str:
@@ -78,7 +79,10 @@ def _output_html(out: Any) -> str:
     return ""
 
 
-def _scores(course: Path, student: str) -> dict[str, float | None]:
+def _grades(course: Path, student: str) -> dict[str, dict[str, Any]]:
+    """``{grade_id: {"score", "max", "comment"}}`` of the student's notebook in the gradebook: the score (None
+    while nobody graded it), its maximum, and the comment on its cell (the grader's, typed in the formgrader, else
+    nbgrader's own, such as "No response." for an answer left as released)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -86,7 +90,37 @@ def _scores(course: Path, student: str) -> dict[str, float | None]:
             nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
         except MissingEntry:
             return {}
-        return {g.name: g.score for g in nb.grades}
+        comments = {c.name: c.comment for c in nb.comments}
+        return {g.name: {"score": g.score if g.manual_score is not None or g.auto_score is not None else None,
+                         "max": float(g.max_score), "comment": comments.get(g.name)} for g in nb.grades}
+
+
+def _question_title(question: str, grade_id: str) -> str:
+    """``1. Stability`` from a question that starts with ``**1. Stability** (3 points) ...``; else the grade_id."""
+    bold = re.match(r"\s*\*\*(.+?)\*\*", question)
+    return bold.group(1).strip() if bold else grade_id
+
+
+def _answers(nb: nbformat.NotebookNode) -> dict[str, tuple[int, str]]:
+    """``{grade_id: (cell index, title)}`` of the notebook's answers graded by hand, in the notebook's order."""
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade") and meta.get("grade_id") not in BY_ID:
+            found[meta["grade_id"]] = (index, _question_title(question_of(nb.cells, index), meta["grade_id"]))
+    return found
+
+
+def _hand_score(grade: dict[str, Any] | None) -> str:
+    if grade is None:
+        return "not graded yet"
+    if grade["score"] is None:
+        return f"not graded yet (out of {grade['max']:g})"
+    return f"{grade['score']:g} / {grade['max']:g}"
+
+
+def _comment(grade: dict[str, Any] | None) -> str:
+    return _markdown(grade["comment"]) if grade and grade.get("comment") else ""
 
 
 def _sums(course: Path, row: dict[str, str], manual_ids: list[str]) -> str:
@@ -117,7 +151,9 @@ def page(course: Path, student: str, row: dict[str, str] | None = None) -> str:
     nb = nbformat.read(folder / f"{NOTEBOOK}.ipynb", as_version=4)
     report_path = folder / REPORT_NAME
     report = json.loads(report_path.read_text()) if report_path.is_file() else {"parts": {}, "notes": []}
-    scores = _scores(course, student)
+    grades = _grades(course, student)
+    scores = {name: grade["score"] for name, grade in grades.items()}
+    answers = _answers(nb)
     rows = []
     for part in PARTS:
         verdict = report["parts"].get(part.grade_id, {})
@@ -126,22 +162,37 @@ def page(course: Path, student: str, row: dict[str, str] | None = None) -> str:
         message = "passed" if ok else verdict.get("message", "not graded")
         rows.append(f"<tr><td>{html.escape(part.title)}</td><td>{'' if score is None else f'{score:g}'} / "
                     f"{part.points:g}</td><td class='{'passed' if ok else 'failed'}'>{html.escape(message)}</td></tr>")
-    manual_ids = [k for k in scores if k not in BY_ID]
-    for grade_id in manual_ids:  # manually graded answers: the export's cell is empty until a grader scores it
-        score = row.get(grade_id, "")
-        rows.append(f"<tr><td>{html.escape(grade_id)} (graded by hand)</td><td>"
-                    f"{html.escape(score) if score else 'not graded yet'}</td><td></td></tr>")
+    # answers graded by hand, in the notebook's order (then any the notebook lacks): points, maximum, comment
+    manual_ids = list(answers) + [k for k in grades if k not in BY_ID and k not in answers]
+    for grade_id in manual_ids:
+        title = answers[grade_id][1] if grade_id in answers else grade_id
+        rows.append(f"<tr><td>{html.escape(title)} (graded by hand)</td><td>{_hand_score(grades.get(grade_id))}</td>"
+                    f"<td>{_comment(grades.get(grade_id))}</td></tr>")
+    days = int(row.get("days_late") or 0)
+    if days:
+        rows.append(f"<tr><td>late penalty ({days} day{'s' if days > 1 else ''} late)</td>"
+                    f"<td>&minus;{html.escape(row.get('late_penalty', '0'))}</td><td></td></tr>")
     notes = "".join(f"<li>{html.escape(str(n))}</li>" for n in report.get("notes", []))
     body = [f"<h1>Feedback: {html.escape(student)}, assignment {html.escape(ASSIGNMENT)}</h1>",
             _sums(course, row, manual_ids),
-            "<table><tr><th>part</th><th>score</th><th>grader's message</th></tr>" + "".join(rows) + "</table>",
+            "<table><tr><th>part</th><th>score</th><th>grader's message or comment</th></tr>" + "".join(rows)
+            + "</table>",
             f"<ul class='note'>{notes}</ul>" if notes else "",
             "<p class='note'>Each part was decided by the grader outside your notebook, by running your methods on "
             "fixtures of its own and comparing with the reference solution. Below is your notebook as the grader "
             f"ran it (training shortened to 2 episodes). {html.escape(VIDEO_NOTE)}</p>", "<hr>"]
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            body.append(f"<div class='cell'>{_markdown(cell.source)}</div>")
+    answer_at = {index: (grade_id, title) for grade_id, (index, title) in answers.items()}
+    for index, cell in enumerate(nb.cells):
+        if index in answer_at:
+            grade_id, title = answer_at[index]
+            grade = grades.get(grade_id)
+            comment = _comment(grade)
+            body.append(f"<div class='cell answer'><p><b>Your answer to {html.escape(title)}</b>: "
+                        f"{_hand_score(grade)}</p>{_markdown(cell.source, cell.get('attachments'))}"
+                        + (f"<div class='comment'><b>Grader's comment:</b> {comment}</div>" if comment else "")
+                        + "</div>")
+        elif cell.cell_type == "markdown":
+            body.append(f"<div class='cell'>{_markdown(cell.source, cell.get('attachments'))}</div>")
         elif cell.cell_type == "code":
             body.append(f"<div class='cell'><pre>{html.escape(cell.source)}</pre>")
             if is_graded_test(cell):

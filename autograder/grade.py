@@ -62,6 +62,10 @@ JOBS_DIR = ".grading_jobs"
 """Under the course: this run's job results and reference records (removed at the end, and by the next run)."""
 STATE_NAME = ".grading_state.json"
 """Under the course: the hash of each hand-graded answer when it was last graded (tells a changed answer)."""
+NBGRADER_MEMORY_BYTES = 8 * 1024**3
+"""Address space of the nbgrader process that records the grades (an honest class needs about 0.5 GB)."""
+APPLY_SECONDS = (120.0, 20.0)
+"""Time nbgrader may take to record a class's grades: the first number, plus the second per submission."""
 MIN_FREE_BYTES = 200 * 1024**2
 """Free space the course's disk must have before a run starts."""
 
@@ -74,23 +78,38 @@ def grading_env() -> dict[str, str]:
     return env
 
 
-def run_nbgrader(args: list[str], course: Path, quiet: bool = False) -> tuple[int, str]:
+def run_nbgrader(args: list[str], course: Path, quiet: bool = False, timeout_s: float = 3600.0) -> tuple[int, str]:
     """Run ``nbgrader ARGS`` in ``course``; return its exit status and its log.
 
     Its log is printed line by line through :func:`autograder.text.shown` (a student's text never reaches the
-    terminal raw); with ``quiet`` only its end, and only if the command fails.
+    terminal raw); with ``quiet`` only its end, and only if the command fails. The host's own work is bounded
+    too: nbgrader gets :data:`NBGRADER_MEMORY_BYTES` of address space and ``timeout_s`` seconds, then is killed
+    (the students it had not reached keep their previous grade).
     """
+    import resource
+    import threading
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (NBGRADER_MEMORY_BYTES, NBGRADER_MEMORY_BYTES))
+
     cmd = [sys.executable, "-m", "nbgrader", *args]
     print("$ nbgrader " + " ".join(args), flush=True)
     proc = subprocess.Popen(cmd, cwd=course, env=grading_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace")
+                            text=True, errors="replace", preexec_fn=limit)
+    timer = threading.Timer(timeout_s, proc.kill)
+    timer.start()
     assert proc.stdout is not None
     log = []
-    for line in proc.stdout:
-        log.append(line)
-        if not quiet:
-            print(shown(line.rstrip("\n"), 2000), flush=True)
-    proc.wait()
+    try:
+        for line in proc.stdout:
+            log.append(line)
+            if not quiet:
+                print(shown(line.rstrip("\n"), 2000), flush=True)
+        proc.wait()
+    finally:
+        timer.cancel()
+    if proc.returncode == -9:
+        log.append(f"nbgrader was stopped after {timeout_s:g} s\n")
     if quiet and proc.returncode != 0:
         print("\n".join(shown(line.rstrip("\n"), 2000) for line in log[-60:]), file=sys.stderr)
     return proc.returncode, "".join(log)
@@ -415,7 +434,8 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
         options = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.submitted_directory={ingest.INGESTED_DIR}",
                    f"--SandboxedGrading.jobs_dir={jobs_dir}"] + (["--SandboxedGrading.sandbox=False"]
                                                                  if args.no_sandbox else [])
-        apply_status, log = run_nbgrader(options, course, quiet=args.quiet)
+        apply_status, log = run_nbgrader(options, course, quiet=args.quiet,
+                                         timeout_s=APPLY_SECONDS[0] + APPLY_SECONDS[1] * len(applied))
     print(f"graded {len(applied)} submissions in {time.perf_counter() - start:.0f} s")
     # 7. hand grades, table
     reports = read_reports(course)

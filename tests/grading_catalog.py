@@ -106,6 +106,19 @@ def build_submission(release_nb: nbformat.NotebookNode, reference: dict[str, str
     return nb
 
 
+def _edit_given(grade_id: str, *edits: tuple[str, str]) -> Callable[[nbformat.NotebookNode], None]:
+    """A change to the given code of an editable cell: each ``(old, new)`` replaces text that occurs exactly once
+    in the cell ``grade_id`` (so a change of the master's given code fails loudly here instead of doing nothing)."""
+    def mutate(nb: nbformat.NotebookNode) -> None:
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+                for old, new in edits:
+                    if cell.source.count(old) != 1:
+                        raise ValueError(f"{old!r} occurs {cell.source.count(old)} times in {grade_id}, not once")
+                    cell.source = cell.source.replace(old, new)
+    return mutate
+
+
 def _delete_cell(grade_id: str) -> Callable[[nbformat.NotebookNode], None]:
     def mutate(nb: nbformat.NotebookNode) -> None:
         nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
@@ -174,6 +187,29 @@ CORRECT = [
                 "policy": "q_mu = -self.q_current(torch.cat([states, self.mu_current(states)], dim=1)).mean()",
             }),
 ]
+
+CORRECT += [
+    Variant("ok_zero_grad_set_to_none_false_manual_mse",
+            "the given critic update rewritten: zero_grad(set_to_none=False) on both optimizers and the mean squared "
+            "error written out as a mean", _scores(), {},
+            _edit_given("backward",
+                        ("self.q_optimizer.zero_grad()", "self.q_optimizer.zero_grad(set_to_none=False)"),
+                        ("self.mu_optimizer.zero_grad()", "self.mu_optimizer.zero_grad(set_to_none=False)"),
+                        ("loss = (torch.nn.functional.mse_loss(qs_selected, qs_target)).mean()",
+                         "loss = ((qs_selected - qs_target) ** 2).mean()"))),
+    Variant("ok_own_soft_update_target_detach",
+            "the student's own polyak loop with self.polyak instead of the given call; the target built with "
+            ".detach() instead of torch.no_grad()", _scores(), {
+                "target": ("next_q = self.q_target(torch.cat([next_states, self.mu_target(next_states)], 1))\n"
+                           "qs_target = (rewards + self.gamma * (1 - dones) * next_q).detach()")},
+            _edit_given("backward", (
+                "    self._update_target_model()\n",
+                "    with torch.no_grad():\n"
+                "        for target, live in ((self.q_target, self.q_current), (self.mu_target, self.mu_current)):\n"
+                "            for t, p in zip(target.parameters(), live.parameters()):\n"
+                "                t.mul_(self.polyak).add_((1 - self.polyak) * p)\n"))),
+]
+
 
 def _own_code(nb: nbformat.NotebookNode) -> None:
     """A student's own code around the exercises: a helper method defined in the Exercise 1 cell, and an import
@@ -290,6 +326,64 @@ MISTAKES = [
     Variant("bad_prediction_crashes", "torch.cat without dim=1 (RuntimeError in step 2a)",
             _scores(prediction=0, target=0, policy=0), {
                 "prediction": "qs_selected = self.q_current(torch.cat([states, actions]))"}),
+]
+
+# The held-out mistakes of the issue "the verdict catches every mistake": each once scored 10/10, or passed every
+# visible check, or got a message that named a neighbour's cause.
+_POLICY_WITH = "q_mu = -self.q_current(torch.cat([states, {actions}], dim=1))"
+MISTAKES += [
+    Variant("bad_policy_noisy_actions", "exploration noise (scaled by epsilon) on the actor's actions in the policy "
+            "loss: invisible with epsilon = 0", _scores(policy=0), {
+                "policy": _POLICY_WITH.format(
+                    actions="self.mu_current(states) + self.epsilon * torch.randn_like(actions)")}),
+    Variant("bad_actor_zero_grad_wrong_optimizer", "q_optimizer.zero_grad() before the actor's step: the actor's "
+            "gradients pile up from the second update on", _scores(policy=0), {},
+            _edit_given("backward", ("self.mu_optimizer.zero_grad()", "self.q_optimizer.zero_grad()"))),
+    Variant("bad_critic_zero_grad_wrong_optimizer", "mu_optimizer.zero_grad() before the critic's step: the "
+            "critic's gradients pile up from the second update on", _scores(target=0), {},
+            _edit_given("backward", ("self.q_optimizer.zero_grad()", "self.mu_optimizer.zero_grad()"))),
+    Variant("bad_critic_left_frozen", "the critic is never unfrozen after the actor's step: wrong from the second "
+            "update on", _scores(policy=0), {},
+            _edit_given("backward", ("    for p in self._critic_params:\n        p.requires_grad = True\n", ""))),
+    Variant("bad_hard_target_copy", "DQN's hard copy of the live networks instead of the given polyak update",
+            _scores(policy=0), {},
+            _edit_given("backward", (
+                "    self._update_target_model()\n",
+                "    self.q_target.load_state_dict(self.q_current.state_dict())\n"
+                "    self.mu_target.load_state_dict(self.mu_current.state_dict())\n"))),
+    Variant("bad_gamma_twice", "the discount applied twice", _scores(target=0), {
+        "target": _TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.gamma * self.q_target("
+                                           "torch.cat([next_states, self.mu_target(next_states)], 1))")}),
+    Variant("bad_dones_minus_one", "(dones - 1) instead of (1 - dones)", _scores(target=0), {
+        "target": _TARGET_WITH.format(expr="rewards + self.gamma * (dones - 1) * self.q_target("
+                                           "torch.cat([next_states, self.mu_target(next_states)], 1))")}),
+    Variant("bad_max_over_batch", "DQN's max, taken over the batch", _scores(target=0), {
+        "target": _TARGET_WITH.format(expr="rewards + self.gamma * (1 - dones) * self.q_target("
+                                           "torch.cat([next_states, self.mu_target(next_states)], 1)).max()")}),
+    Variant("bad_summed_critic_loss", "the given critic loss turned into a sum over the batch", _scores(target=0),
+            {}, _edit_given("backward", ("loss = (torch.nn.functional.mse_loss(qs_selected, qs_target)).mean()",
+                                         "loss = ((qs_selected - qs_target) ** 2).sum()"))),
+    Variant("bad_target_action_noise", "noise of a fixed scale on the target's next action (TD3's smoothing)",
+            _scores(target=0), {
+                "target": ("with torch.no_grad():\n"
+                           "    next_actions = self.mu_target(next_states)\n"
+                           "    next_actions = next_actions + 0.2 * torch.randn_like(next_actions)\n"
+                           "    qs_target = rewards + self.gamma * (1 - dones) * self.q_target("
+                           "torch.cat([next_states, next_actions], 1))")}),
+    Variant("bad_target_action_epsilon_noise", "exploration noise (scaled by epsilon) on the target's next action: "
+            "invisible with epsilon = 0", _scores(target=0), {
+                "target": ("with torch.no_grad():\n"
+                           "    next_actions = self.mu_target(next_states)\n"
+                           "    next_actions = next_actions + self.epsilon * torch.randn_like(next_actions)\n"
+                           "    qs_target = rewards + self.gamma * (1 - dones) * self.q_target("
+                           "torch.cat([next_states, next_actions], 1))")}),
+    Variant("bad_state_normalised_in_place", "the state normalised in place (the caller's array changes)",
+            _scores(select=0), {
+                "select": ("state /= np.linalg.norm(state)\n"
+                           "with torch.no_grad():\n"
+                           "    action = self.mu_current(torch.as_tensor(state)).numpy()\n"
+                           "return np.clip(action + self.epsilon * np.random.randn(self.action_size), "
+                           "-self.action_limit, self.action_limit)")}),
 ]
 
 TRAPS = [

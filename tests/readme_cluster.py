@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from autograder.cluster import stop
+
 REPO = Path(__file__).resolve().parent.parent
 HOSTS = ("10.0.0.5", "10.0.0.6")
 PORT = "8786"
@@ -75,10 +77,4 @@ def readme_cluster(timeout_s: float = 120.0) -> Iterator[tuple[str, list[str]]]:
             client.wait_for_workers(2, timeout=timeout_s)
         yield address, localize(commands["grade"], port)[1]
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)

@@ -120,3 +120,89 @@ def test_default_transitions_are_unchanged():
     expected = -(theta ** 2 + 0.1 * data["obs"][:, 2] ** 2 + 0.001 * data["act"][:, 0] ** 2)
     assert np.allclose(data["rew"], expected, atol=1e-4)
     assert checks.make_transitions(3, action_size=2)["act"].shape == (48, 2)
+
+
+# ------------------------------------------- the held-out mistakes of "the verdict catches every mistake"
+def test_noise_in_the_policy_loss_is_named_as_noise_not_as_the_critic():
+    message = _message(checks.check_policy_step, "bad_policy_noisy_actions")
+    assert "self.epsilon changed" in message and "without noise" in message and "Hint 2.5" in message
+    assert "LIVE critic" not in message and "negative" not in message
+    checks.check_critic_target(_agent("bad_policy_noisy_actions"))  # the critic's steps are fine
+
+
+@pytest.mark.parametrize("name, ask", [("bad_target_action_noise", "two runs of backward()"),
+                                       ("bad_target_action_epsilon_noise", "self.epsilon changed")])
+def test_noise_in_the_target_is_named_as_noise_not_as_bootstrapping_from_s(name, ask):
+    message = _message(checks.check_critic_target, name)
+    assert ask in message and "noise" in message and "Hint 2.3" in message
+    assert "NEXT state" not in message and "changed when only the batch's states" not in message
+    checks.check_critic_prediction(_agent(name))
+    checks.check_policy_step(_agent(name))
+
+
+def test_gradients_left_over_from_the_previous_update_are_named_per_network():
+    actor = _message(checks.check_policy_step, "bad_actor_zero_grad_wrong_optimizer")
+    assert "second of two updates" in actor and "actor's gradients were not cleared" in actor
+    assert "mu_optimizer" in actor and "Hint 2.6" in actor
+    checks.check_critic_target(_agent("bad_actor_zero_grad_wrong_optimizer"))
+    critic = _message(checks.check_critic_target, "bad_critic_zero_grad_wrong_optimizer")
+    assert "second of two updates" in critic and "critic's gradients were not cleared" in critic
+    assert "q_optimizer" in critic and "Hint 2.6" in critic
+    checks.check_policy_step(_agent("bad_critic_zero_grad_wrong_optimizer"))
+
+
+def test_a_critic_left_frozen_is_named():
+    message = _message(checks.check_policy_step, "bad_critic_left_frozen")
+    assert "q_current is still frozen" in message and "requires_grad = False" in message and "Hint 2.6" in message
+    checks.check_critic_target(_agent("bad_critic_left_frozen"))  # one update on a fresh agent is right
+
+
+def test_a_hard_target_copy_is_named():
+    message = _message(checks.check_target_update, "bad_hard_target_copy")
+    assert "copy of q_current" in message and "hard update" in message and "polyak" in message
+    assert "Hint 2.6" in message
+
+
+@pytest.mark.parametrize("name, cause, hint", [
+    ("bad_gamma_twice", "discount is applied twice", "Hint 2.3"),
+    ("bad_dones_minus_one", "wrong sign", "Hint 2.4"),
+    ("bad_max_over_batch", "OTHER transitions", "Hint 2.3"),
+    ("bad_summed_critic_loss", "16.0 times", "Hint 2.6"),
+])
+def test_wrong_targets_and_critic_losses_that_passed_every_check_are_named(name, cause, hint):
+    message = _message(checks.check_critic_target, name)
+    assert cause in message and hint in message, message
+    checks.check_critic_prediction(_agent(name))
+    checks.check_policy_step(_agent(name))
+
+
+def test_a_summed_critic_loss_is_named_as_a_sum():
+    message = _message(checks.check_critic_target, "bad_summed_critic_loss")
+    assert "adds the squared errors up instead of averaging" in message and "batch size" in message
+
+
+def test_a_state_normalised_in_place_is_named_as_in_place_not_as_epsilon():
+    message = _message(checks.check_select_action, "bad_state_normalised_in_place")
+    assert "in place" in message and "replay memory" in message and "Hint 1.2" in message
+    assert "epsilon = 0" not in message and "ε = 0" not in message
+
+
+@pytest.mark.parametrize("name", ["ok_zero_grad_set_to_none_false_manual_mse", "ok_own_soft_update_target_detach"])
+def test_given_code_written_differently_passes_every_check(name):
+    cls = _agent(name)
+    for check in (checks.check_select_action, checks.check_critic_prediction, checks.check_critic_target,
+                  checks.check_policy_step, checks.check_target_update):
+        check(cls)
+
+
+def test_a_recording_optimizer_with_a_step_size_takes_a_plain_gradient_step():
+    import torch
+
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    p.grad = torch.tensor([0.5, 0.25])
+    still, moving = checks.RecordingOptimizer([p]), checks.RecordingOptimizer([p], lr=0.1)
+    still.step()
+    assert torch.equal(p.detach(), torch.tensor([1.0, -2.0]))
+    moving.step()
+    assert torch.allclose(p.detach(), torch.tensor([0.95, -2.025]))
+    assert torch.equal(moving.recorded[0][0], torch.tensor([0.5, 0.25]))

@@ -11,7 +11,14 @@ README says (``--allow-root`` when the tests run as root), and Chromium:
 * sees alice's overall score rise by exactly the typed points in the formgrader (the list of submissions, and
   the students page), bob's unchanged;
 * and ``python -m autograder.export`` (``make export``) then has the typed points in alice's answer columns, her
-  ``manual`` and her ``total``; bob's answers stay empty (not graded yet).
+  ``manual`` and her ``total``; bob's answers stay empty (not graded yet);
+* types a comment on one of alice's answers; ``make feedback`` then shows, for each answer in the notebook's order,
+  its points out of its maximum, the comment, and the answer rendered (its HTML as HTML, its math as MathML);
+* opens bob's submission, whose last cell displays a full-page "All parts passed" overlay with ``<img>`` and CSS
+  ``url()`` beacons and whose answers carry the same in markdown, with a real HTTP listener on 127.0.0.1 behind
+  the beacons: the page shows the text but nothing covers the page and the listener gets no request; the server's
+  Content-Security-Policy (``autograder/jupyter_server_config.py``) blocks even an image the test itself adds, and
+  JupyterLab in the same server loads under it with no violation.
 
 The manually graded answers are the master notebook's (``autograder/source/ddpg/ddpg_pendulum.ipynb``): markdown
 cells with ``solution: true, grade: true`` and ``points``, found from its metadata. While the master has none
@@ -26,12 +33,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import http.server
 import json
 import os
 import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -51,7 +60,7 @@ SCREENSHOTS = REPO / "tmp_ddpg_learning" / "browser"
 ROSTER = "id,first_name,last_name,email\nalice,Alice,Archer,alice@example.org\nbob,Bob,Baker,bob@example.org\n"
 INJECTED_ID = "answer_injected_by_test"
 #: The README's command that starts the formgrader (its walkthrough, step 6); the fixture runs it with another port.
-README_COMMAND = "jupyter lab --no-browser --ip=127.0.0.1 --port=8888"
+README_COMMAND = "jupyter lab --no-browser --ip=127.0.0.1 --port=8888 --config=jupyter_server_config.py"
 
 
 def manual_cells(master: Path) -> dict[str, float]:
@@ -83,17 +92,33 @@ def ensure_manual_cell(master: Path) -> bool:
     return True
 
 
-def _answer(nb: nbformat.NotebookNode, student: str) -> None:
-    """Write a short answer into every manually graded answer cell of a student's notebook."""
+#: What alice writes below her answers: HTML and math, which the feedback must render, not escape.
+RICH_ANSWER = "<b>bold claim</b>: the horizon is $\\frac{1}{1-\\gamma}$ steps."
+OVERLAY_TEXT = "All parts passed: 10 / 10"
+
+
+def hostile_html(beacon: str, where: str) -> str:
+    """A full-page overlay that claims full marks, with an ``<img>`` and CSS ``url()`` beacons to ``beacon``."""
+    return (f'<div style="position:fixed;top:0;left:0;width:100vw;height:100vh;z-index:99999;background:#fff '
+            f'url({beacon}{where}-css.png)"><h1>{OVERLAY_TEXT} ({where})</h1></div>'
+            f'<img src="{beacon}{where}-img.png"><img src="//{beacon.split("//", 1)[1]}{where}-relative.png">'
+            f'<style>body {{ background: url({beacon}{where}-style.png) }}</style>'
+            f'<span class="modal-backdrop in"></span>')
+
+
+def _answer(nb: nbformat.NotebookNode, student: str, extra: str = "") -> None:
+    """Write a short answer (then ``extra``) into every manually graded answer cell of a student's notebook."""
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution") and meta.get("grade") and cell.cell_type == "markdown":
             cell.source = (f"{student}: with LR = 1e-2 the return curve jumps between -1500 and -200 from one "
-                           "episode to the next; larger steps overshoot the critic's target.")
+                           "episode to the next; larger steps overshoot the critic's target." + extra)
 
 
-def build_graded_course(folder: Path) -> dict:
-    """A graded course in ``folder``: roster, two submissions with answers, autograded in sandboxes."""
+def build_graded_course(folder: Path, beacon: str = "http://127.0.0.1:9/") -> dict:
+    """A graded course in ``folder``: roster, two submissions with answers, autograded in sandboxes. alice's
+    answers end with ``RICH_ANSWER``; bob's with ``hostile_html`` pointing at ``beacon``, and bob's notebook ends
+    with a cell that displays it."""
     root = build_notebooks.copy_course(folder)
     injected = ensure_manual_cell(root / MASTER_RELATIVE)
     manual = manual_cells(root / MASTER_RELATIVE)
@@ -108,7 +133,13 @@ def build_graded_course(folder: Path) -> dict:
         gc.write_submissions(root, release, root / MASTER_RELATIVE, [dataclasses.replace(reference, name=student)])
         path = root / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
         nb = nbformat.read(path, as_version=4)
-        _answer(nb, student)
+        if student == "alice":
+            _answer(nb, student, "\n\n" + RICH_ANSWER)
+        else:
+            _answer(nb, student, "\n\n" + hostile_html(beacon, "answer") + f"\n\n![beacon]({beacon}answer-md.png)")
+            nb.cells.append(nbformat.v4.new_code_cell(
+                "from IPython.display import HTML, display\n"
+                f"display(HTML({hostile_html(beacon, 'output')!r}))"))
         nbformat.write(nb, path)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(root), "--jobs", "1",
@@ -118,10 +149,39 @@ def build_graded_course(folder: Path) -> dict:
     return {"root": root, "manual": manual, "injected": injected, "grade_stdout": proc.stdout}
 
 
+class _Listener(http.server.BaseHTTPRequestHandler):
+    """Counts every request (the student's listener behind the beacons)."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> dict:
+def beacon():
+    """A real HTTP server on 127.0.0.1 that records the path of every request; ``url`` ends with a slash."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
+    server.paths = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{server.server_address[1]}/", "paths": server.paths}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, beacon) -> dict:
     _browser_or_skip()
-    return build_graded_course(tmp_path_factory.mktemp("formgrader") / "course")
+    return build_graded_course(tmp_path_factory.mktemp("formgrader") / "course", beacon["url"])
 
 
 @pytest.fixture(scope="module")
@@ -146,10 +206,12 @@ def formgrader(course, tmp_path_factory):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            violations: list[str] = []  # every Content-Security-Policy violation the pages report
+            page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
             page.goto(f"{base}/formgrader?token={token}")  # logs in (cookie) and lands on the assignments
             page.locator("table a", has_text=re.compile(f"^{ASSIGNMENT}$")).first.wait_for(timeout=60_000)
             try:
-                yield {"page": page, "base": base, "token": token, "log": log_path}
+                yield {"page": page, "base": base, "token": token, "log": log_path, "violations": violations}
             finally:
                 browser.close()
 
@@ -251,6 +313,149 @@ def test_grading_an_answer_in_the_formgrader_changes_the_students_total(course, 
     assert float(alice["total"]) == 10 + sum(typed.values()) and float(alice["max_total"]) == max_total
     assert (alice["first_name"], alice["last_name"]) == ("Alice", "Archer")
     assert float(bob["total"]) == 10 and float(bob["manual"]) == 0
+
+
+def _page_loads_and_styles(page_html: str) -> tuple[list[str], int]:
+    """The URLs that a page's elements would load (every ``src``, ``poster``, ``background``, ``srcset`` and
+    ``href`` of a ``<link>`` that is not ``data:``, and every ``style`` attribute), and its count of ``<style>``
+    elements."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+    styles = [0]
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            styles[0] += tag == "style"
+            for name, value in attrs:
+                loads = name in ("src", "poster", "background", "srcset") or (tag == "link" and name == "href")
+                if (loads and not (value or "").startswith("data:")) or name == "style":
+                    found.append(f"<{tag} {name}={value!r}>")
+
+    Parser().feed(page_html)
+    return found, styles[0]
+
+
+def _open_submission(page, base: str, name: str) -> None:
+    """Open ``name``'s submission ("Last, First") from the formgrader's list of submissions of the notebook."""
+    _submission_scores(page, base)
+    page.locator("tbody tr", has=page.locator("a.name-shown", has_text=name)).locator("td.name a").first.click()
+    page.wait_for_selector("input.score", timeout=60_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_feedback_shows_each_answer_with_points_comment_and_rendering(course, formgrader, tmp_path):
+    """A comment typed in the formgrader on alice's first answer, then ``make feedback``: each answer graded by
+    hand, in the notebook's order (not the grade_ids' alphabetical one), with its points out of its maximum, the
+    comment, and the answer rendered (HTML as HTML, math as MathML); bob's, not graded yet, say so, and his
+    hostile answer loads nothing. ``make export``'s answer columns are in the same order."""
+    page, base = formgrader["page"], formgrader["base"]
+    root, manual = course["root"], course["manual"]
+    order = list(manual)  # the master's order
+    assert order != sorted(order), "the test needs answers whose notebook order is not alphabetical"
+    _open_submission(page, base, "Archer, Alice")
+    comment = "Good observation; the reason is missing (*see* $\\gamma$)."
+    box = page.locator(f"textarea#{order[0]}-comment")
+    box.scroll_into_view_if_needed()
+    with page.expect_response(lambda r: "/formgrader/api/comment/" in r.url and r.request.method == "PUT",
+                              timeout=30_000) as saved:
+        box.fill(comment)
+        box.press("Tab")  # saved on the textarea's change event
+    assert saved.value.ok and json.loads(saved.value.text())["manual_comment"] == comment
+
+    proc = subprocess.run([sys.executable, "-m", "autograder.feedback", "--course", str(root)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pages = {s: (root / "feedback" / s / ASSIGNMENT / f"{NOTEBOOK}.html").read_text() for s in ("alice", "bob")}
+    hand_rows = r"<tr><td>([^<]*) \(graded by hand\)</td><td>([^<]*)</td><td>(.*?)</td></tr>"
+    alice = re.findall(hand_rows, pages["alice"], re.S)
+    assert [title.split(".")[0] for title, _, _ in alice] == [str(n) for n in range(1, len(order) + 1)], alice
+    for (_, score, _), points in zip(alice, manual.values()):
+        assert score == f"{points / 2:g} / {points:g}"  # the half marks the first test typed
+    assert "Good observation; the reason is missing" in alice[0][2] and "<em>see</em>" in alice[0][2]
+    assert "<math" in alice[0][2] and all(not row[2] for row in alice[1:])
+    assert pages["alice"].count("<b>bold claim</b>") == len(order) and "&lt;b&gt;" not in pages["alice"]
+    assert "<mfrac>" in pages["alice"] and "\\frac" not in pages["alice"], "math is MathML, not TeX"
+    assert pages["alice"].count("Grader's comment:") == 1
+    bob = re.findall(hand_rows, pages["bob"], re.S)
+    assert [score for _, score, _ in bob] == [f"not graded yet (out of {p:g})" for p in manual.values()]
+    assert f"{OVERLAY_TEXT} (answer)" in pages["bob"] and f"{OVERLAY_TEXT} (output)" in pages["bob"]
+    assert _page_loads_and_styles(pages["bob"]) == ([], 1), "bob's page loads something or styles his content"
+
+    exported = _export(root, tmp_path / "ordered.csv")
+    with (tmp_path / "ordered.csv").open() as f:
+        header = next(csv.reader(f))
+    assert [h for h in header if h in manual] == order
+    assert exported["alice"][order[0]] == f"{manual[order[0]] / 2:g}"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_hostile_submission_covers_nothing_and_calls_nothing_in_the_formgrader(course, formgrader, beacon):
+    """bob's submission in the formgrader: the overlay's text is shown, but nothing is laid over the page, and the
+    listener behind every beacon (output and answer; img, protocol-relative img, CSS url(), markdown image) gets no
+    request. The server's CSP is on the page and blocks an image the test adds itself; Chromium does reach the
+    listener when it is told to (so that the count of 0 means something)."""
+    page, base = formgrader["page"], formgrader["base"]
+    formgrader["violations"].clear()
+    _open_submission(page, base, "Baker, Bob")
+    response = page.goto(page.url)
+    page.wait_for_selector("input.score", timeout=60_000)
+    page.wait_for_timeout(2000)  # any image or style sheet would have been asked for by now
+    csp = response.headers.get("content-security-policy", "")
+    assert "default-src 'self'" in csp and "img-src 'self' data: blob:" in csp, csp
+    layout = page.evaluate("""(marker) => {
+        const area = innerWidth * innerHeight, covering = [];
+        for (const e of document.querySelectorAll('body *')) {
+            const position = getComputedStyle(e).position, r = e.getBoundingClientRect();
+            if ((position === 'fixed' || position === 'absolute') && r.width * r.height > area / 4)
+                covering.push(e.outerHTML.slice(0, 200));
+        }
+        const shown = [...document.querySelectorAll('#notebook h1')].filter(e => e.textContent.includes(marker));
+        const center = document.elementFromPoint(innerWidth / 2, innerHeight / 2);
+        return {covering, shown: shown.map(e => e.textContent),
+                centerInOverlay: shown.some(e => e.parentElement.contains(center)
+                                                   && e.parentElement.getBoundingClientRect().height >= innerHeight)};
+    }""", OVERLAY_TEXT)
+    _screenshot(page, "hostile", full_page=False)
+    assert layout["covering"] == [], layout
+    assert sorted(layout["shown"]) == [f"{OVERLAY_TEXT} (answer)"] * len(course["manual"]) + [
+        f"{OVERLAY_TEXT} (output)"], "the hostile content must reach the page for this test to mean anything"
+    assert not layout["centerInOverlay"]
+    assert beacon["paths"] == [], f"the formgrader's page called the student's listener: {beacon['paths']}"
+    assert formgrader["violations"] == [], "the formgrader's own page breaks the CSP"
+
+    page.evaluate("(url) => { const img = new Image(); img.src = url; document.body.appendChild(img); }",
+                  beacon["url"] + "csp-probe.png")
+    page.wait_for_timeout(1000)
+    assert beacon["paths"] == [] and any("csp-probe" in v for v in formgrader["violations"])
+    page.goto(beacon["url"] + "chromium-control")
+    assert beacon["paths"] == ["/chromium-control"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_jupyterlab_loads_under_the_formgrader_servers_csp(formgrader):
+    page, base = formgrader["page"], formgrader["base"]
+    formgrader["violations"].clear()
+    page.goto(f"{base}/lab")
+    page.wait_for_selector(".jp-Launcher", timeout=90_000)
+    page.wait_for_timeout(2000)
+    assert [v[:300] for v in formgrader["violations"]] == []
+
+
+@pytest.mark.slow
+def test_a_student_who_handed_nothing_in_exports_empty_cells(course, tmp_path):
+    """carol is on the roster and handed nothing in: every score of her row is empty (missing), none is 0."""
+    root = course["root"]
+    build_notebooks.nbgrader(["db", "student", "add", "carol", "--last-name=Carter", "--first-name=Carol"], cwd=root)
+    carol = _export(root, tmp_path / "carol.csv")["carol"]
+    scores = {k: v for k, v in carol.items()
+              if k not in ("student_id", "last_name", "first_name", "email", "lms_user_id", "max_total")}
+    assert set(course["manual"]) | {"autograded", "manual", "total", "late_penalty"} <= set(scores)
+    assert all(v == "" for v in scores.values()), scores
+    assert float(carol["max_total"]) == 10 + sum(course["manual"].values())
 
 
 @pytest.mark.browser

@@ -209,5 +209,6 @@ def test_the_walkthrough_runs_on_a_course_copy(tmp_path):
     feedback = course / "feedback"
     bob_page = (feedback / "bob" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
     assert f"Handed in 2 days after the due date: {float(bob['late_penalty']):g} points off" in bob_page
+    assert f"<tr><td>late penalty (2 days late)</td><td>&minus;{bob['late_penalty']}</td>" in bob_page
     assert f"Total: {bob['total']} / {bob['max_total']}" in bob_page
     assert "after the due date" not in (feedback / "alice" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()

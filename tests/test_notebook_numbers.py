@@ -267,6 +267,29 @@ def test_the_rubric_file_is_up_to_date():
         "run `make notebooks` (or autograder/build_notebooks.py --student) to rewrite autograder/RUBRIC.md"
 
 
+def test_the_rubric_shows_each_question_above_its_rubric():
+    """Question 1 has its comparison cells (markdown and code) between the question and the answer: the rubric
+    still shows the question, for every answer, paired by cell id and, in a notebook without those ids, by
+    number."""
+    from autograder import build_notebooks
+
+    rubric = build_notebooks.rubric_markdown()
+    sections = re.split(r"^## ", rubric, flags=re.M)[1:]
+    assert [s.split("`")[1] for s in sections] == ["answer_stability", "answer_return", "answer_polyak",
+                                                    "answer_time_limit", "answer_mountain_car"]
+    for number, section in enumerate(sections, start=1):
+        body = section.split("\n\n", 1)[1]
+        assert body.startswith(f"**{number}. "), section[:300]
+        assert "import " not in section and "*Rubric (" in section
+    nb = nbformat.read(MASTER, as_version=4)
+    answers = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution")
+               and c.metadata["nbgrader"].get("grade")]
+    for cell in nb.cells:
+        cell["id"] = f"x{id(cell)}"
+    for number, index in enumerate(answers, start=1):
+        assert build_notebooks.question_of(nb.cells, index).startswith(f"**{number}. ")
+
+
 def test_the_released_answer_cells_hold_no_rubric():
     nb = nbformat.read(STUDENT, as_version=4)
     answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "markdown"]

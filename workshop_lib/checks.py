@@ -11,7 +11,11 @@ always uses this version, whatever a submission's folder holds.
 How ``backward`` is observed (see :func:`capture_backward`): the two Adam optimizers are replaced by
 :class:`RecordingOptimizer` objects, whose ``step()`` records every gradient and changes no weight, and the local
 variables of ``backward`` (``qs_selected``, ``qs_target``, ``q_mu``, ...) are read when it returns. So the checks
-compare what your code *computes*, never weights after an optimizer step.
+compare what your code *computes*, never weights after an optimizer step (the target networks, which the given
+code moves itself, excepted). Some checks run ``backward`` twice in a row, to see what one update leaves to the
+next (gradients that were not cleared, a network left frozen), or with another ``epsilon``, to see exploration
+noise where it does not belong. The grader (``workshop_lib.grading.probe``) uses the same recorders, also with
+real gradient steps (``RecordingOptimizer(params, lr)``).
 """
 
 from __future__ import annotations
@@ -109,14 +113,23 @@ def make_check_agent(agent_class: type, seed: int = 0, gamma: float = 0.9, batch
 # ---------------------------------------------------------------------------------------------- recorders
 class RecordingOptimizer:
     """Stands in for an optimizer during a check: ``zero_grad()`` clears the gradients, ``step()`` records a copy
-    of every parameter's ``.grad`` (``None`` where there is none) and changes nothing.
+    of every parameter's ``.grad`` (``None`` where there is none) and, with ``lr`` = 0 (the default), changes
+    nothing.
+
+    With ``lr`` > 0, ``step()`` then takes a plain gradient step ``p ← p - lr · p.grad`` on every parameter
+    that has a gradient, so that several updates in a row change the weights the next update starts from (what
+    the grader needs to see state that carries over between updates). A plain step, not Adam's: Adam's first
+    steps have the size ``lr`` whatever the gradient's size, so a gradient that is nearly zero would turn float
+    rounding into a full step; a plain step follows the gradient continuously.
 
     Args:
         params: the parameters the replaced optimizer was built on.
+        lr: the size of the plain gradient step taken after recording (0: no step).
     """
 
-    def __init__(self, params: Any) -> None:
+    def __init__(self, params: Any, lr: float = 0.0) -> None:
         self.params = list(params)
+        self.lr = float(lr)
         self.recorded: list[list[torch.Tensor | None]] = []
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -125,6 +138,11 @@ class RecordingOptimizer:
 
     def step(self, closure: Any = None) -> None:
         self.recorded.append([None if p.grad is None else p.grad.detach().clone() for p in self.params])
+        if self.lr:
+            with torch.no_grad():
+                for p in self.params:
+                    if p.grad is not None:
+                        p.sub_(self.lr * p.grad)
 
 
 @dataclass
@@ -211,14 +229,21 @@ def _backward_frame_locals(code: Any) -> dict[str, Any]:
     return {} if frame is None else dict(frame.f_locals)
 
 
-def capture_backward(agent: Any) -> BackwardRun:
+def capture_backward(agent: Any, step_lr: float = 0.0) -> BackwardRun:
     """Call ``agent.backward()`` once with recording optimizers and read its local variables at the end.
 
     Warnings raised inside are silenced (a warning is no error; the checks look at shapes and values instead).
     An exception raised by ``backward`` is kept in ``run.error``, not raised.
+
+    Args:
+        agent: the agent whose ``backward`` runs; its two optimizers are replaced by :class:`RecordingOptimizer`
+            objects (and stay replaced).
+        step_lr: the recorders' plain gradient step (0: the live networks keep their weights; the target networks
+            still move by the agent's own target update).
     """
     run = BackwardRun(before=copy.deepcopy(agent), agent=agent)
-    q_rec, mu_rec = RecordingOptimizer(agent.q_current.parameters()), RecordingOptimizer(agent.mu_current.parameters())
+    q_rec = RecordingOptimizer(agent.q_current.parameters(), lr=step_lr)
+    mu_rec = RecordingOptimizer(agent.mu_current.parameters(), lr=step_lr)
     agent.q_optimizer, agent.mu_optimizer = q_rec, mu_rec
     buffer_sample = agent.rb.sample
     code = getattr(type(agent).backward, "__code__", None)
@@ -373,11 +398,54 @@ def _same(a: Any, b: Any) -> bool:
             and torch.allclose(a.detach(), b.detach(), atol=1e-5))
 
 
+def _two_updates(agent_class: type) -> tuple[BackwardRun, BackwardRun, BackwardRun]:
+    """Two ``backward()`` calls in a row on one check agent, and the second update on its own.
+
+    Returns:
+        ``(first, second, alone)``: the two calls in a row, and the second call again on a copy of the agent as
+        the first call left it (same weights, buffer and sampler) whose live networks' gradients were cleared.
+        A correct update computes the same gradients in ``second`` and ``alone``: nothing of one update's
+        gradients may carry over to the next.
+    """
+    agent = make_check_agent(agent_class)
+    first = capture_backward(agent)
+    twin = copy.deepcopy(agent)
+    for net in (twin.q_current, twin.mu_current):
+        for p in net.parameters():
+            p.grad = None
+    return first, capture_backward(agent), capture_backward(twin)
+
+
+def _grads_equal(a: list[torch.Tensor | None], b: list[torch.Tensor | None]) -> bool:
+    """Two recorded gradients (one optimizer step each) hold the same values."""
+    return len(a) == len(b) and all((x is None and y is None) or (x is not None and y is not None and
+                                    torch.allclose(x, y, rtol=1e-4, atol=1e-6)) for x, y in zip(a, b))
+
+
+def _last_linear(net: torch.nn.Module) -> torch.nn.Linear:
+    return [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
+
+
+def _mse_gradient(run: BackwardRun, qs_target: torch.Tensor) -> list[torch.Tensor] | None:
+    """The gradient on ``q_current`` of the mean squared error between the critic's prediction Q(s, a) of the
+    run's mini-batch (computed here, from the weights before the update) and ``qs_target``; ``None`` when the
+    run's ``qs_selected`` is not that prediction (the prediction's own check names that mistake)."""
+    states, actions = run.batches[0][0], run.batches[0][1]
+    critic = copy.deepcopy(run.before.q_current).requires_grad_(True)
+    prediction = critic(torch.cat([states, actions], dim=1))
+    if not _same(prediction, run.get("qs_selected")):
+        return None
+    loss = torch.nn.functional.mse_loss(prediction, qs_target.detach())
+    return list(torch.autograd.grad(loss, list(critic.parameters())))
+
+
 # ------------------------------------------------------------------------------------- Exercise 1 checks
 def _act(agent: Any, state: np.ndarray) -> Any:
-    """``agent.select_action(state)``, with a stub or a crash reported as such."""
+    """``agent.select_action(state)`` on a copy of ``state``, with a stub or a crash reported as such, and a
+    change of the array it was given (in place) reported before anything else."""
+    given = state.copy()
     try:
-        return agent.select_action(state.copy())
+        action = agent.select_action(given)
     except NotImplementedError as err:
         raise NotImplementedError(
             "select_action() still raises NotImplementedError: replace the `# YOUR CODE HERE` and "
@@ -386,6 +454,13 @@ def _act(agent: Any, state: np.ndarray) -> Any:
     except Exception as err:  # noqa: BLE001 - any error of the student's code is a finding
         _fail(f"select_action() raised {type(err).__name__}: {err} (Exercise 1, action size "
               f"{agent.action_size}).")
+    if given.shape != state.shape or not np.array_equal(given, state):
+        _fail(f"select_action changed the state array it was given, in place ({state} became {given}): the "
+              "training loop keeps that same array and stores it in the replay memory, so the memory would hold "
+              "states that never happened. Leave the caller's array as it is: torch.as_tensor and "
+              "torch.from_numpy share its memory, so an in-place operation on the tensor changes the array too "
+              "(Hint 1.2).")
+    return action
 
 
 def _check_actions_of(agent: Any, action_size: int) -> None:
@@ -418,7 +493,8 @@ def _check_actions_of(agent: Any, action_size: int) -> None:
                 _fail("With epsilon = 0 the action equals mu_target's: the agent must act with the live "
                       "actor mu_current; target networks only serve the critic's target (Hint 1.1).")
             _fail(f"With epsilon = 0 the action must be the actor's output μ(s) = {live}, got {action}: "
-                  "no noise when epsilon is 0, and use the actor network (Hint 1.1).")
+                  "no noise when epsilon is 0, and give the actor network the state exactly as it came "
+                  "(Hint 1.1).")
     state = states[0]
     with torch.no_grad():
         live = agent.mu_current(torch.as_tensor(state)).numpy()
@@ -538,6 +614,18 @@ def check_critic_target(agent_class: type) -> BackwardRun:
         _fail(f"q_optimizer.step() ran {len(run.critic_grads)} times in one backward(): the critic must take "
               "exactly one step per update, the one the given code takes after step 2b. Leave the optimizers "
               "to the given code (Hint 2.6).")
+    again = capture_backward(make_check_agent(agent_class))
+    if isinstance(again.get("qs_target"), torch.Tensor) and not _same(again.get("qs_target"), qs_target):
+        _fail("`qs_target` differs between two runs of backward() on the same weights and the same mini-batch: "
+              "the target is a fixed regression label, so it must not be random. Random noise added to the "
+              "next action μ̂(s') (or anywhere in the target) makes the critic chase a moving label (Hint 2.3).")
+    noisy = make_check_agent(agent_class)
+    noisy.epsilon = 0.5
+    noisy_run = capture_backward(noisy)
+    if isinstance(noisy_run.get("qs_target"), torch.Tensor) and not _same(noisy_run.get("qs_target"), qs_target):
+        _fail("`qs_target` changed when only self.epsilon changed (0 -> 0.5): epsilon scales the exploration "
+              "noise of select_action, which has no place in the target; the next action is the target "
+              "actor's own μ̂(s') (Hint 2.3).")
     _states, _actions, _next_states, rewards, dones = run.batches[0]
     terminal = dones[:, 0] == 1
     if not torch.allclose(qs_target[terminal], rewards[terminal], atol=1e-5):
@@ -552,6 +640,7 @@ def check_critic_target(agent_class: type) -> BackwardRun:
             not torch.allclose(value, zero_gamma.batches[0][3], atol=1e-5):
         _fail("With gamma = 0 the target must equal the reward: the discount gamma multiplies the value of "
               "the next state (Hint 2.3).")
+    _check_bootstrap_scale(agent_class)
     data = make_transitions(0)
     moved_states = capture_backward(make_check_agent(agent_class, transitions=dict(data, obs=data["obs"][::-1].copy())))
     if isinstance(moved_states.get("qs_target"), torch.Tensor) and \
@@ -568,7 +657,76 @@ def check_critic_target(agent_class: type) -> BackwardRun:
         if isinstance(other.get("qs_target"), torch.Tensor) and _same(other.get("qs_target"), qs_target):
             _fail(f"`qs_target` did not change when {name} changed: the next action comes from mu_target and "
                   "its value from q_target (Hint 2.3).")
+    _check_rows_independent(agent_class, run, qs_target)
+    expected = _mse_gradient(run, qs_target) if run.critic_grads else None
+    if expected is not None and not _grads_equal(run.critic_grads[0], expected):
+        got = torch.cat([g.reshape(-1) for g in run.critic_grads[0] if g is not None] or [torch.zeros(1)])
+        ratio = float(got.norm()) / max(float(torch.cat([g.reshape(-1) for g in expected]).norm()), 1e-12)
+        if math.isclose(ratio, B, rel_tol=0.02):
+            _fail(f"The critic's gradient is {ratio:.1f} times that of the mean squared error between "
+                  f"`qs_selected` and `qs_target`, and {B} is the batch size: the critic's loss adds the squared "
+                  "errors up instead of averaging them, so every step grows with the batch size. Keep the given "
+                  "critic loss, a mean over the batch (Hint 2.6).")
+        _fail("The critic's gradient is not that of the mean squared error between `qs_selected` and `qs_target`: "
+              "keep the given critic update (zero_grad, the mean squared error, backward, step) as it is "
+              "(Hint 2.6).")
+    first, second, alone = _two_updates(agent_class)
+    if first.error is None and second.error is None and alone.error is None and second.critic_grads and \
+            alone.critic_grads and not _grads_equal(second.critic_grads[0], alone.critic_grads[0]):
+        _fail("In the second of two updates in a row the critic's gradient is not that update's own: the "
+              "gradient of the first update was added to it, because the critic's gradients were not cleared "
+              "before its loss was back-propagated. Each optimizer clears its own network's gradients "
+              "(q_optimizer for the critic) as the given code does (Hint 2.6).")
     return run
+
+
+def _check_bootstrap_scale(agent_class: type) -> None:
+    """With a target critic that values every (state, action) at the same +5, the target adds gamma · 5 to the
+    reward where done = 0: the sign of the done factor and a discount applied twice show there."""
+    value, gamma = 5.0, 0.9
+    agent = make_check_agent(agent_class, gamma=gamma)
+    with torch.no_grad():
+        last = _last_linear(agent.q_target)
+        last.weight.zero_()
+        last.bias.fill_(value)
+    run = capture_backward(agent)
+    target = run.get("qs_target")
+    if not (isinstance(target, torch.Tensor) and run.batches and target.shape == run.batches[0][3].shape):
+        return
+    rewards, dones = run.batches[0][3], run.batches[0][4]
+    going_on = dones[:, 0] == 0
+    scale = (target.detach()[going_on] - rewards[going_on]) / value  # gamma where the target is right
+    if torch.allclose(scale, torch.full_like(scale, gamma), atol=1e-4):
+        return
+    if torch.allclose(scale, torch.full_like(scale, -gamma), atol=1e-4):
+        _fail("Where done = 0, a target critic that values every next state at +5 LOWERED the target below the "
+              "reward: the bootstrapped term enters with the wrong sign. The done factor must be 1 where the "
+              "episode goes on and 0 where it ended (Hint 2.4).")
+    if torch.allclose(scale, torch.full_like(scale, gamma ** 2), atol=1e-4):
+        _fail(f"With gamma = {gamma}, the next state's value enters the target scaled by gamma² = {gamma ** 2:.2f}: "
+              "the discount is applied twice. It scales the value of the next state once (Hint 2.3).")
+    _fail(f"With gamma = {gamma} and a target critic that values every next state at +5, the target adds "
+          f"{float(scale.mean()) * value:.3f} on average to the reward where done = 0: the discounted value of "
+          "the next state should enter once, scaled by gamma alone (Hints 2.3 and 2.4).")
+
+
+def _check_rows_independent(agent_class: type, run: BackwardRun, qs_target: torch.Tensor) -> None:
+    """Each row's target depends on its own transition only: moving the next states of the other transitions
+    (every second one stored, then the others) leaves it as it was."""
+    data = make_transitions(0)
+    for parity in (0, 1):
+        moved = {k: v.copy() for k, v in data.items()}
+        rows = np.arange(len(moved["rew"])) % 2 == parity
+        moved["next_obs"][rows] *= np.array([-1.0, -1.0, 0.5], dtype=np.float32)
+        other = capture_backward(make_check_agent(agent_class, transitions=moved))
+        target = other.get("qs_target")
+        if not (isinstance(target, torch.Tensor) and target.shape == qs_target.shape and other.batches):
+            continue
+        kept = (other.batches[0][2] == run.batches[0][2]).all(dim=1)
+        if bool(kept.any()) and not torch.allclose(target.detach()[kept], qs_target.detach()[kept], atol=1e-5):
+            _fail("The target of a transition changed when only the next states of OTHER transitions of the "
+                  "batch changed: each row's target is built from that row's own reward, done and next state. A "
+                  "max, mean or sum over the batch (as in DQN's max over ACTIONS) mixes the rows (Hint 2.3).")
 
 
 @_quiet
@@ -592,6 +750,19 @@ def check_policy_step(agent_class: type) -> BackwardRun:
         _fail("backward() must return the pair (TD error, policy loss) of the given code.")
     if not math.isclose(float(run.returned[1]), float(q_mu.detach().mean()), rel_tol=1e-5, abs_tol=1e-6):
         _fail("The returned policy loss is not q_mu.mean(): keep the given code after q_mu.")
+    loss = float(run.returned[1])
+    again = capture_backward(make_check_agent(agent_class))
+    if _policy_loss(again) is not None and not math.isclose(_policy_loss(again), loss, rel_tol=1e-5, abs_tol=1e-6):
+        _fail("The policy loss differs between two runs of backward() on the same weights and the same "
+              "mini-batch: it must not be random. The actor's loss scores the actor's own actions μ(s); "
+              "exploration noise belongs to acting (select_action), not to learning (Hint 2.5).")
+    noisy = make_check_agent(agent_class)
+    noisy.epsilon = 0.5
+    noisy_loss = _policy_loss(capture_backward(noisy))
+    if noisy_loss is not None and not math.isclose(noisy_loss, loss, rel_tol=1e-5, abs_tol=1e-6):
+        _fail("The policy loss changed when only self.epsilon changed (0 -> 0.5): epsilon scales the exploration "
+              "noise of select_action. The actor's loss scores the actor's own actions μ(s), without noise "
+              "(Hint 2.5).")
     if len(run.actor_grads) > 1:
         _fail(f"mu_optimizer.step() ran {len(run.actor_grads)} times in one backward(): the actor must take "
               "exactly one step per update, the one the given code takes after step 3. Leave the optimizers "
@@ -626,7 +797,29 @@ def check_policy_step(agent_class: type) -> BackwardRun:
         _fail(f"A small gradient-descent step on your policy loss lowers the critic's value of the actor's "
               f"actions (mean Q(s, μ(s)) {before:.4f} -> {after:.4f}): the optimizer minimises, so the loss "
               "must be the negative of Q(s, μ(s)) from q_current (Hint 2.5).")
+    for name, role in (("q_current", "critic"), ("mu_current", "actor")):
+        if not all(p.requires_grad for p in getattr(run.agent, name).parameters()):
+            _fail(f"After backward() the {role} {name} is still frozen (requires_grad = False): it stays frozen "
+                  "into the next update, whose critic step then gets no gradient. The given code freezes the "
+                  "critic only for the actor's step and unfreezes it right after (Hint 2.6).")
+    first, second, alone = _two_updates(agent_class)
+    if first.error is None and second.error is None and alone.error is None and second.actor_grads and \
+            alone.actor_grads and not _grads_equal(second.actor_grads[0], alone.actor_grads[0]):
+        _fail("In the second of two updates in a row the actor's gradient is not that update's own: the "
+              "gradient of the first update was added to it, because the actor's gradients were not cleared "
+              "before the policy loss was back-propagated. Each optimizer clears its own network's gradients "
+              "(mu_optimizer for the actor) as the given code does (Hint 2.6).")
     return run
+
+
+def _policy_loss(run: BackwardRun) -> float | None:
+    """The policy loss ``run`` returned (``None`` if it raised or returned something else)."""
+    if run.error is not None or not isinstance(run.returned, tuple) or len(run.returned) != 2:
+        return None
+    try:
+        return float(run.returned[1])
+    except (TypeError, ValueError):
+        return None
 
 
 @_quiet
@@ -638,7 +831,15 @@ def check_target_update(agent_class: type) -> None:
     for target, live in (("q_target", "q_current"), ("mu_target", "mu_current")):
         old_t = list(getattr(run.before, target).parameters())
         old_l = list(getattr(run.before, live).parameters())
-        for new, t, live_p in zip(getattr(run.agent, target).parameters(), old_t, old_l):
+        new_t = list(getattr(run.agent, target).parameters())
+        if len(new_t) == len(old_l) and all(torch.allclose(n, v, atol=1e-6) for n, v in zip(new_t, old_l)):
+            _fail(f"After backward() {target} is a copy of {live}: a hard update, as DQN makes every few thousand "
+                  f"steps. DDPG's target networks trail the live ones, one small polyak step ρ·{target} + "
+                  f"(1 - ρ)·{live} per update (ρ = self.polyak), so that the critic's target changes slowly. "
+                  "Keep the given call self._update_target_model() at the end of backward() (section 'Moving "
+                  "the target networks: the polyak update'; Hint 2.6).")
+        for new, t, live_p in zip(new_t, old_t, old_l):
             if not torch.allclose(new, rho * t + (1 - rho) * live_p, atol=1e-6):
                 _fail(f"{target} did not move by one polyak step ρ·{target} + (1 - ρ)·{live}: backward() must "
-                      "call self._update_target_model() exactly once, at the end (the given code does).")
+                      "call self._update_target_model() exactly once, at the end, as the given code does "
+                      "(Hint 2.6).")

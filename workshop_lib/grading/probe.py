@@ -7,9 +7,13 @@ Trusted grading works in two places (see ``autograder/README`` in the repository
 * the **sandbox** runs the same probe on the student's ``DDPGAgent`` and hands back its values as JSON lines.
 
 The probe never decides a grade: it only records what ``select_action`` returned and what ``backward`` computed
-(``qs_selected``, ``qs_target``, ``q_mu``, the gradients at every optimizer step, the returned pair). Everything
-it reports is plain JSON (numbers, lists, strings), so nothing a submission returns is ever unpickled or
-executed by the grading process.
+(``qs_selected``, ``qs_target``, ``q_mu``, the gradients at every optimizer step, the returned pair, the four
+networks' weights and the live networks' ``requires_grad`` flags after the call). Each ``backward`` case is
+recorded twice: one update on its own (the optimizers only record, so each part is seen apart from the others),
+and :data:`BACKWARD_UPDATES` updates in a row with real (plain) gradient steps, so that what carries over from
+one update to the next (gradients not cleared, a network left frozen, the target networks' update) shows.
+Everything it reports is plain JSON (numbers, lists, strings), so nothing a submission returns is ever
+unpickled or executed by the grading process.
 
 Run inside the sandbox as::
 
@@ -50,6 +54,12 @@ VISIBLE_CHECKS = ("check_select_action", "check_critic_prediction", "check_criti
 """The notebook's visible checks, run in the sandbox so that feedback can name a mistake."""
 MESSAGE_CHARS = 1500
 """Longest message (an error, a visible check's verdict) the probe reports."""
+BACKWARD_UPDATES = 3
+"""Updates in a row per backward case: a mistake that carries state over shows from the second one on."""
+BACKWARD_EPSILON = (0.3, 0.6)
+"""The agent's epsilon in each backward case: not 0, so that exploration noise put into an update shows."""
+STEP_LR = 1e-3
+"""The plain gradient step of the updates in a row (see :class:`workshop_lib.checks.RecordingOptimizer`)."""
 
 
 # ------------------------------------------------------------------------------------------ JSON encoding
@@ -97,9 +107,18 @@ def make_fixtures(agent_class: type, seed: int) -> dict[str, Any]:
     """The fixtures of one grading: weights, states, transitions and seeds, all derived from ``seed``.
 
     Two ``select_action`` cases (Pendulum's 1-dimensional action and a 2-dimensional one, so that one noise
-    draw shared by every dimension shows) and two ``backward`` cases (different weights, buffers and
-    discounts). Each ``backward`` case is chosen so that its first mini-batch mixes terminal and non-terminal
-    transitions.
+    draw shared by every dimension shows) and two ``backward`` cases (different weights, buffers, discounts
+    and epsilons). What makes the listed mistakes show:
+
+    * each of the first :data:`BACKWARD_UPDATES` mini-batches (of ``checks.B`` = 16 transitions) mixes terminal
+      and non-terminal transitions, so that a missing or reversed ``(1 - d)`` shows;
+    * gamma is neither 0 nor 1 and the target networks are moved away from the live ones, so that a discount
+      applied twice or a live network in the target shows;
+    * a batch of 16 different transitions, so that a max over the batch and a summed loss (16 times the mean's
+      gradient) show;
+    * epsilon is not 0, so that exploration noise in an update shows;
+    * several updates in a row (``updates``, with plain gradient steps of ``step_lr``), so that state carried
+      from one update to the next shows.
 
     Args:
         agent_class: the class that builds the agents (the reference; any class with the notebook's constructor
@@ -120,19 +139,19 @@ def make_fixtures(agent_class: type, seed: int) -> dict[str, Any]:
                        "weights": {n: _state_dict_json(getattr(agent, n)) for n in NETS},
                        "states": states.astype(np.float64).tolist(), "noisy_state": 3})
     backward = []
-    for gamma in (0.9, 0.97):
+    for gamma, epsilon in zip((0.9, 0.97), BACKWARD_EPSILON):
         case_seed = int(rng.integers(2**31))
-        while True:  # a first mini-batch with both kinds of transition, so that a missing (1 - d) shows
+        while True:  # mini-batches with both kinds of transition, so that a missing or reversed (1 - d) shows
             agent = checks.make_check_agent(agent_class, seed=case_seed, gamma=gamma)
-            dones = agent.rb.sample(agent.batch_size)[4]
-            if 0 < float(dones.sum()) < len(dones):
+            batches = [agent.rb.sample(agent.batch_size)[4] for _ in range(BACKWARD_UPDATES)]
+            if all(0 < float(dones.sum()) < len(dones) for dones in batches):
                 break
             case_seed += 1
         data = checks.make_transitions(case_seed)
-        backward.append({"gamma": gamma, "seed": case_seed, "batch_size": agent.batch_size,
+        backward.append({"gamma": gamma, "epsilon": epsilon, "seed": case_seed, "batch_size": agent.batch_size,
                          "weights": {n: _state_dict_json(getattr(agent, n)) for n in NETS},
                          "transitions": {k: v.astype(np.float64).tolist() for k, v in data.items()},
-                         "rb_seed": case_seed + 1})
+                         "rb_seed": case_seed + 1, "updates": BACKWARD_UPDATES, "step_lr": STEP_LR})
     return {"select": select, "backward": backward}
 
 
@@ -156,7 +175,7 @@ def build_agent(agent_class: type, case: dict[str, Any], action_size: int = chec
             agent.remember(state=arrays["obs"][i], action=arrays["act"][i], reward=float(arrays["rew"][i]),
                            next_state=arrays["next_obs"][i], done=float(arrays["done"][i]))
         agent.rb.seed(case["rb_seed"])
-    agent.epsilon = 0.0
+    agent.epsilon = float(case.get("epsilon", 0.0))
     return agent
 
 
@@ -166,13 +185,15 @@ def probe_select_action(agent_class: type, case: dict[str, Any]) -> dict[str, An
     epsilon 0.5 and a huge epsilon (100), under global generators seeded with the case's seed."""
     agent = build_agent(agent_class, case, action_size=case["action_size"])
     states = np.asarray(case["states"], dtype=np.float32)
-    out: dict[str, Any] = {"greedy": [], "error": None}
+    out: dict[str, Any] = {"greedy": [], "error": None, "changed_state": False}
     with warnings.catch_warnings(), checks.fixed_global_rngs(case["seed"]):
         warnings.simplefilter("ignore")
         try:
             agent.epsilon = 0.0
             for state in states:
-                out["greedy"].append(encode_tensor(agent.select_action(state.copy())))
+                given = state.copy()
+                out["greedy"].append(encode_tensor(agent.select_action(given)))
+                out["changed_state"] = out["changed_state"] or not np.array_equal(given, state)
             state = states[case["noisy_state"]]
             with torch.no_grad():
                 out["mu"] = agent.mu_current(torch.as_tensor(state)).to(torch.float64).tolist()
@@ -185,15 +206,29 @@ def probe_select_action(agent_class: type, case: dict[str, Any]) -> dict[str, An
     return out
 
 
-def probe_backward(agent_class: type, case: dict[str, Any]) -> dict[str, Any]:
-    """What one ``backward()`` computes on the case's agent: its local ``qs_selected``, ``qs_target`` and
-    ``q_mu``, the gradients at each step of each optimizer, the returned pair and any error."""
-    run = checks.capture_backward(build_agent(agent_class, case))
+def encode_update(run: checks.BackwardRun) -> dict[str, Any]:
+    """One ``backward()`` call as JSON.
+
+    Returns:
+        ``qs_selected``, ``qs_target``, ``q_mu`` (encoded tensors, (B, 1) when right), ``critic_grads`` and
+        ``actor_grads`` (per optimizer step, per parameter, a flat list), ``returned`` and ``returned_is_tuple``
+        (the pair), ``error`` (a message or ``None``), ``params`` (per network of :data:`NETS`, per parameter, its
+        flat values after the call) and ``requires_grad`` (for ``q_current`` and ``mu_current``, one flag per
+        parameter after the call).
+    """
     returned = run.returned
     if isinstance(returned, tuple):
         returned_json: Any = [encode_tensor(v) for v in returned[:4]]
     else:
         returned_json = encode_tensor(returned)
+    agent = run.agent
+    params, flags = {}, {}
+    for name in NETS:
+        net = getattr(agent, name, None)
+        ok = isinstance(net, torch.nn.Module)
+        params[name] = [p.detach().to(torch.float64).reshape(-1).tolist() for p in net.parameters()] if ok else None
+        if name in ("q_current", "mu_current"):
+            flags[name] = [bool(p.requires_grad) for p in net.parameters()] if ok else None
     return {
         "qs_selected": encode_tensor(run.get("qs_selected")),
         "qs_target": encode_tensor(run.get("qs_target")),
@@ -203,7 +238,33 @@ def probe_backward(agent_class: type, case: dict[str, Any]) -> dict[str, Any]:
         "returned": returned_json,
         "returned_is_tuple": isinstance(returned, tuple),
         "error": None if run.error is None else _message(run.error),
+        "params": params,
+        "requires_grad": flags,
     }
+
+
+def probe_backward(agent_class: type, case: dict[str, Any]) -> dict[str, Any]:
+    """What ``backward()`` computes on the case's agent (its epsilon is the case's, not 0).
+
+    Returns:
+        The first call on its own, with recording optimizers that change no weight (:func:`encode_update`'s
+        keys), and under ``updates`` the case's number of calls in a row on one agent whose optimizers take a
+        plain gradient step of ``step_lr`` (one :func:`encode_update` per call; the run stops at an error).
+        Both under global generators seeded with the case's seed, so that a submission's own noise is the same
+        on every regrade.
+    """
+    with checks.fixed_global_rngs(case["seed"]):
+        record = encode_update(checks.capture_backward(build_agent(agent_class, case)))
+    updates: list[dict[str, Any]] = []
+    with checks.fixed_global_rngs(case["seed"]):
+        agent = build_agent(agent_class, case)
+        for _ in range(int(case.get("updates", 0))):
+            run = checks.capture_backward(agent, step_lr=float(case["step_lr"]))
+            updates.append(encode_update(run))
+            if run.error is not None:
+                break
+    record["updates"] = updates
+    return record
 
 
 def probe_visible_checks(agent_class: type, skip: tuple[str, ...] = ()) -> dict[str, str | None]:

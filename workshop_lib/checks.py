@@ -416,6 +416,21 @@ def _two_updates(agent_class: type) -> tuple[BackwardRun, BackwardRun, BackwardR
     return first, capture_backward(agent), capture_backward(twin)
 
 
+def _check_gradients_cleared(agent_class: type, role: str) -> None:
+    """Fail if, in the second of two updates in a row, the ``role`` network's gradient ("critic" or "actor") is not
+    that update's own (the first update's was added to it: its optimizer did not clear it)."""
+    first, second, alone = _two_updates(agent_class)
+    grads, loss, optimizer = {"critic": ("critic_grads", "its loss", "q_optimizer"),
+                              "actor": ("actor_grads", "the policy loss", "mu_optimizer")}[role]
+    got, own = getattr(second, grads), getattr(alone, grads)
+    if first.error is None and second.error is None and alone.error is None and got and own and \
+            not _grads_equal(got[0], own[0]):
+        _fail(f"In the second of two updates in a row the {role}'s gradient is not that update's own: the "
+              f"gradient of the first update was added to it, because the {role}'s gradients were not cleared "
+              f"before {loss} was back-propagated. Each optimizer clears its own network's gradients "
+              f"({optimizer} for the {role}) as the given code does (Hint 2.6).")
+
+
 def _grads_equal(a: list[torch.Tensor | None], b: list[torch.Tensor | None]) -> bool:
     """Two recorded gradients (one optimizer step each) hold the same values."""
     return len(a) == len(b) and all((x is None and y is None) or (x is not None and y is not None and
@@ -670,13 +685,7 @@ def check_critic_target(agent_class: type) -> BackwardRun:
         _fail("The critic's gradient is not that of the mean squared error between `qs_selected` and `qs_target`: "
               "keep the given critic update (zero_grad, the mean squared error, backward, step) as it is "
               "(Hint 2.6).")
-    first, second, alone = _two_updates(agent_class)
-    if first.error is None and second.error is None and alone.error is None and second.critic_grads and \
-            alone.critic_grads and not _grads_equal(second.critic_grads[0], alone.critic_grads[0]):
-        _fail("In the second of two updates in a row the critic's gradient is not that update's own: the "
-              "gradient of the first update was added to it, because the critic's gradients were not cleared "
-              "before its loss was back-propagated. Each optimizer clears its own network's gradients "
-              "(q_optimizer for the critic) as the given code does (Hint 2.6).")
+    _check_gradients_cleared(agent_class, "critic")
     return run
 
 
@@ -802,13 +811,7 @@ def check_policy_step(agent_class: type) -> BackwardRun:
             _fail(f"After backward() the {role} {name} is still frozen (requires_grad = False): it stays frozen "
                   "into the next update, whose critic step then gets no gradient. The given code freezes the "
                   "critic only for the actor's step and unfreezes it right after (Hint 2.6).")
-    first, second, alone = _two_updates(agent_class)
-    if first.error is None and second.error is None and alone.error is None and second.actor_grads and \
-            alone.actor_grads and not _grads_equal(second.actor_grads[0], alone.actor_grads[0]):
-        _fail("In the second of two updates in a row the actor's gradient is not that update's own: the "
-              "gradient of the first update was added to it, because the actor's gradients were not cleared "
-              "before the policy loss was back-propagated. Each optimizer clears its own network's gradients "
-              "(mu_optimizer for the actor) as the given code does (Hint 2.6).")
+    _check_gradients_cleared(agent_class, "actor")
     return run
 
 

@@ -398,7 +398,7 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
                 return grader.make_spec(ingested[student].notebook, student, release, f"{NOTEBOOK}.ipynb", fixtures)
             return make
 
-        total, done, infra = len(ingested), 0, {}
+        total, done, infra, silent = len(ingested), 0, {}, []
         print(f"grading {total} submissions, {runner.where()}", flush=True)
         for student, spec, result in runner.run([(s, maker(s)) for s in ingested]):
             done += 1
@@ -410,22 +410,20 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
                                   answers=ingested[student].answers)
                     (jobs_dir / f"{student}.result.json").write_text(json.dumps(result))
                 except OSError:
-                    raise
+                    raise  # a disk or permission error stops the run (main() says what to fix)
                 except Exception as err:  # noqa: BLE001 - the host's failure costs this student's regrade only
                     result = {"infra": shown(f"the reference probe failed: {type(err).__name__}: {err}", 300)}
             if "infra" in result:
                 infra[student] = result["infra"]
+            elif not any(result[k]["records"] for k in ("notebook", "verdict")):
+                silent.append(student)  # no sandbox of this job sent anything back
             runs = [result.get(k, {}) for k in ("notebook", "verdict")]
             seconds = max((r.get("seconds", 0.0) for r in runs), default=0.0)
             ended = [r.get("reason") for r in runs if r.get("reason")] + ([result["infra"]] if "infra" in result
                                                                            else [])
             print(f"[{done:>{len(str(total))}}/{total}] {table_cell(student, 40):<30} {seconds:6.1f} s"
                   + (f"  ({shown('; '.join(ended), 200)})" if ended else ""), flush=True)
-        nothing_ran = [s for s in ingested if s not in infra and not any(
-            json.loads((jobs_dir / f"{s}.result.json").read_text())[k]["records"] for k in ("notebook", "verdict"))]
     # 6. apply: only the students whose jobs ran; the others keep their previous grade
-    for student in infra:
-        shutil.rmtree(staging / student, ignore_errors=True)
     applied = {s: ingested[s] for s in ingested if s not in infra}
     for student, got in applied.items():
         ingest.write(got, staging, ASSIGNMENT, NOTEBOOK)
@@ -470,7 +468,7 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
         problems.append(f"the grader failed for {len(infra) + len(failed_apply)} submission(s): "
                         f"{', '.join(table_cell(s, 40) for s in [*infra, *failed_apply])} (their previous grade, if "
                         "any, is kept and marked; fix the cause and run this again)")
-    if ingested and len(nothing_ran) == len(ingested):
+    if ingested and len(silent) == len(ingested):
         problems.append("no sandbox sent anything back for any submission: the grading set-up is broken")
     if apply_status != 0 and not failed_apply:
         problems.append(f"nbgrader autograde exited with status {apply_status} (see its log above)")

@@ -65,6 +65,10 @@ def test_the_training_time_is_what_the_training_cell_prints():
     experiments = " ".join(" ".join(c.source.split()) for c in cells[[c.id for c in cells].index("cell-23"):]
                            if c.cell_type == "markdown")
     assert "about a minute" not in experiments
+    # Nor anywhere else: the introduction points to the printed time too.
+    prose = " ".join(_prose().split())
+    assert "about a minute" not in prose and "under a minute" not in prose
+    assert "the training cell prints how long it took on your machine" in " ".join(_cells()["cell-00"].split())
     assert not re.search(r"about \d+ s of CPU time|in about \d+ (s|seconds|minutes?) on", experiments)
 
 
@@ -311,3 +315,11 @@ def test_the_rubrics_arithmetic():
     assert f"1/(1 - γ) = {1 / (1 - 0.9):.0f} steps" in cells["answer-return"] and "`GAMMA = 0.9`" in cells[
         "question-return"]
     assert f"the last ~{round(1 / (1 - DEFAULTS.POLYAK))} updates" in " ".join(cells["answer-polyak"].split())
+
+
+def test_the_training_figure_says_which_settings_made_it():
+    # The training cell's figure is titled with the run's name (its hyperparameters) and its seed, as its file is
+    # named by the run's name: a figure shown or saved on its own still says what made it.
+    source = _cells()["cell-29"]
+    assert 'title=f"{run_name} (seed {SEED})"' in source
+    assert "save_figure(fig, STORE_PATH, run_name)" in source

@@ -59,6 +59,13 @@ def test_visualize_result_any_length(episodes, updates):
 def test_visualize_result_without_policy_losses():
     fig = visualize_result([-1000.0, -900.0], [])
     assert len(fig.axes) == 2
+    assert fig._suptitle is None, "no title was asked for"
+    plt.close(fig)
+
+
+def test_visualize_result_titles_the_figure_with_its_settings():
+    fig = visualize_result([-1000.0, -900.0], [0.5], title="DDPG_Pendulum-v1_lr0.001 (seed 3)")
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "DDPG_Pendulum-v1_lr0.001 (seed 3)"
     plt.close(fig)
 
 

@@ -116,7 +116,7 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
 
 
 def visualize_result(returns: Sequence[float], td_errors: Sequence[float],
-                     policy_errors: Sequence[float] | None = None):
+                     policy_errors: Sequence[float] | None = None, title: str | None = None):
     """Plot a run: episode returns with a smoothed curve, TD errors and policy losses per update.
 
     Works for any length, including fewer than 10 episodes and no updates yet (empty panels say so).
@@ -125,6 +125,8 @@ def visualize_result(returns: Sequence[float], td_errors: Sequence[float],
         returns: the return (sum of rewards) of each episode.
         td_errors: mean |TD error| of each update (one value per ``backward()`` call).
         policy_errors: policy loss -Q(s, μ(s)) of each update (optional).
+        title: the figure's title, saying which settings made the run (optional; the notebook passes the run
+            name and the seed).
 
     Returns:
         The matplotlib Figure (save it with ``fig.savefig(path)``).
@@ -135,9 +137,9 @@ def visualize_result(returns: Sequence[float], td_errors: Sequence[float],
     if policy_errors is not None:
         series.append(("Policy loss -Q(s, μ(s))", "update", policy_errors))
     fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6))
-    for ax, (title, xlabel, values) in zip(np.atleast_1d(axes), series):
+    for ax, (panel, xlabel, values) in zip(np.atleast_1d(axes), series):
         y = np.asarray(values, dtype=np.float64).reshape(-1)
-        ax.set_title(title)
+        ax.set_title(panel)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
         if y.size == 0:
@@ -150,5 +152,7 @@ def visualize_result(returns: Sequence[float], td_errors: Sequence[float],
         if window > 1:
             ax.plot(x, moving_average(y, window), lw=2, label=f"mean of last {window}")
             ax.legend(loc="best", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

@@ -58,7 +58,8 @@ import numpy as np
 import torch
 
 import workshop_lib
-from workshop_lib.train import STORE_PATH, Hyperparameters, load_agent_class, seeded_setup, train_agent
+from workshop_lib.loading import load_class
+from workshop_lib.train import STORE_PATH, Hyperparameters, seeded_setup, train_agent
 from workshop_lib.utils import moving_average
 
 __all__ = ["compare", "Comparison", "run_key", "confidence_interval", "setting_label", "BAND_METHOD",
@@ -288,9 +289,9 @@ def _train_job(job: _Job, agent_cls: type | None = None, report: Any = None) -> 
     """
     try:
         if agent_cls is None:
-            agent_cls = _INHERITED_AGENT if job.agent_spec is None else load_agent_class(job.agent_spec)
+            agent_cls = _INHERITED_AGENT if job.agent_spec is None else load_class(job.agent_spec)
         hp = Hyperparameters(**job.hyperparameters)
-        env, agent = seeded_setup(hp, job.seed, job.env_id, agent_cls)
+        env, agent = seeded_setup(hp, job.seed, job.env_id, agent_spec=agent_cls)
 
         def after_episode(episode: int, _agent: Any) -> bool:
             if report is not None:
@@ -438,7 +439,7 @@ def _check_seeds(seeds: Any) -> list[int]:
 def _resolve_agent(agent: Any) -> tuple[type, str | None]:
     """The agent class, and the ``"module:Class"`` name a fresh process can import it by (or ``None``)."""
     if isinstance(agent, str):
-        return load_agent_class(agent), agent
+        return load_class(agent), agent
     if not isinstance(agent, type):
         raise TypeError(
             f"agent must be the agent class itself (in the notebook: agent=DDPGAgent, without parentheses) or "

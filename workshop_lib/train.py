@@ -1,8 +1,9 @@
 """The main job: train a DDPG agent headless (Pendulum-v1 by default), plot the run and evaluate the greedy policy.
 
-Run ``python -m workshop_lib.train --help`` for the options; each hyperparameter of the notebook's cell is an
-option named after it (``EPSILON_START`` -> ``--epsilon-start``). By default it trains the reference agent of
-``solutions/ddpg_agent.py``; ``--agent module:Class`` trains another class with the same interface.
+Run ``python -m workshop_lib.train --agent module:Class`` (``--help`` for the options); each hyperparameter of the
+notebook's cell is an option named after it (``EPSILON_START`` -> ``--epsilon-start``). ``--agent`` names the class
+to train, e.g. ``--agent solutions.ddpg_agent:DDPGAgent`` from the repository's root folder: the module is
+imported from ``sys.path`` as Python imports any module (:func:`workshop_lib.loading.load_class`).
 
 The loop (also the notebook's training cell):
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import importlib
 import json
 import sys
 import time
@@ -31,13 +31,13 @@ import numpy as np
 import torch
 
 from workshop_lib.env_wrapper import EnvWrapper, make_env
+from workshop_lib.loading import load_class
 from workshop_lib.noise import NOISE_KINDS, make_noise, noisy_action
 from workshop_lib.utils import create_run_name, save_figure, set_seed, visualize_result
 
 __all__ = ["Hyperparameters", "epsilon_at", "run_episode", "train_agent", "greedy", "evaluate", "main",
            "output_is_terminal"]
 
-DEFAULT_AGENT = "solutions.ddpg_agent:DDPGAgent"
 STORE_PATH = "tmp_ddpg_learning"
 
 
@@ -250,28 +250,6 @@ def evaluate(agent: Any, env: EnvWrapper, episodes: int = 10) -> list[float]:
         return [run_episode(agent, env, learn=False) for _ in range(episodes)]
 
 
-def load_agent_class(spec: str) -> type:
-    """Import ``"module:Class"``; the repository root is tried too, so ``solutions`` is found from anywhere."""
-    module_name, _, class_name = spec.partition(":")
-    if not module_name or not class_name:
-        raise ValueError(f"--agent must look like 'module:Class', got {spec!r}.")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        repo_root = str(Path(__file__).resolve().parent.parent)
-        if repo_root in sys.path:
-            raise
-        sys.path.insert(0, repo_root)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            raise ModuleNotFoundError(
-                f"cannot import {module_name!r} for --agent {spec!r}. The reference agent lives in the "
-                "repository's solutions/ folder: run from the repository root, or pass your own class."
-            ) from err
-    return getattr(module, class_name)
-
-
 def build_agent(agent_cls: type, env: EnvWrapper, hp: Hyperparameters) -> Any:
     """Construct the agent with the notebook's keyword arguments, then set its polyak coefficient ``hp.POLYAK``
     (as the notebook's training cell does)."""
@@ -284,8 +262,8 @@ def build_agent(agent_cls: type, env: EnvWrapper, hp: Hyperparameters) -> Any:
     return agent
 
 
-def seeded_setup(hp: Hyperparameters, seed: int, env_id: str | None = None,
-                 agent_spec: str | type = DEFAULT_AGENT) -> tuple[EnvWrapper, Any]:
+def seeded_setup(hp: Hyperparameters, seed: int, env_id: str | None = None, *,
+                 agent_spec: str | type) -> tuple[EnvWrapper, Any]:
     """Seed everything (:func:`set_seed` and the env's first reset), then build the env and the agent.
 
     Args:
@@ -301,7 +279,7 @@ def seeded_setup(hp: Hyperparameters, seed: int, env_id: str | None = None,
     env = make_env(env_id or hp.ENV_ID, steps=hp.STEPS)
     env.seed(seed)
     try:
-        agent_cls = agent_spec if isinstance(agent_spec, type) else load_agent_class(agent_spec)
+        agent_cls = agent_spec if isinstance(agent_spec, type) else load_class(agent_spec)
         return env, build_agent(agent_cls, env, hp)
     except Exception:
         env.close()
@@ -322,11 +300,12 @@ def run_name_for(hp: Hyperparameters, env_id: str | None = None) -> str:
     )
 
 
-def run(hp: Hyperparameters, seed: int = 0, env_id: str | None = None, agent_spec: str = DEFAULT_AGENT,
-        eval_episodes: int = 10, threads: int = 1, store_path: str = STORE_PATH, progress: bool = True,
+def run(hp: Hyperparameters, seed: int = 0, env_id: str | None = None, *, agent_spec: str, eval_episodes: int = 10,
+        threads: int = 1, store_path: str = STORE_PATH, progress: bool = True,
         log: Callable[[str], None] | None = print) -> dict[str, Any]:
     """Seed, build, train, plot and evaluate; return the summary that ``--json`` writes.
 
+    ``agent_spec`` names the agent class to train as ``"module:Class"`` (:func:`workshop_lib.loading.load_class`).
     ``env_id`` overrides ``hp.ENV_ID`` (the summary's hyperparameters then hold it). The figure is saved under a
     name of its own (:func:`workshop_lib.utils.save_figure`): a rerun never overwrites an earlier figure.
     """
@@ -335,7 +314,7 @@ def run(hp: Hyperparameters, seed: int = 0, env_id: str | None = None, agent_spe
     env_id = hp.ENV_ID
     hp.validate()
     torch.set_num_threads(threads)
-    env, agent = seeded_setup(hp, seed, env_id, agent_spec)
+    env, agent = seeded_setup(hp, seed, env_id, agent_spec=agent_spec)
     try:
         result = train_agent(agent, env, hp, progress=progress, log=log, seed=seed)
     finally:
@@ -390,7 +369,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument(*options, dest=knob.name, type=kind, default=getattr(defaults, knob.name),
                             choices=NOISE_KINDS if knob.name == "NOISE" else None, help=knob.metadata["help"])
     parser.add_argument("--seed", type=int, default=0, help="seed of random, numpy, torch and the env")
-    parser.add_argument("--agent", default=DEFAULT_AGENT, help="agent class as module:Class")
+    parser.add_argument("--agent", metavar="MODULE:CLASS", help="the agent class to train (required), e.g. "
+                        "solutions.ddpg_agent:DDPGAgent from the repository's root folder")
     parser.add_argument("--eval-episodes", type=int, default=10, help="greedy episodes after training")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for small nets)")
     parser.add_argument("--store-path", default=STORE_PATH, help="folder of the figure")
@@ -407,6 +387,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Entry point of ``python -m workshop_lib.train``."""
     args = parse_args(argv)
+    if args.agent is None:
+        raise SystemExit("python -m workshop_lib.train: expected --agent MODULE:CLASS, the agent class to train; "
+                         "got no --agent. Fix: add e.g. --agent solutions.ddpg_agent:DDPGAgent (the reference agent, "
+                         "from the repository's root folder) or --agent my_agent:DDPGAgent (your class in "
+                         "my_agent.py, in the folder you start Python from).")
+    agent_cls = load_class(args.agent)  # fails here, before any training, if it cannot be imported
+    print(f"AGENT: {args.agent} ({agent_cls.__module__}.{agent_cls.__qualname__} from "
+          f"{getattr(sys.modules.get(agent_cls.__module__), '__file__', '?')})")
     hp = Hyperparameters(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Hyperparameters)})
     progress = output_is_terminal() if args.progress is None else args.progress
     summary = run(hp, seed=args.seed, agent_spec=args.agent, eval_episodes=args.eval_episodes,

@@ -24,7 +24,6 @@ import contextlib
 import copy
 import functools
 import math
-import random
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from workshop_lib.utils import restored_global_rngs, set_seed
 
 __all__ = [
     "S", "A", "LIMIT", "B", "RecordingOptimizer", "BackwardRun", "make_transitions", "make_check_agent",
@@ -289,16 +290,9 @@ def fixed_global_rngs(seed: int) -> Iterator[None]:
     Seeding makes a check (and a grade) the same on every run, whatever the cells before it did; restoring keeps
     the notebook's own training run the same whether or not the checks ran.
     """
-    py_state, np_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
+    with restored_global_rngs():
+        set_seed(seed)
+        yield
 
 
 def _quiet(check: Callable[..., Any]) -> Callable[..., Any]:

@@ -44,7 +44,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import random
 import re
 import sys
 import time
@@ -60,7 +59,7 @@ import torch
 import workshop_lib
 from workshop_lib.loading import load_class
 from workshop_lib.train import STORE_PATH, Hyperparameters, seeded_setup, train_agent
-from workshop_lib.utils import moving_average
+from workshop_lib.utils import moving_average, restored_global_rngs
 
 __all__ = ["compare", "Comparison", "run_key", "confidence_interval", "setting_label", "BAND_METHOD",
            "DEFAULT_CACHE"]
@@ -356,15 +355,12 @@ def _serial_run_state() -> Iterator[None]:
     """For runs in this process: one torch thread, and the global random generators restored afterwards (each
     run reseeds them; your notebook's own random draws continue as if :func:`compare` had not run)."""
     threads = torch.get_num_threads()
-    states = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
     torch.set_num_threads(1)
     try:
-        yield
+        with restored_global_rngs():
+            yield
     finally:
         torch.set_num_threads(threads)
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.random.set_rng_state(states[2])
 
 
 # ------------------------------------------------------------------------------------------ validation

@@ -10,9 +10,9 @@ and compare the *mean* return per episode, with a confidence band that shows how
 
 What :func:`compare` does:
 
-* **Runs.** Each setting is a dict of :class:`~workshop_lib.train.Hyperparameters` overrides (``{"LR": 1e-4}``)
+* **Runs.** Each setting is a dict of :class:`~workshop_lib.hyperparams.Hyperparameters` overrides (``{"LR": 1e-4}``)
   applied to ``base`` (default: the notebook's defaults). Every (setting, seed) pair is one run of the
-  training loop of :func:`workshop_lib.train.train_agent`, seeded exactly as ``python -m workshop_lib.train
+  training loop of :func:`workshop_lib.loop.train_agent`, seeded exactly as ``python -m workshop_lib.train
   --seed S`` seeds it, so a run here and the same run from the command line give the same returns.
 * **In parallel.** The runs are spread over worker processes (default: one per CPU core), each with one torch
   thread: small networks run fastest on one thread, and the processes then never compete for a core.
@@ -57,9 +57,10 @@ import numpy as np
 import torch
 
 import workshop_lib
+from workshop_lib.hyperparams import Hyperparameters
 from workshop_lib.loading import load_class
-from workshop_lib.train import STORE_PATH, Hyperparameters, seeded_setup, train_agent
-from workshop_lib.utils import moving_average, restored_global_rngs
+from workshop_lib.loop import seeded_setup, train_agent
+from workshop_lib.utils import STORE_PATH, moving_average, restored_global_rngs
 
 __all__ = ["compare", "Comparison", "run_key", "confidence_interval", "setting_label", "BAND_METHOD",
            "DEFAULT_CACHE"]
@@ -68,7 +69,8 @@ DEFAULT_CACHE = os.path.join(STORE_PATH, "compare_cache")
 """Where finished runs are stored, relative to the working directory (the notebook's folder)."""
 
 _CACHE_FORMAT = 1  # bump when the content of a cached run changes meaning
-_LIBRARY_FILES = ("env_wrapper.py", "nets.py", "rb.py", "train.py", "utils.py")  # code every run depends on
+# the library code every run depends on
+_LIBRARY_FILES = ("env_wrapper.py", "hyperparams.py", "loop.py", "nets.py", "rb.py", "utils.py")
 
 
 # --------------------------------------------------------------------------------------------- the result

@@ -12,7 +12,10 @@ import numpy as np
 import torch
 
 __all__ = ["set_seed", "restored_global_rngs", "create_run_name", "visualize_result", "moving_average",
-           "save_figure", "saved_figures"]
+           "save_figure", "saved_figures", "STORE_PATH"]
+
+STORE_PATH = "tmp_ddpg_learning"
+"""The default folder of the figures (and of compare's cache), relative to the working directory."""
 
 
 def set_seed(seed: int) -> None:

@@ -33,6 +33,13 @@ On Linux, worker processes are therefore started with ``fork``: each is a copy o
 already holds your class. On macOS and Windows, where ``fork`` is unavailable or unsafe, a class that can be
 imported by name (``agent="solutions.ddpg_agent:DDPGAgent"``, or a class from a module) runs in parallel with
 ``spawn``; a class defined in the notebook runs serially, one run after the other (same results, only slower).
+
+**Where each part lives.** :mod:`~workshop_lib.experiments.sweep` (:func:`compare` and the checks of its
+arguments), :mod:`~workshop_lib.experiments.runs` (the worker processes), :mod:`~workshop_lib.experiments.cache`
+(run keys and the JSON files), :mod:`~workshop_lib.experiments.stats` (the bootstrap interval),
+:mod:`~workshop_lib.experiments.result` (:class:`Comparison`), :mod:`~workshop_lib.experiments.plots` (the figure)
+and :mod:`~workshop_lib.experiments.progress` (the bar or the lines). This package's top level holds the names to
+use.
 """
 
 from workshop_lib.experiments.cache import DEFAULT_CACHE, run_key

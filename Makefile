@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/python -m workshop_lib.train --json tmp_ddpg_learning/summary.json
+	$(BIN)/python -m workshop_lib.train --agent solutions.ddpg_agent:DDPGAgent --json tmp_ddpg_learning/summary.json
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

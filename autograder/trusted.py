@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
 import json
 import os
 import secrets
@@ -45,6 +44,7 @@ from autograder.parts import BY_ID, PARTS
 from autograder.sandbox import RunResult
 from autograder.text import shown
 from autograder.verdict import Verdict, decide
+from workshop_lib.loading import load_class
 
 try:  # nbgrader is the grading host's dependency; the module also imports without it (for the docs and tests)
     from nbgrader.preprocessors import NbGraderPreprocessor
@@ -75,8 +75,7 @@ def fixture_seed(secret: str, assignment: str, student: str) -> int:
 
 def load_reference(spec: str) -> type:
     """The reference agent class from ``module:Class``."""
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return load_class(spec)
 
 
 def make_fixtures(reference: str, seed: int) -> dict[str, Any]:

@@ -322,11 +322,11 @@ def decide(student_records: list[dict[str, Any]], reference_records: list[dict[s
     Args:
         student_records: the sandbox's probe records (possibly partial).
         reference_records: the same probes run here on the reference agent.
-        limit: the action limit of the fixtures (default: ``workshop_lib.checks.LIMIT``).
+        limit: the action limit of the fixtures (default: ``workshop_lib.grading.fixtures.LIMIT``).
         run_reason: why the sandboxed run ended early, if it did (``timed out after 120 s``, ...).
     """
-    if limit is None:  # imported here: workshop_lib.checks imports torch, which the grader needs only later
-        from workshop_lib.checks import LIMIT as limit
+    if limit is None:  # imported here: the fixtures import torch, which the grader needs only later
+        from workshop_lib.grading.fixtures import LIMIT as limit
     got, ref = _records(student_records), _records(reference_records)
     visible = (got.get(("visible_checks", 0)) or {}).get("values") or {}
     visible = visible if isinstance(visible, dict) else {}

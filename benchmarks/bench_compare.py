@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workshop_lib.experiments import _default_processes, compare
+from workshop_lib.experiments import compare
+from workshop_lib.experiments.runs import default_processes
 
 HERE = Path(__file__).resolve().parent
 MASTER = HERE.parent / "autograder" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
@@ -114,7 +115,7 @@ def main() -> None:
         "| | wall time | CPU time (all processes) | cores used (CPU / wall) | speed-up (wall) |",
         "| --- | ---: | ---: | ---: | ---: |",
         f"| serial (`processes=1`) | {serial_s:.1f} s | {serial_cpu:.1f} s | {serial_cpu / serial_s:.2f} | 1.00x |",
-        f"| parallel (default: {min(runs, _default_processes())} processes) | "
+        f"| parallel (default: {min(runs, default_processes())} processes) | "
         f"{parallel_s:.1f} s | {parallel_cpu:.1f} s | {parallel_cpu / parallel_s:.2f} | {serial_s / parallel_s:.2f}x |",
         f"| rerun, every run from the cache | {rerun_s:.2f} s | | | |",
         "",
@@ -122,7 +123,7 @@ def main() -> None:
         f"the notebook's budget is 3 minutes: **{'met' if parallel_s <= 180 else 'NOT met'}** on this run.",
         f"- load average (1 min) when the script ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. The "
         "speed-up is bounded by the cores the other jobs leave free: the parallel side can use at most "
-        f"{min(runs, _default_processes())} cores, and used {parallel_cpu / parallel_s:.2f} on average.",
+        f"{min(runs, default_processes())} cores, and used {parallel_cpu / parallel_s:.2f} on average.",
         f"- serial and parallel returns identical, run for run: **{'yes' if identical else 'NO'}**",
         f"- training time of one run (serial, training loop only): median {np.median(per_run):.1f} s, "
         f"range {min(per_run):.1f}-{max(per_run):.1f} s",

@@ -34,6 +34,7 @@ from workshop_lib.env_wrapper import make_env
 from workshop_lib.train import Hyperparameters, evaluate, run, seeded_setup, train_agent
 
 HERE = Path(__file__).resolve().parent
+AGENT = "solutions.ddpg_agent:DDPGAgent"
 
 
 SOLVED = -200.0
@@ -42,7 +43,7 @@ EVAL_EPISODES = 10
 
 def workbook_time_to_solve(seed: int, hp: Hyperparameters) -> dict:
     """Train with the defaults, evaluating after every post-warm-up episode, until solved."""
-    env, agent = seeded_setup(hp, seed)
+    env, agent = seeded_setup(hp, seed, agent_spec=AGENT)
     eval_env = make_env("Pendulum-v1", steps=hp.STEPS)
     evals: list[tuple[int, float]] = []
 
@@ -112,7 +113,8 @@ def main() -> None:
 
     finals = []
     for seed in ([] if args.quick else args.final_seeds):
-        summary = run(Hyperparameters(), seed=seed, progress=False, log=None, store_path="/tmp/bench_solve_figs")
+        summary = run(Hyperparameters(), seed=seed, agent_spec=AGENT, progress=False, log=None,
+                      store_path="/tmp/bench_solve_figs")
         finals.append((seed, summary["eval_mean_return"], summary["wall_time_s"]))
         print(f"full default run, seed {seed}: greedy {summary['eval_mean_return']:.1f}, "
               f"{summary['wall_time_s']:.1f} s", flush=True)
@@ -159,8 +161,8 @@ def main() -> None:
             "",
             "## The full default run (item 5)",
             "",
-            f"`python -m workshop_lib.train --seed N` ({hp.EPISODES} episodes of {hp.STEPS} steps), then 10 greedy "
-            "episodes:",
+            f"`python -m workshop_lib.train --agent {AGENT} --seed N` ({hp.EPISODES} episodes of {hp.STEPS} steps), "
+            "then 10 greedy episodes:",
             "",
             "| seed | greedy 10-episode mean | training time (s) |",
             "| --- | ---: | ---: |",

@@ -30,11 +30,12 @@ from benchmarks.peers import minimal_ddpg_loop, sb3_ddpg
 from workshop_lib.train import Hyperparameters, run_episode, seeded_setup
 
 HERE = Path(__file__).resolve().parent
+AGENT = "solutions.ddpg_agent:DDPGAgent"
 
 
 def workbook_loop(warmup_steps: int, update_steps: int, hp: Hyperparameters, seed: int = 0) -> dict:
     """The workbook's loop with the reference agent: warm-up episodes without updates, then one update per step."""
-    env, agent = seeded_setup(hp, seed)
+    env, agent = seeded_setup(hp, seed, agent_spec=AGENT)
     agent.epsilon = 0.1
     for _ in range(warmup_steps // hp.STEPS):
         run_episode(agent, env, learn=True, update=False)

@@ -12,6 +12,7 @@ import pytest
 from tests import grading_catalog as gc
 from tests.test_autograder import MASTER, STUDENT
 from workshop_lib import checks
+from workshop_lib.grading import fixtures
 
 VARIANTS = {v.name: v for v in gc.CATALOG}
 
@@ -53,8 +54,8 @@ def test_target_critic_in_the_policy_loss_names_the_live_critic_not_the_sign():
 
 def test_one_scalar_of_noise_for_all_dimensions_fails_on_a_2d_action():
     cls = _agent("bad_act_scalar_noise")
-    agent = checks.make_check_agent(cls)  # on Pendulum's 1-D action the mistake does not show
-    assert agent.select_action(np.zeros(checks.S, np.float32)).shape == (1,)
+    agent = fixtures.make_check_agent(cls)  # on Pendulum's 1-D action the mistake does not show
+    assert agent.select_action(np.zeros(fixtures.S, np.float32)).shape == (1,)
     message = _message(checks.check_select_action, "bad_act_scalar_noise")
     assert "2-dimensional action" in message and "independent per action dimension" in message
     assert "Hint 1.3" in message
@@ -63,9 +64,9 @@ def test_one_scalar_of_noise_for_all_dimensions_fails_on_a_2d_action():
 def test_the_noise_check_runs_on_a_2d_action_problem():
     from solutions.ddpg_agent import DDPGAgent
 
-    agent = checks.make_check_agent(DDPGAgent, action_size=2)
+    agent = fixtures.make_check_agent(DDPGAgent, action_size=2)
     assert agent.action_size == 2 and agent.rb.sample(4)[1].shape == (4, 2)
-    assert agent.select_action(np.zeros(checks.S, np.float32)).shape == (2,)
+    assert agent.select_action(np.zeros(fixtures.S, np.float32)).shape == (2,)
 
 
 def test_a_crash_in_the_target_is_labelled_step_2b_and_spares_the_prediction():
@@ -114,12 +115,12 @@ def test_every_hint_a_check_names_exists_in_the_notebook():
 
 def test_default_transitions_are_unchanged():
     """The hidden tests draw their fixtures from make_transitions(seed): the default must not move."""
-    data = checks.make_transitions(3)
+    data = fixtures.make_transitions(3)
     assert data["act"].shape == (48, 1)
     theta = np.arctan2(data["obs"][:, 1], data["obs"][:, 0])
     expected = -(theta ** 2 + 0.1 * data["obs"][:, 2] ** 2 + 0.001 * data["act"][:, 0] ** 2)
     assert np.allclose(data["rew"], expected, atol=1e-4)
-    assert checks.make_transitions(3, action_size=2)["act"].shape == (48, 2)
+    assert fixtures.make_transitions(3, action_size=2)["act"].shape == (48, 2)
 
 
 # ------------------------------------------- the held-out mistakes of "the verdict catches every mistake"
@@ -200,7 +201,7 @@ def test_a_recording_optimizer_with_a_step_size_takes_a_plain_gradient_step():
 
     p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
     p.grad = torch.tensor([0.5, 0.25])
-    still, moving = checks.RecordingOptimizer([p]), checks.RecordingOptimizer([p], lr=0.1)
+    still, moving = fixtures.RecordingOptimizer([p]), fixtures.RecordingOptimizer([p], lr=0.1)
     still.step()
     assert torch.equal(p.detach(), torch.tensor([1.0, -2.0]))
     moving.step()

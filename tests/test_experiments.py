@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from solutions.ddpg_agent import DDPGAgent
-from workshop_lib import experiments
 from workshop_lib.experiments import BAND_METHOD, compare, confidence_interval, run_key, setting_label
+from workshop_lib.experiments.progress import Reporter
 from workshop_lib.train import Hyperparameters, seeded_setup, train_agent
+from workshop_lib.utils import moving_average
 
 matplotlib.use("Agg")
 
@@ -121,14 +122,14 @@ def test_an_interrupted_sweep_resumes_with_the_missing_runs(tmp_path):
 
 def test_interrupt_stops_the_workers_and_keeps_finished_runs(tmp_path, monkeypatch):
     calls = []
-    finished = experiments._Reporter.finished
+    finished = Reporter.finished
 
     def interrupt_after_first(self, record):
         finished(self, record)
         calls.append(record)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(experiments._Reporter, "finished", interrupt_after_first)
+    monkeypatch.setattr(Reporter, "finished", interrupt_after_first)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, processes=2)
     monkeypatch.undo()
@@ -189,7 +190,7 @@ def test_one_figure_with_a_mean_curve_and_a_band_per_setting(tmp_path):
         title = ax.get_title()
         assert "4 episodes, seeds 0-2: LR = 0.001 vs LR = 0.01" in title and BAND_METHOD in title
         mean_curve = ax.lines[0].get_ydata()
-        smoothed = np.stack([experiments.moving_average(r, 2) for r in result.returns["LR = 0.001"]])
+        smoothed = np.stack([moving_average(r, 2) for r in result.returns["LR = 0.001"]])
         assert np.allclose(mean_curve, smoothed.mean(axis=0))
         assert np.allclose(ax.lines[1].get_ydata(), result.returns["LR = 0.001"][0]), "each seed unsmoothed"
         band = ax.collections[0].get_paths()[0].vertices[:, 1]

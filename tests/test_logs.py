@@ -14,7 +14,7 @@ import sys
 import termios
 
 TINY = ["--episodes", "4", "--steps", "20", "--warmup-episodes", "1", "--decay-episodes", "2", "--batch-size", "8",
-        "--h", "8", "--eval-episodes", "1"]
+        "--h", "8", "--eval-episodes", "1", "--agent", "solutions.ddpg_agent:DDPGAgent"]
 
 
 def _episode_lines(text: str) -> int:

@@ -37,4 +37,4 @@ def test_every_dependency_is_pinned_and_torch_is_2_13(repo):
 def test_solutions_and_autograder_are_not_in_the_package(repo):
     project = tomllib.loads((repo / "pyproject.toml").read_text())
     packages = project["tool"]["setuptools"]["packages"]
-    assert packages == ["workshop_lib", "workshop_lib.grading"], packages
+    assert packages == ["workshop_lib", "workshop_lib.experiments", "workshop_lib.grading"], packages

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from solutions.ddpg_agent import DDPGAgent
 from workshop_lib.env_wrapper import make_env
 from workshop_lib.train import Hyperparameters, build_agent, epsilon_at, run, run_episode, train_agent
 
+REFERENCE = "solutions.ddpg_agent:DDPGAgent"
 SHORT = dict(EPISODES=4, STEPS=50, WARMUP_EPISODES=2, DECAY_EPISODES=3, BATCH_SIZE=16, H=16)
 
 
@@ -44,9 +46,10 @@ def test_run_episode_follows_the_horizon_and_stores_no_terminal_for_the_cut():
 
 def test_same_seed_same_returns(tmp_path):
     hp = Hyperparameters(**SHORT)
-    first = run(hp, seed=3, eval_episodes=2, store_path=str(tmp_path), progress=False, log=None)
-    second = run(hp, seed=3, eval_episodes=2, store_path=str(tmp_path), progress=False, log=None)
-    other = run(hp, seed=4, eval_episodes=2, store_path=str(tmp_path), progress=False, log=None)
+    kwargs = dict(agent_spec=REFERENCE, eval_episodes=2, store_path=str(tmp_path), progress=False, log=None)
+    first = run(hp, seed=3, **kwargs)
+    second = run(hp, seed=3, **kwargs)
+    other = run(hp, seed=4, **kwargs)
     assert first["returns"] == second["returns"]
     assert first["eval_returns"] == second["eval_returns"]
     assert first["returns"] != other["returns"]
@@ -54,9 +57,9 @@ def test_same_seed_same_returns(tmp_path):
 
 def test_bad_hyperparameters_are_named():
     with pytest.raises(ValueError, match="BATCH_SIZE"):
-        run(Hyperparameters(BATCH_SIZE=0), progress=False, log=None)
+        run(Hyperparameters(BATCH_SIZE=0), agent_spec=REFERENCE, progress=False, log=None)
     with pytest.raises(ValueError, match="GAMMA"):
-        run(Hyperparameters(GAMMA=1.5), progress=False, log=None)
+        run(Hyperparameters(GAMMA=1.5), agent_spec=REFERENCE, progress=False, log=None)
 
 
 def test_command_line_writes_figure_and_json(tmp_path, repo):
@@ -65,10 +68,13 @@ def test_command_line_writes_figure_and_json(tmp_path, repo):
            "--epsilon-start", "0.3", "--epsilon-end", "0.1", "--decay-episodes", "2", "--gamma", "0.97",
            "--update-freq", "2", "--lr", "0.002", "--batch-size", "8", "--num-h", "1", "--h", "8", "--seed", "5",
            "--env", "Pendulum-v1", "--polyak", "0.99", "--eval-episodes", "2", "--store-path", str(tmp_path / "figs"),
-           "--json", str(out), "--no-progress"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+           "--json", str(out), "--no-progress", "--agent", REFERENCE]
+    # Run from another folder: the repository (where `solutions` lives) comes from PYTHONPATH, as for any module.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "GREEDY RETURN" in proc.stdout and "EPISODE    3/3" in proc.stdout
+    assert proc.stdout.startswith(f"AGENT: {REFERENCE} "), "the run says which agent it trains"
     summary = json.loads(out.read_text())
     assert len(summary["returns"]) == 3 and summary["seed"] == 5 and summary["updates"] == 2 * 40 // 2
     assert summary["wall_time_s"] > 0 and isinstance(summary["eval_mean_return"], float)
@@ -83,8 +89,8 @@ def test_command_line_writes_figure_and_json(tmp_path, repo):
 
 def test_mountain_car_runs_too(tmp_path):
     hp = Hyperparameters(**SHORT)
-    summary = run(hp, env_id="MountainCarContinuous-v0", eval_episodes=1, store_path=str(tmp_path),
-                  progress=False, log=None)
+    summary = run(hp, env_id="MountainCarContinuous-v0", agent_spec=REFERENCE, eval_episodes=1,
+                  store_path=str(tmp_path), progress=False, log=None)
     assert len(summary["returns"]) == 4
     assert "MountainCarContinuous-v0" in summary["run_name"]
     assert summary["hyperparameters"]["ENV_ID"] == "MountainCarContinuous-v0"
@@ -93,8 +99,8 @@ def test_mountain_car_runs_too(tmp_path):
 def test_mountain_car_with_correlated_noise_and_figures_kept_apart(tmp_path):
     """The notebook's MountainCar settings run end to end (shortened); a rerun saves a second figure."""
     hp = Hyperparameters(**{**SHORT, "ENV_ID": "MountainCarContinuous-v0", "NOISE": "ou", "POLYAK": 0.99})
-    first = run(hp, eval_episodes=1, store_path=str(tmp_path), progress=False, log=None)
-    second = run(hp, eval_episodes=1, store_path=str(tmp_path), progress=False, log=None)
+    first = run(hp, agent_spec=REFERENCE, eval_episodes=1, store_path=str(tmp_path), progress=False, log=None)
+    second = run(hp, agent_spec=REFERENCE, eval_episodes=1, store_path=str(tmp_path), progress=False, log=None)
     assert first["returns"] == second["returns"], "the correlated noise is seeded with the run"
     assert first["run_name"].endswith("_rho0.99_ou")
     assert first["figure"] != second["figure"] and first["figure"].endswith("_001.png")
@@ -116,14 +122,22 @@ def test_polyak_goes_to_the_agent():
     env = make_env("Pendulum-v1", steps=hp.STEPS)
     assert build_agent(DDPGAgent, env, hp).polyak == 0.0
     with pytest.raises(ValueError, match="POLYAK"):
-        run(Hyperparameters(POLYAK=1.5), progress=False, log=None)
+        run(Hyperparameters(POLYAK=1.5), agent_spec=REFERENCE, progress=False, log=None)
     with pytest.raises(ValueError, match="NOISE"):
-        run(Hyperparameters(NOISE="pink"), progress=False, log=None)
+        run(Hyperparameters(NOISE="pink"), agent_spec=REFERENCE, progress=False, log=None)
 
 
 def test_unknown_agent_is_a_clear_error():
     with pytest.raises(ValueError, match="module:Class"):
         run(Hyperparameters(**SHORT), agent_spec="solutions.ddpg_agent", progress=False, log=None)
+
+
+def test_the_command_line_needs_the_agent_class(tmp_path):
+    """No default agent: the library never reaches into the repository's solutions/ folder by itself."""
+    proc = subprocess.run([sys.executable, "-m", "workshop_lib.train", "--episodes", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "EPISODE" not in proc.stdout
+    assert "expected --agent MODULE:CLASS" in proc.stderr and "Fix: add e.g. --agent" in proc.stderr, proc.stderr
 
 
 def test_after_episode_hook_can_stop_and_is_not_timed():
@@ -147,7 +161,7 @@ def test_after_episode_hook_can_stop_and_is_not_timed():
 @pytest.mark.slow
 def test_default_hyperparameters_solve_pendulum(tmp_path):
     """Item 5 of the foundations issue, for one seed: the default run reaches a greedy mean >= -200."""
-    summary = run(Hyperparameters(), seed=0, store_path=str(tmp_path), progress=False, log=None)
+    summary = run(Hyperparameters(), agent_spec=REFERENCE, seed=0, store_path=str(tmp_path), progress=False, log=None)
     assert summary["eval_mean_return"] >= -200, summary["eval_returns"]
 
 

@@ -29,7 +29,7 @@ def test_set_seed_seeds_all_three():
 def test_run_name_records_the_hyperparameters_and_is_a_file_name():
     name = create_run_name(alg="DDPG", env="pendulum", num_layers=2, hidden_dim=64, eps_start=0.4, eps_end=0.05,
                            decay=0.35 / 40, gamma=0.98, batch_size=64, lr=1e-3, num_ep=60, num_step=200,
-                           updt_freq=1, sw_freq=None)
+                           updt_freq=1)
     assert name.startswith("DDPG_pendulum_l2_h64_eps0.4-0.05")
     for piece in ("g0.98", "b64", "lr0.001", "ep60", "st200", "uf1"):
         assert piece in name

@@ -5,9 +5,14 @@ Modules:
         ``(next_state, reward, done)`` interface, where ``done`` means a true terminal state only.
     nets: the critic :class:`~workshop_lib.nets.ContinuousQNet` and the actor :class:`~workshop_lib.nets.Actor`.
     rb: the :class:`~workshop_lib.rb.ReplayBuffer`.
-    utils: ``set_seed``, ``create_run_name``, ``visualize_result``, ``save_figure``, ``saved_figures``.
+    utils: ``set_seed``, ``restored_global_rngs``, ``create_run_name``, ``visualize_result``, ``save_figure``,
+        ``saved_figures``.
     noise: temporally correlated (Ornstein-Uhlenbeck) exploration noise, an extra for MountainCar.
-    train: the training loop and the headless main job (``python -m workshop_lib.train``).
+    hyperparams: :class:`~workshop_lib.hyperparams.Hyperparameters`, every knob of a run with its default.
+    loop: the training loop (``run_episode``, ``train_agent``) and the seeded set-up of a run.
+    evaluation: greedy episodes (``greedy``, ``evaluate``).
+    loading: ``load_class("module:Class")``, the one loader of a class named on the command line.
+    train: the headless main job (``python -m workshop_lib.train --agent module:Class``).
     experiments: ``compare``, settings trained over several seeds in parallel, cached, plotted with bands.
 """
 

@@ -106,15 +106,9 @@ class EnvWrapper:
     def action_limit(self) -> float:
         """Largest absolute action (2.0 for Pendulum-v1). Actions live in ``[-limit, limit]``.
 
-        With several action dimensions of different bounds this is the first one, as in the workshop;
-        :attr:`action_high` has all of them.
+        With several action dimensions of different bounds this is the first one, as in the workshop.
         """
         return float(self._high.reshape(-1)[0])
-
-    @property
-    def action_high(self) -> np.ndarray:
-        """Per-dimension action bound, float32 of shape ``(action_size,)``."""
-        return self._high.reshape(-1).copy()
 
     @property
     def episode_over(self) -> bool:

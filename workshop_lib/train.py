@@ -1,332 +1,58 @@
 """The main job: train a DDPG agent headless (Pendulum-v1 by default), plot the run and evaluate the greedy policy.
 
-Run ``python -m workshop_lib.train --help`` for the options; each hyperparameter of the notebook's cell is an
-option named after it (``EPSILON_START`` -> ``--epsilon-start``). By default it trains the reference agent of
-``solutions/ddpg_agent.py``; ``--agent module:Class`` trains another class with the same interface.
+Run ``python -m workshop_lib.train --agent module:Class`` (``--help`` for the options); each hyperparameter of the
+notebook's cell is an option named after it (``EPSILON_START`` -> ``--epsilon-start``). ``--agent`` names the class
+to train, e.g. ``--agent solutions.ddpg_agent:DDPGAgent`` from the repository's root folder: the module is
+imported from ``sys.path`` as Python imports any module (:func:`workshop_lib.loading.load_class`).
 
-The loop (also the notebook's training cell):
-
-1. warm-up: the first ``warmup_episodes`` episodes only fill the replay buffer (no updates);
-2. every step: act with ``a = μ(s) + ε·ξ`` (clipped; ``ξ ~ N(0, I)`` drawn by the agent, or with ``NOISE = "ou"``
-   a temporally correlated ξ from :mod:`workshop_lib.noise`), store (s, a, r, s', terminated), and every
-   ``update_freq`` steps after the warm-up call ``agent.backward()`` once;
-3. after every episode: anneal ε linearly from ``epsilon_start`` to ``epsilon_end`` over ``decay_episodes``.
+:func:`run` is the whole job in one call: seed and build (:func:`workshop_lib.loop.seeded_setup`), train
+(:func:`workshop_lib.loop.train_agent`), plot, evaluate (:func:`workshop_lib.evaluation.evaluate`). The pieces
+live in their own modules and are also importable from here, as the notebook and earlier code import them:
+:mod:`workshop_lib.hyperparams` (the knobs), :mod:`workshop_lib.loop` (the training loop) and
+:mod:`workshop_lib.evaluation` (greedy episodes).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import importlib
 import json
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from workshop_lib.env_wrapper import EnvWrapper, make_env
-from workshop_lib.noise import NOISE_KINDS, make_noise, noisy_action
-from workshop_lib.utils import create_run_name, save_figure, set_seed, visualize_result
-
-__all__ = ["Hyperparameters", "epsilon_at", "run_episode", "train_agent", "greedy", "evaluate", "main",
-           "output_is_terminal"]
-
-DEFAULT_AGENT = "solutions.ddpg_agent:DDPGAgent"
-STORE_PATH = "tmp_ddpg_learning"
-
-
-def _knob(default: float, help_text: str) -> Any:
-    """A hyperparameter field: its default and the one line that the command line's --help shows."""
-    return field(default=default, metadata={"help": help_text})
-
-
-@dataclass
-class Hyperparameters:
-    """Every knob of a run, named as in the notebook's hyperparameter cell (each field's ``help`` says what it is).
-
-    The defaults solve Pendulum-v1 (greedy return >= -200 for seeds 0-4) in about 30 s on a 2-core CPU. The
-    original workshop's values are kept in :data:`SEED_WORKSHOP_VALUES` for comparison: with 200-step episodes
-    they barely learn (greedy return -849 after 150 episodes, seed 0).
-    """
-
-    EPISODES: int = _knob(80, "Episodes to train for.")
-    STEPS: int = _knob(200, "Steps per episode (the horizon; Pendulum-v1's own time limit is 200).")
-    WARMUP_EPISODES: int = _knob(5, "First episodes that only fill the replay buffer, without updates.")
-    EPSILON_START: float = _knob(0.4, "Initial scale ε of the Gaussian exploration noise (in action units).")
-    EPSILON_END: float = _knob(0.05, "Final noise scale, kept after DECAY_EPISODES.")
-    DECAY_EPISODES: float = _knob(40.0, "Episodes over which ε falls linearly from EPSILON_START to EPSILON_END.")
-    GAMMA: float = _knob(0.98, "Discount factor γ.")
-    UPDATE_FREQ: int = _knob(1, "One backward() call every UPDATE_FREQ environment steps (after the warm-up).")
-    LR: float = _knob(1e-3, "Learning rate of both Adam optimizers.")
-    BATCH_SIZE: int = _knob(64, "Transitions per update.")
-    NUM_H: int = _knob(2, "Hidden layers of each network.")
-    H: int = _knob(64, "Units per hidden layer.")
-    POLYAK: float = _knob(0.995, "Polyak coefficient ρ of the target networks' update (0: a full copy each update).")
-    NOISE: str = _knob("gaussian", "Exploration noise ξ: 'gaussian' (Exercise 1's) or 'ou' (temporally correlated).")
-    ENV_ID: str = _knob("Pendulum-v1", "Gymnasium id of the environment (a Box action space symmetric around 0).")
-
-    def validate(self) -> None:
-        """Raise ValueError with the offending name if a value is out of range."""
-        positive_ints = ("EPISODES", "STEPS", "UPDATE_FREQ", "BATCH_SIZE", "H")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        for name in ("WARMUP_EPISODES", "NUM_H"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}.")
-        if not 0.0 <= self.GAMMA <= 1.0:
-            raise ValueError(f"GAMMA must lie in [0, 1], got {self.GAMMA}.")
-        if self.LR <= 0:
-            raise ValueError(f"LR must be positive, got {self.LR}.")
-        if self.EPSILON_START < 0 or self.EPSILON_END < 0:
-            raise ValueError("EPSILON_START and EPSILON_END must be non-negative.")
-        if self.DECAY_EPISODES <= 0:
-            raise ValueError(f"DECAY_EPISODES must be positive, got {self.DECAY_EPISODES}.")
-        if not 0.0 <= self.POLYAK <= 1.0:
-            raise ValueError(f"POLYAK must lie in [0, 1], got {self.POLYAK}.")
-        if self.NOISE not in NOISE_KINDS:
-            raise ValueError(f"NOISE must be one of {NOISE_KINDS}, got {self.NOISE!r}.")
-        if not isinstance(self.ENV_ID, str) or not self.ENV_ID:
-            raise ValueError(f"ENV_ID must be a Gymnasium id such as 'Pendulum-v1', got {self.ENV_ID!r}.")
-
-
-#: The original workshop's values (its cell had STEPS = 1000; with 200 they reach -849 for seed 0).
-SEED_WORKSHOP_VALUES = Hyperparameters(
-    EPISODES=150, STEPS=200, WARMUP_EPISODES=11, EPSILON_START=0.4, EPSILON_END=0.1, DECAY_EPISODES=45,
-    GAMMA=0.95, UPDATE_FREQ=1, LR=1e-4, BATCH_SIZE=64, NUM_H=1, H=128,
+from workshop_lib.env_wrapper import make_env
+from workshop_lib.evaluation import evaluate, greedy
+from workshop_lib.hyperparams import (
+    MOUNTAIN_CAR_CHANGES,
+    MOUNTAIN_CAR_VALUES,
+    SEED_WORKSHOP_VALUES,
+    Hyperparameters,
+    run_name_for,
 )
+from workshop_lib.loading import load_class
+from workshop_lib.loop import build_agent, epsilon_at, run_episode, seeded_setup, train_agent
+from workshop_lib.noise import NOISE_KINDS
+from workshop_lib.utils import STORE_PATH, save_figure, visualize_result
+
+__all__ = [
+    "run", "main", "parse_args", "output_is_terminal",
+    # the pieces, importable from here too (the notebook imports evaluate from workshop_lib.train)
+    "Hyperparameters", "SEED_WORKSHOP_VALUES", "MOUNTAIN_CAR_CHANGES", "MOUNTAIN_CAR_VALUES", "run_name_for",
+    "epsilon_at", "run_episode", "train_agent", "build_agent", "seeded_setup", "greedy", "evaluate", "STORE_PATH",
+]
 
 
-#: The changes the notebook suggests for MountainCarContinuous-v0 (question 5); everything else keeps its default.
-#: Its 999-step horizon is Gymnasium's own time limit, the action limit is 1.0, and the exploration noise is
-#: temporally correlated (workshop_lib.noise): with independent Gaussian noise the car never reaches the flag.
-#: What these values reach is measured by running the notebook's own cells: benchmarks/bench_questions.py.
-MOUNTAIN_CAR_CHANGES = dict(ENV_ID="MountainCarContinuous-v0", STEPS=999, EPISODES=30, NOISE="ou",
-                            EPSILON_START=0.5, EPSILON_END=0.1, DECAY_EPISODES=20.0, GAMMA=0.99)
-MOUNTAIN_CAR_VALUES = dataclasses.replace(Hyperparameters(), **MOUNTAIN_CAR_CHANGES)
-
-
-def epsilon_at(episode: int, start: float, end: float, decay_episodes: float) -> float:
-    """Exploration scale for ``episode`` (0-based): linear from ``start`` to ``end`` over ``decay_episodes``.
-
-    ε_k = max(end, start - k · (start - end) / decay_episodes)   (or min(...) if end > start).
-    """
-    value = start - episode * (start - end) / decay_episodes
-    return max(end, value) if start >= end else min(end, value)
-
-
-def run_episode(agent: Any, env: EnvWrapper, learn: bool = True, update: bool = True, update_freq: int = 1,
-                on_update: Callable[[float, float], None] | None = None, noise: Any = None) -> float:
-    """Play one episode with ``agent.select_action``; when ``learn``, store and update as DDPG does.
-
-    Args:
-        agent: anything with ``select_action(state)``; with ``learn`` also ``remember(...)`` and ``backward()``.
-        env: the wrapped environment; the episode ends at a terminal state or at the horizon.
-        learn: store every transition (``agent.remember``). With ``learn=False`` nothing is stored and nothing
-            is updated (evaluation, videos).
-        update: with ``learn``, also call ``agent.backward()`` every ``update_freq`` steps (False during the
-            warm-up, which only fills the replay memory).
-        update_freq: steps between two updates.
-        on_update: called with ``(td_error, policy_loss)`` after each update.
-        noise: ``None`` to act with ``agent.select_action`` (its own noise); or a temporally correlated noise
-            (:func:`workshop_lib.noise.make_noise`), reset here and used through
-            :func:`workshop_lib.noise.noisy_action`.
-
-    Returns:
-        The episode's return (the sum of its rewards).
-    """
-    state = env.reset()
-    if noise is not None:
-        noise.reset()
-    episode_return = 0.0
-    while not env.episode_over:
-        env.render()  # captures a frame only when env.recording is on; free otherwise
-        action = agent.select_action(state) if noise is None else noisy_action(agent, state, noise)
-        next_state, reward, done = env.step(action)
-        episode_return += reward
-        if learn:
-            # Only a true terminal state is stored as done; a time-limit cut is not (see env_wrapper).
-            agent.remember(state=state, action=action, reward=reward, next_state=next_state, done=float(done))
-            if update and env.t % update_freq == 0:
-                losses = agent.backward()
-                if on_update is not None:
-                    on_update(*losses)
-        state = next_state
-    return episode_return
-
-
-def train_agent(agent: Any, env: EnvWrapper, hp: Hyperparameters, progress: bool = True,
-                log: Callable[[str], None] | None = print,
-                after_episode: Callable[[int, Any], bool] | None = None, seed: int | None = None) -> dict[str, Any]:
-    """The training loop of the notebook, headless.
-
-    Args:
-        agent: a DDPG agent (``select_action``, ``remember``, ``backward``, attribute ``epsilon``).
-        env: the wrapped environment, horizon ``hp.STEPS``.
-        hp: the hyperparameters.
-        progress: show a tqdm progress bar with the latest return.
-        log: where the per-episode lines go (``None`` for silence).
-        after_episode: called as ``after_episode(episode, agent)`` after each episode (e.g. a greedy
-            evaluation); its time is not counted in ``wall_time_s``; returning True stops training.
-        seed: seed of the correlated noise's generator when ``hp.NOISE`` is not ``"gaussian"``.
-
-    Returns:
-        ``{"returns", "td_errors", "policy_losses", "updates", "wall_time_s", "cpu_time_s"}`` (lists per
-        episode or per update; the times cover the loop only).
-    """
-    from tqdm.auto import tqdm
-
-    returns: list[float] = []
-    td_errors: list[float] = []
-    policy_losses: list[float] = []
-
-    def record(td_error: float, policy_loss: float) -> None:
-        td_errors.append(td_error)
-        policy_losses.append(policy_loss)
-
-    noise = make_noise(hp.NOISE, env.action_size(), seed=seed)
-    bar = tqdm(range(hp.EPISODES), desc="training", unit="ep", disable=not progress, dynamic_ncols=True)
-    write = bar.write if progress and log is print else log  # print would break the bar's line
-    start, cpu_start = time.perf_counter(), time.process_time()
-    excluded = excluded_cpu = 0.0  # time spent in after_episode
-    for episode in bar:
-        agent.epsilon = epsilon_at(episode, hp.EPSILON_START, hp.EPSILON_END, hp.DECAY_EPISODES)
-        warmup = episode < hp.WARMUP_EPISODES
-        updates_before = len(td_errors)
-        episode_return = run_episode(agent, env, learn=True, update=not warmup, update_freq=hp.UPDATE_FREQ,
-                                     on_update=record, noise=noise)
-        returns.append(episode_return)
-        if warmup:
-            status = "warm-up: no updates yet"
-        else:
-            done_now = len(td_errors) - updates_before
-            status = (f"TD ERROR: {np.mean(td_errors[-done_now:]):6.3f} | "
-                      f"POLICY LOSS: {np.mean(policy_losses[-done_now:]):7.3f}") if done_now else "no update"
-        bar.set_postfix(ret=f"{episode_return:.0f}")
-        if log is not None:
-            write(f"EPISODE {episode + 1:>4}/{hp.EPISODES} | EPSILON: {agent.epsilon:5.3f} | "
-                  f"RETURN: {episode_return:8.1f} | {status}")
-        if after_episode is not None:
-            hook_start, hook_cpu_start = time.perf_counter(), time.process_time()
-            stop = after_episode(episode, agent)
-            excluded += time.perf_counter() - hook_start
-            excluded_cpu += time.process_time() - hook_cpu_start
-            if stop:
-                break
-    wall_time = time.perf_counter() - start - excluded
-    cpu_time = time.process_time() - cpu_start - excluded_cpu
-    bar.close()
-    return {"returns": returns, "td_errors": td_errors, "policy_losses": policy_losses,
-            "updates": len(td_errors), "wall_time_s": wall_time, "cpu_time_s": cpu_time}
-
-
-@contextlib.contextmanager
-def greedy(agent: Any) -> Iterator[None]:
-    """Set the agent's exploration scale ``epsilon`` to 0 inside the block, then restore it.
-
-    An object without an ``epsilon`` attribute (a plain policy) is left alone.
-    """
-    if not hasattr(agent, "epsilon"):
-        yield
-        return
-    saved = agent.epsilon
-    agent.epsilon = 0.0
-    try:
-        yield
-    finally:
-        agent.epsilon = saved
-
-
-def evaluate(agent: Any, env: EnvWrapper, episodes: int = 10) -> list[float]:
-    """Returns of ``episodes`` greedy episodes (ε = 0, nothing stored, no updates)."""
-    with greedy(agent):
-        return [run_episode(agent, env, learn=False) for _ in range(episodes)]
-
-
-def load_agent_class(spec: str) -> type:
-    """Import ``"module:Class"``; the repository root is tried too, so ``solutions`` is found from anywhere."""
-    module_name, _, class_name = spec.partition(":")
-    if not module_name or not class_name:
-        raise ValueError(f"--agent must look like 'module:Class', got {spec!r}.")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        repo_root = str(Path(__file__).resolve().parent.parent)
-        if repo_root in sys.path:
-            raise
-        sys.path.insert(0, repo_root)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            raise ModuleNotFoundError(
-                f"cannot import {module_name!r} for --agent {spec!r}. The reference agent lives in the "
-                "repository's solutions/ folder: run from the repository root, or pass your own class."
-            ) from err
-    return getattr(module, class_name)
-
-
-def build_agent(agent_cls: type, env: EnvWrapper, hp: Hyperparameters) -> Any:
-    """Construct the agent with the notebook's keyword arguments, then set its polyak coefficient ``hp.POLYAK``
-    (as the notebook's training cell does)."""
-    agent = agent_cls(
-        state_size=env.state_size(), action_size=env.action_size(), action_limit=env.action_limit(),
-        gamma=hp.GAMMA, batch_size=hp.BATCH_SIZE, lr=hp.LR, num_hidden=hp.NUM_H, hidden_units=hp.H,
-        eps_start=hp.EPSILON_START,
-    )
-    agent.polyak = hp.POLYAK
-    return agent
-
-
-def seeded_setup(hp: Hyperparameters, seed: int, env_id: str | None = None,
-                 agent_spec: str | type = DEFAULT_AGENT) -> tuple[EnvWrapper, Any]:
-    """Seed everything (:func:`set_seed` and the env's first reset), then build the env and the agent.
-
-    Args:
-        hp: the hyperparameters.
-        seed: seed of Python's ``random``, numpy, torch and the env.
-        env_id: the Gymnasium id; ``None`` takes ``hp.ENV_ID``.
-        agent_spec: the agent class, or ``"module:Class"`` to import it.
-
-    Returns:
-        ``(env, agent)``, with the horizon ``hp.STEPS``.
-    """
-    set_seed(seed)
-    env = make_env(env_id or hp.ENV_ID, steps=hp.STEPS)
-    env.seed(seed)
-    try:
-        agent_cls = agent_spec if isinstance(agent_spec, type) else load_agent_class(agent_spec)
-        return env, build_agent(agent_cls, env, hp)
-    except Exception:
-        env.close()
-        raise
-
-
-def run_name_for(hp: Hyperparameters, env_id: str | None = None) -> str:
-    """The figure's file name stem for this run (as the notebook's hyperparameter cell makes it).
-
-    ``env_id`` (default ``hp.ENV_ID``) goes in as is, e.g. ``DDPG_Pendulum-v1_l2_h64_..._rho0.995``.
-    """
-    return create_run_name(
-        alg="DDPG", env=env_id or hp.ENV_ID, num_layers=hp.NUM_H, hidden_dim=hp.H,
-        eps_start=hp.EPSILON_START, eps_end=hp.EPSILON_END,
-        decay=(hp.EPSILON_START - hp.EPSILON_END) / hp.DECAY_EPISODES, gamma=hp.GAMMA,
-        batch_size=hp.BATCH_SIZE, lr=hp.LR, num_ep=hp.EPISODES, num_step=hp.STEPS, updt_freq=hp.UPDATE_FREQ,
-        polyak=hp.POLYAK, noise=hp.NOISE,
-    )
-
-
-def run(hp: Hyperparameters, seed: int = 0, env_id: str | None = None, agent_spec: str = DEFAULT_AGENT,
-        eval_episodes: int = 10, threads: int = 1, store_path: str = STORE_PATH, progress: bool = True,
+def run(hp: Hyperparameters, seed: int = 0, env_id: str | None = None, *, agent_spec: str, eval_episodes: int = 10,
+        threads: int = 1, store_path: str = STORE_PATH, progress: bool = True,
         log: Callable[[str], None] | None = print) -> dict[str, Any]:
     """Seed, build, train, plot and evaluate; return the summary that ``--json`` writes.
 
+    ``agent_spec`` names the agent class to train as ``"module:Class"`` (:func:`workshop_lib.loading.load_class`).
     ``env_id`` overrides ``hp.ENV_ID`` (the summary's hyperparameters then hold it). The figure is saved under a
     name of its own (:func:`workshop_lib.utils.save_figure`): a rerun never overwrites an earlier figure.
     """
@@ -335,7 +61,7 @@ def run(hp: Hyperparameters, seed: int = 0, env_id: str | None = None, agent_spe
     env_id = hp.ENV_ID
     hp.validate()
     torch.set_num_threads(threads)
-    env, agent = seeded_setup(hp, seed, env_id, agent_spec)
+    env, agent = seeded_setup(hp, seed, env_id, agent_spec=agent_spec)
     try:
         result = train_agent(agent, env, hp, progress=progress, log=log, seed=seed)
     finally:
@@ -390,7 +116,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument(*options, dest=knob.name, type=kind, default=getattr(defaults, knob.name),
                             choices=NOISE_KINDS if knob.name == "NOISE" else None, help=knob.metadata["help"])
     parser.add_argument("--seed", type=int, default=0, help="seed of random, numpy, torch and the env")
-    parser.add_argument("--agent", default=DEFAULT_AGENT, help="agent class as module:Class")
+    parser.add_argument("--agent", metavar="MODULE:CLASS", help="the agent class to train (required), e.g. "
+                        "solutions.ddpg_agent:DDPGAgent from the repository's root folder")
     parser.add_argument("--eval-episodes", type=int, default=10, help="greedy episodes after training")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for small nets)")
     parser.add_argument("--store-path", default=STORE_PATH, help="folder of the figure")
@@ -407,6 +134,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Entry point of ``python -m workshop_lib.train``."""
     args = parse_args(argv)
+    if args.agent is None:
+        raise SystemExit("python -m workshop_lib.train: expected --agent MODULE:CLASS, the agent class to train; "
+                         "got no --agent. Fix: add e.g. --agent solutions.ddpg_agent:DDPGAgent (the reference agent, "
+                         "from the repository's root folder) or --agent my_agent:DDPGAgent (your class in "
+                         "my_agent.py, in the folder you start Python from).")
+    agent_cls = load_class(args.agent)  # fails here, before any training, if it cannot be imported
+    print(f"AGENT: {args.agent} ({agent_cls.__module__}.{agent_cls.__qualname__} from "
+          f"{getattr(sys.modules.get(agent_cls.__module__), '__file__', '?')})")
     hp = Hyperparameters(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Hyperparameters)})
     progress = output_is_terminal() if args.progress is None else args.progress
     summary = run(hp, seed=args.seed, agent_spec=args.agent, eval_episodes=args.eval_episodes,

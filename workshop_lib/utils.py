@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "create_run_name", "visualize_result", "moving_average", "save_figure", "saved_figures"]
+__all__ = ["set_seed", "restored_global_rngs", "create_run_name", "visualize_result", "moving_average",
+           "save_figure", "saved_figures", "STORE_PATH"]
+
+STORE_PATH = "tmp_ddpg_learning"
+"""The default folder of the figures (and of compare's cache), relative to the working directory."""
 
 
 def set_seed(seed: int) -> None:
@@ -26,10 +31,27 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(int(seed))
 
 
+@contextlib.contextmanager
+def restored_global_rngs() -> Iterator[None]:
+    """Save the states of the three global random generators that :func:`set_seed` seeds (Python's ``random``,
+    NumPy's global generator, torch's CPU generator) and restore them when the block ends, also on an error.
+
+    Code inside the block may reseed and draw as it likes; the code after it draws exactly what it would have
+    drawn had the block never run.
+    """
+    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.random.set_rng_state(torch_state)
+
+
 def create_run_name(alg: str, env: str, num_layers: int, hidden_dim: int, eps_start: float,
                     eps_end: float, decay: float, gamma: float, batch_size: int, lr: float, num_ep: int,
-                    num_step: int, updt_freq: int | None = None, sw_freq: int | None = None,
-                    polyak: float | None = None, noise: str | None = None) -> str:
+                    num_step: int, updt_freq: int | None = None, polyak: float | None = None,
+                    noise: str | None = None) -> str:
     """A file-name-safe name that records a run's hyperparameters.
 
     Args:
@@ -46,7 +68,6 @@ def create_run_name(alg: str, env: str, num_layers: int, hidden_dim: int, eps_st
         num_ep: number of episodes.
         num_step: steps per episode.
         updt_freq: one update every ``updt_freq`` steps (optional).
-        sw_freq: target-network switch frequency, for DQN's hard updates (optional).
         polyak: polyak coefficient ρ of DDPG's soft target update (optional).
         noise: kind of exploration noise (optional; ``"gaussian"``, the default of the notebook, is left out).
 
@@ -60,8 +81,6 @@ def create_run_name(alg: str, env: str, num_layers: int, hidden_dim: int, eps_st
     ]
     if updt_freq is not None:
         parts.append(f"uf{updt_freq}")
-    if sw_freq is not None:
-        parts.append(f"sw{sw_freq}")
     if polyak is not None:
         parts.append(f"rho{polyak:g}")
     if noise is not None and noise != "gaussian":

@@ -2,7 +2,7 @@
 
 Recording uses Gymnasium's ``rgb_array`` rendering through :func:`~workshop_lib.env_wrapper.make_env`
 (``render=True``) and :attr:`EnvWrapper.recording <workshop_lib.env_wrapper.EnvWrapper.recording>`; the
-episode itself is played by :func:`workshop_lib.train.run_episode`, the same loop that trains and evaluates.
+episode itself is played by :func:`workshop_lib.loop.run_episode`, the same loop that trains and evaluates.
 Encoding uses the ffmpeg binary shipped inside the ``imageio-ffmpeg`` wheel: H.264 (libx264), pixel format
 yuv420p and the ``moov`` index at the front of the file (``+faststart``), which every browser plays.
 
@@ -23,7 +23,7 @@ From the command line, record the untrained agent (the video of the notebook's p
     python -m workshop_lib.video --seed 0 --out resources/pendulum_env.mp4
 
 It builds the untrained actor from workshop_lib alone (:class:`~workshop_lib.nets.Actor` with the notebook's
-default sizes from :class:`~workshop_lib.train.Hyperparameters`, with the weights ``set_seed(seed)`` gives) and
+default sizes from :class:`~workshop_lib.hyperparams.Hyperparameters`, with the weights ``set_seed(seed)`` gives) and
 plays it greedily on Pendulum-v1 from the reset seeded with ``seed`` (:func:`record_untrained` does the same
 from Python). The same seed writes the same bytes: the encoder runs with a fixed thread count and ffmpeg's
 ``bitexact`` flags (no version strings, no dates). Copy the file to ``autograder/source/ddpg/resources/`` too,
@@ -132,13 +132,13 @@ def _as_agent(policy: Any) -> Any:
 
 
 def _greedy(policy: Any, greedy: bool) -> contextlib.AbstractContextManager:
-    """:func:`workshop_lib.train.greedy` on the agent behind ``policy`` (itself, or a bound method's owner)."""
-    from workshop_lib.train import greedy as train_greedy
+    """:func:`workshop_lib.evaluation.greedy` on the agent behind ``policy`` (itself, or a bound method's owner)."""
+    from workshop_lib.evaluation import greedy as agent_greedy
 
     owner = policy if hasattr(policy, "select_action") else getattr(policy, "__self__", None)
     if not greedy or owner is None:
         return contextlib.nullcontext()
-    return train_greedy(owner)
+    return agent_greedy(owner)
 
 
 # ------------------------------------------------------------------------------------------------ encode
@@ -215,7 +215,7 @@ def record_episode(policy: Any, path: str | os.PathLike, seed: int | None = 0, e
         MissingDependencyError: pygame or imageio-ffmpeg is missing (the message says what to install).
         TypeError, ValueError: from :meth:`EnvWrapper.step` when the policy returns a bad action.
     """
-    from workshop_lib.train import run_episode  # the one episode loop of the workbook
+    from workshop_lib.loop import run_episode  # the one episode loop of the workbook
 
     require_pygame()
     ffmpeg_exe()  # fail before playing the episode, not after
@@ -241,7 +241,7 @@ def record_episode(policy: Any, path: str | os.PathLike, seed: int | None = 0, e
 class EpisodeRecorder:
     """Record every ``every``-th training episode (0, N, 2N, ...) into ``folder/episode_XXXX.mp4``.
 
-    Use it as the ``after_episode`` hook of :func:`workshop_lib.train.train_agent`, or call it at the end of
+    Use it as the ``after_episode`` hook of :func:`workshop_lib.loop.train_agent`, or call it at the end of
     each episode of a hand-written loop that calls ``env.render()`` every step::
 
         env = make_env("Pendulum-v1", steps=STEPS, render=True)
@@ -366,8 +366,8 @@ def untrained_actor(seed: int, env: EnvWrapper) -> Any:
     """
     import torch
 
+    from workshop_lib.hyperparams import Hyperparameters
     from workshop_lib.nets import Actor
-    from workshop_lib.train import Hyperparameters
 
     hp = Hyperparameters()
     with torch.random.fork_rng(devices=[]):

@@ -1,4 +1,6 @@
-"""What runs inside the grading sandbox: the notebook runner and the probe of the two methods.
+"""What runs inside the grading sandbox: the notebook runner and the probe of the two methods, and the harness
+(:mod:`~workshop_lib.grading.fixtures`: fixed problems and recorders) that the probe shares with the notebook's
+visible checks.
 
 Both hand back JSON lines on a private channel (:func:`open_channel`) and decide nothing: the grade is decided
 by the grading process (``autograder/`` in the repository).

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from workshop_lib import checks
-from workshop_lib.grading import open_channel
+from workshop_lib.grading import fixtures, open_channel
 
 NETS = ("q_current", "q_target", "mu_current", "mu_target")
 """The four networks whose weights the fixtures fix."""
@@ -59,7 +59,7 @@ BACKWARD_UPDATES = 3
 BACKWARD_EPSILON = (0.3, 0.6)
 """The agent's epsilon in each backward case: not 0, so that exploration noise put into an update shows."""
 STEP_LR = 1e-3
-"""The plain gradient step of the updates in a row (see :class:`workshop_lib.checks.RecordingOptimizer`)."""
+"""The plain gradient step of the updates in a row (see :class:`workshop_lib.grading.fixtures.RecordingOptimizer`)."""
 
 
 # ------------------------------------------------------------------------------------------ JSON encoding
@@ -110,7 +110,7 @@ def make_fixtures(agent_class: type, seed: int) -> dict[str, Any]:
     draw shared by every dimension shows) and two ``backward`` cases (different weights, buffers, discounts
     and epsilons). What makes the listed mistakes show:
 
-    * each of the first :data:`BACKWARD_UPDATES` mini-batches (of ``checks.B`` = 16 transitions) mixes terminal
+    * each of the first :data:`BACKWARD_UPDATES` mini-batches (of ``fixtures.B`` = 16 transitions) mixes terminal
       and non-terminal transitions, so that a missing or reversed ``(1 - d)`` shows;
     * gamma is neither 0 nor 1 and the target networks are moved away from the live ones, so that a discount
       applied twice or a live network in the target shows;
@@ -130,11 +130,11 @@ def make_fixtures(agent_class: type, seed: int) -> dict[str, Any]:
     """
     rng = np.random.default_rng(seed)
     select = []
-    for action_size in (checks.A, 2):
+    for action_size in (fixtures.A, 2):
         case_seed = int(rng.integers(2**31))
-        agent = checks.make_check_agent(agent_class, seed=case_seed) if action_size == checks.A else \
+        agent = fixtures.make_check_agent(agent_class, seed=case_seed) if action_size == fixtures.A else \
             _plain_agent(agent_class, action_size, case_seed)
-        states = checks.make_transitions(seed=case_seed + 1, n=8)["obs"]
+        states = fixtures.make_transitions(seed=case_seed + 1, n=8)["obs"]
         select.append({"action_size": action_size, "seed": case_seed,
                        "weights": {n: _state_dict_json(getattr(agent, n)) for n in NETS},
                        "states": states.astype(np.float64).tolist(), "noisy_state": 3})
@@ -142,12 +142,12 @@ def make_fixtures(agent_class: type, seed: int) -> dict[str, Any]:
     for gamma, epsilon in zip((0.9, 0.97), BACKWARD_EPSILON):
         case_seed = int(rng.integers(2**31))
         while True:  # mini-batches with both kinds of transition, so that a missing or reversed (1 - d) shows
-            agent = checks.make_check_agent(agent_class, seed=case_seed, gamma=gamma)
+            agent = fixtures.make_check_agent(agent_class, seed=case_seed, gamma=gamma)
             batches = [agent.rb.sample(agent.batch_size)[4] for _ in range(BACKWARD_UPDATES)]
             if all(0 < float(dones.sum()) < len(dones) for dones in batches):
                 break
             case_seed += 1
-        data = checks.make_transitions(case_seed)
+        data = fixtures.make_transitions(case_seed)
         backward.append({"gamma": gamma, "epsilon": epsilon, "seed": case_seed, "batch_size": agent.batch_size,
                          "weights": {n: _state_dict_json(getattr(agent, n)) for n in NETS},
                          "transitions": {k: v.astype(np.float64).tolist() for k, v in data.items()},
@@ -156,12 +156,12 @@ def make_fixtures(agent_class: type, seed: int) -> dict[str, Any]:
 
 
 def _plain_agent(agent_class: type, action_size: int, seed: int) -> Any:
-    with checks.fixed_global_rngs(seed):
-        return agent_class(checks.S, action_size, checks.LIMIT, gamma=0.9, batch_size=checks.B, lr=1e-3,
+    with fixtures.fixed_global_rngs(seed):
+        return agent_class(fixtures.S, action_size, fixtures.LIMIT, gamma=0.9, batch_size=fixtures.B, lr=1e-3,
                            num_hidden=1, hidden_units=16, eps_start=0.0)
 
 
-def build_agent(agent_class: type, case: dict[str, Any], action_size: int = checks.A) -> Any:
+def build_agent(agent_class: type, case: dict[str, Any], action_size: int = fixtures.A) -> Any:
     """An agent of ``agent_class`` with the case's weights (and, for a backward case, its replay memory)."""
     agent = _plain_agent(agent_class, action_size, case["seed"])
     agent.gamma = case.get("gamma", agent.gamma)
@@ -186,7 +186,7 @@ def probe_select_action(agent_class: type, case: dict[str, Any]) -> dict[str, An
     agent = build_agent(agent_class, case, action_size=case["action_size"])
     states = np.asarray(case["states"], dtype=np.float32)
     out: dict[str, Any] = {"greedy": [], "error": None, "changed_state": False}
-    with warnings.catch_warnings(), checks.fixed_global_rngs(case["seed"]):
+    with warnings.catch_warnings(), fixtures.fixed_global_rngs(case["seed"]):
         warnings.simplefilter("ignore")
         try:
             agent.epsilon = 0.0
@@ -206,7 +206,7 @@ def probe_select_action(agent_class: type, case: dict[str, Any]) -> dict[str, An
     return out
 
 
-def encode_update(run: checks.BackwardRun) -> dict[str, Any]:
+def encode_update(run: fixtures.BackwardRun) -> dict[str, Any]:
     """One ``backward()`` call as JSON.
 
     Returns:
@@ -253,13 +253,13 @@ def probe_backward(agent_class: type, case: dict[str, Any]) -> dict[str, Any]:
         Both under global generators seeded with the case's seed, so that a submission's own noise is the same
         on every regrade.
     """
-    with checks.fixed_global_rngs(case["seed"]):
-        record = encode_update(checks.capture_backward(build_agent(agent_class, case)))
+    with fixtures.fixed_global_rngs(case["seed"]):
+        record = encode_update(fixtures.capture_backward(build_agent(agent_class, case)))
     updates: list[dict[str, Any]] = []
-    with checks.fixed_global_rngs(case["seed"]):
+    with fixtures.fixed_global_rngs(case["seed"]):
         agent = build_agent(agent_class, case)
         for _ in range(int(case.get("updates", 0))):
-            run = checks.capture_backward(agent, step_lr=float(case["step_lr"]))
+            run = fixtures.capture_backward(agent, step_lr=float(case["step_lr"]))
             updates.append(encode_update(run))
             if run.error is not None:
                 break

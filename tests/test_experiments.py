@@ -137,6 +137,28 @@ def test_interrupt_stops_the_workers_and_keeps_finished_runs(tmp_path, monkeypat
     assert len(calls) == 1 and resumed.from_cache >= 1 and resumed.trained <= 3
 
 
+def test_cache_key_hashes_every_library_module_a_run_imports():
+    # An edit to a module the training loop runs (say noise.py, which NOISE = "ou" runs use) must retrain, not
+    # serve a stale run: every workshop_lib module loop.py reaches through its imports is hashed into the key.
+    import ast
+    from pathlib import Path
+
+    from workshop_lib.experiments import cache
+
+    lib = Path(cache.__file__).resolve().parents[1]
+    reached, todo = set(), ["loop.py"]
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        for node in ast.walk(ast.parse((lib / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("workshop_lib."):
+                todo.append(node.module.removeprefix("workshop_lib.").replace(".", "/") + ".py")
+    reached.discard("loading.py")  # finds the agent's class; what it loads is hashed by the class's own code
+    assert reached <= set(cache._LIBRARY_FILES), f"not hashed: {sorted(reached - set(cache._LIBRARY_FILES))}"
+
+
 def test_cache_key_follows_everything_a_run_depends_on():
     hp = Hyperparameters(**TINY)
     key = run_key(hp, 0, DDPGAgent)

@@ -28,8 +28,9 @@ DEFAULT_CACHE = os.path.join(STORE_PATH, "compare_cache")
 """Where finished runs are stored, relative to the working directory (the notebook's folder)."""
 
 CACHE_FORMAT = 1  # bump when the content of a cached run changes meaning
-# the library code every run depends on
-_LIBRARY_FILES = ("env_wrapper.py", "hyperparams.py", "loop.py", "nets.py", "rb.py", "utils.py")
+# the library code every run depends on: the training loop and every module of workshop_lib it imports (a test
+# checks the list against loop.py's imports), and the networks and replay memory the agents are built from
+_LIBRARY_FILES = ("env_wrapper.py", "hyperparams.py", "loop.py", "nets.py", "noise.py", "rb.py", "utils.py")
 
 
 def _code_fingerprint(code: Any, digest: Any) -> None:

@@ -1,6 +1,6 @@
 """Autograde every submission of the course in sandboxes and print the scores per student and per part.
 
-    python -m autograder.grade                    # the course in autograder/ (what `make grade` runs)
+    python -m autograder.grade                    # the course in autograder/course/ (what `make grade` runs)
     python -m autograder.grade --course /tmp/c    # another copy of the course directory
     python -m autograder.grade --no-sandbox       # without bubblewrap: only for code you trust
     python -m autograder.grade --jobs 4           # four submissions at once (default: the machine's cores)
@@ -32,7 +32,6 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,8 +40,24 @@ from typing import Any
 import nbformat
 
 from autograder import ingest
-from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK, REPO, nbgrader_env
+from autograder.course_folder import (
+    ASSIGNMENT,
+    COURSE_DIR,
+    NOTEBOOK,
+    NOTEBOOK_FILE,
+    autograded_dir,
+    autograded_notebook,
+    gradebook_url,
+    is_course,
+    read_scores,
+    release_dir,
+    release_notebook,
+    source_notebook,
+    submissions,
+    submitted_root,
+)
 from autograder.lock import CourseBusy, course_lock
+from autograder.nbgrader_cli import run_nbgrader
 from autograder.parts import PARTS
 from autograder.sandbox import BWRAP_MISSING, bwrap_path, remove_leftovers
 from autograder.text import shown, table_cell
@@ -57,101 +72,21 @@ from autograder.trusted import (
     reference_probe,
 )
 
-HERE = Path(__file__).resolve().parent
 JOBS_DIR = ".grading_jobs"
 """Under the course: this run's job results and reference records (removed at the end, and by the next run)."""
 STATE_NAME = ".grading_state.json"
 """Under the course: the hash of each hand-graded answer when it was last graded (tells a changed answer)."""
-NBGRADER_MEMORY_BYTES = 8 * 1024**3
-"""Address space of the nbgrader process that records the grades (an honest class needs about 0.5 GB)."""
 APPLY_SECONDS = (120.0, 20.0)
 """Time nbgrader may take to record a class's grades: the first number, plus the second per submission."""
 MIN_FREE_BYTES = 200 * 1024**2
 """Free space the course's disk must have before a run starts."""
 
 
-def grading_env() -> dict[str, str]:
-    """nbgrader's environment, with the repository on PYTHONPATH so that nbgrader finds the trusted
-    preprocessor (``autograder.trusted``) and the reference agent (``solutions.ddpg_agent``)."""
-    env = nbgrader_env()
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def run_nbgrader(args: list[str], course: Path, quiet: bool = False, timeout_s: float = 3600.0) -> tuple[int, str]:
-    """Run ``nbgrader ARGS`` in ``course``; return its exit status and its log.
-
-    Its log is printed line by line through :func:`autograder.text.shown` (a student's text never reaches the
-    terminal raw); with ``quiet`` only its end, and only if the command fails. The host's own work is bounded
-    too: nbgrader gets :data:`NBGRADER_MEMORY_BYTES` of address space and ``timeout_s`` seconds, then is killed
-    (the students it had not reached keep their previous grade).
-    """
-    import resource
-    import threading
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (NBGRADER_MEMORY_BYTES, NBGRADER_MEMORY_BYTES))
-
-    cmd = [sys.executable, "-m", "nbgrader", *args]
-    print("$ nbgrader " + " ".join(args), flush=True)
-    proc = subprocess.Popen(cmd, cwd=course, env=grading_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace", preexec_fn=limit)
-    timer = threading.Timer(timeout_s, proc.kill)
-    timer.start()
-    assert proc.stdout is not None
-    log = []
-    try:
-        for line in proc.stdout:
-            log.append(line)
-            if not quiet:
-                print(shown(line.rstrip("\n"), 2000), flush=True)
-        proc.wait()
-    finally:
-        timer.cancel()
-    if proc.returncode == -9:
-        log.append(f"nbgrader was stopped after {timeout_s:g} s\n")
-    if quiet and proc.returncode != 0:
-        print("\n".join(shown(line.rstrip("\n"), 2000) for line in log[-60:]), file=sys.stderr)
-    return proc.returncode, "".join(log)
-
-
-def submissions(course: Path) -> list[str]:
-    """Every entry of ``submitted/`` (a student's folder, or whatever stands in its place: ingest says what is
-    wrong with it), sorted; hidden names left out."""
-    root = course / "submitted"
-    if not root.is_dir():
-        return []
-    return sorted(e.name for e in os.scandir(root) if not e.name.startswith("."))
-
-
-def read_scores(course: Path) -> dict[str, dict[str, float | None]]:
-    """``{student: {grade_id: score}}`` of every autograded submission in the course's gradebook.
-
-    A student whose ``autograded/`` folder is missing is left out: nbgrader removes it when a submission could
-    not be graded, and the gradebook may still hold that student's scores from an earlier run.
-    """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    scores: dict[str, dict[str, float | None]] = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student in submissions(course):
-            if not (course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file():
-                continue
-            try:
-                nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
-            except MissingEntry:
-                continue
-            # an answer nobody has graded yet has neither score (nbgrader's `score` would say 0)
-            scores[student] = {grade.name: None if grade.auto_score is None and grade.manual_score is None
-                               else grade.score for grade in nb.grades}
-    return scores
-
-
 def read_reports(course: Path) -> dict[str, dict]:
     """The trusted grader's report of each autograded submission (``grading_report.json``)."""
     reports = {}
     for student in submissions(course):
-        path = course / "autograded" / student / ASSIGNMENT / REPORT_NAME
+        path = autograded_dir(course, student) / REPORT_NAME
         if path.is_file():
             reports[student] = json.loads(path.read_text())
     return reports
@@ -162,11 +97,11 @@ def graded_cells(course: Path) -> dict[str, tuple[float, bool]]:
     hand when it is an answer cell (markdown, or code that is not a test)."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         nb = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
         answers = {cell.name for cell in nb.solution_cells}  # graded answer cells: a grader scores them
         cells = {cell.name: (cell.max_score, cell.name in answers) for cell in nb.grade_cells}
-    release = course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    release = release_notebook(course)
     order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(release, as_version=4).cells] \
         if release.is_file() else []
     return {gid: cells[gid] for gid in [g for g in order if g in cells] + sorted(set(cells) - set(order))}
@@ -177,7 +112,7 @@ def read_late_penalties(course: Path) -> dict[str, float]:
     from nbgrader.api import Gradebook, MissingEntry
 
     out = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         for student in submissions(course):
             try:
                 penalty = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student).late_submission_penalty
@@ -258,8 +193,7 @@ def check_free_space(course: Path, needed: int = MIN_FREE_BYTES) -> None:
 
 def preflight_notebook(course: Path, release_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The master notebook (its solutions in place), ingested as a submission would be."""
-    master = course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    data = ingest.parse_notebook(master.read_bytes())
+    data = ingest.parse_notebook(source_notebook(course).read_bytes())
     return ingest.rebuild(data, release_nb, ingest.Ingested(student="preflight"))
 
 
@@ -267,12 +201,12 @@ def preflight(grader: SandboxedGrading, runner: Any, course: Path, release_nb: n
               secret: str) -> str | None:
     """Grade the master's solution through the same path as every submission; return why it did not score full
     marks (with the sandbox's own error), or None when it did."""
-    release = course / "release" / ASSIGNMENT
+    release = release_dir(course)
     fixtures = make_fixtures(grader.reference, fixture_seed(secret, ASSIGNMENT, ".preflight"))
 
     def make() -> dict[str, Any]:
         return grader.make_spec(preflight_notebook(course, release_nb), "preflight", release,
-                                f"{NOTEBOOK}.ipynb", fixtures)
+                                NOTEBOOK_FILE, fixtures)
 
     ((_, _, result),) = list(runner.run([("preflight", make)]))
     if "infra" in result:
@@ -311,7 +245,7 @@ def settle_hand_grades(course: Path, applied: dict[str, dict[str, str]]) -> dict
     from nbgrader.api import Gradebook, MissingEntry
 
     state, changed = load_state(course), {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         for student, answers in applied.items():
             try:
                 nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
@@ -347,18 +281,19 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
     students = submissions(course)
     if not students:
         print(f"No submissions to grade: put each student's notebook in "
-              f"{course / 'submitted'}/<student>/{ASSIGNMENT}/{NOTEBOOK}.ipynb (or run `nbgrader collect "
+              f"{submitted_root(course)}/<student>/{ASSIGNMENT}/{NOTEBOOK_FILE} (or run `nbgrader collect "
               f"{ASSIGNMENT}` when you use nbgrader's exchange), then run this again.")
         return 0
-    status, _ = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course, quiet=args.quiet)
+    status, _ = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course,
+                             show="on failure" if args.quiet else "all")
     if status != 0:
         print("generate_assignment failed: see its log above. Nothing was graded.", file=sys.stderr)
         return 1
     grader = load_grader(course)
     if args.no_sandbox:
         grader.sandbox = False
-    release = course / "release" / ASSIGNMENT
-    release_nb = nbformat.read(release / f"{NOTEBOOK}.ipynb", as_version=4)
+    release = release_dir(course)
+    release_nb = nbformat.read(release_notebook(course), as_version=4)
     if not (course / SECRET_NAME).exists():
         print(f"creating the course secret {course / SECRET_NAME}: it seeds each student's grading fixtures. Keep "
               "it with the gradebook; a new one changes every student's fixtures (not whether their work is "
@@ -375,7 +310,7 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
     notes: dict[str, list[str]] = {}
     ingested: dict[str, ingest.Ingested] = {}
     for student in students:
-        got = ingest.ingest(course / "submitted", student, ASSIGNMENT, NOTEBOOK, release_nb)
+        got = ingest.ingest(submitted_root(course), student, ASSIGNMENT, NOTEBOOK, release_nb)
         notes[student] = list(got.notes)
         if got.gradable:
             ingested[student] = got
@@ -395,7 +330,7 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
         def maker(student: str) -> Any:
             def make() -> dict[str, Any]:
                 fixtures = make_fixtures(grader.reference, fixture_seed(secret, ASSIGNMENT, student))
-                return grader.make_spec(ingested[student].notebook, student, release, f"{NOTEBOOK}.ipynb", fixtures)
+                return grader.make_spec(ingested[student].notebook, student, release, NOTEBOOK_FILE, fixtures)
             return make
 
         total, done, infra, silent = len(ingested), 0, {}, []
@@ -432,13 +367,13 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
         options = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.submitted_directory={ingest.INGESTED_DIR}",
                    f"--SandboxedGrading.jobs_dir={jobs_dir}"] + (["--SandboxedGrading.sandbox=False"]
                                                                  if args.no_sandbox else [])
-        apply_status, log = run_nbgrader(options, course, quiet=args.quiet,
+        apply_status, log = run_nbgrader(options, course, show="on failure" if args.quiet else "all",
                                          timeout_s=APPLY_SECONDS[0] + APPLY_SECONDS[1] * len(applied))
     print(f"graded {len(applied)} submissions in {time.perf_counter() - start:.0f} s")
     # 7. hand grades, table
     reports = read_reports(course)
     graded = {s for s in applied if reports.get(s, {}).get("run_id") == run_id
-              and (course / "autograded" / s / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()}
+              and autograded_notebook(course, s).is_file()}
     changed = settle_hand_grades(course, {s: applied[s].answers for s in graded})
     scores = read_scores(course)
     failed_apply = {s: nbgrader_error(log, s) for s in applied if s not in graded}
@@ -491,7 +426,7 @@ def nbgrader_error(log: str, student: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Autograde every submission in sandboxes; print a table of scores.")
-    parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course directory")
+    parser.add_argument("--course", type=Path, default=COURSE_DIR, help="the nbgrader course folder")
     parser.add_argument("--quiet", action="store_true", help="hide nbgrader's own log")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run submissions without bubblewrap (no isolation: only for code you trust)")
@@ -505,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     course = args.course.resolve()
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    if not (course / "nbgrader_config.py").is_file():
+    if not is_course(course):
         print(f"{course} is not an nbgrader course directory (no nbgrader_config.py).", file=sys.stderr)
         return 2
     if not args.no_sandbox and bwrap_path() is None:

@@ -85,7 +85,7 @@ def test_markdown_cells_lose_scripts_and_handlers(source):
 def test_the_assignments_own_markdown_is_left_as_written():
     import nbformat
 
-    nb = nbformat.read(Path(__file__).resolve().parent.parent / "autograder" / "source" / "ddpg" /
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "autograder" / "course" / "source" / "ddpg" /
                        "ddpg_pendulum.ipynb", as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "markdown":

@@ -34,7 +34,7 @@ if importlib.util.find_spec("autograder") is not None and importlib.util.find_sp
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
-else:  # `nbgrader autograde` run by hand, without the repository on the path: refuse, never grade unsandboxed
+else:  # `nbgrader autograde` without the package autograder installed: refuse, never grade unsandboxed
     from nbgrader.preprocessors import NbGraderPreprocessor
 
     class UseTheTrustedGrader(NbGraderPreprocessor):

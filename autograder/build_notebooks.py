@@ -30,10 +30,12 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course_folder import ASSIGNMENT, COURSE_DIR, NOTEBOOK, REPO, release_dir, source_dir
+from autograder.course_folder import ASSIGNMENT, COURSE_DIR, NOTEBOOK, REPO, release_dir, source_dir, source_notebook
 from autograder.nbgrader_cli import nbgrader
 
 SOURCE_DIR = source_dir(COURSE_DIR)
+MASTER = source_notebook(COURSE_DIR)
+"""The master notebook: solutions, hidden tests and rubrics (every other notebook is made from it)."""
 STUDENT_DIR = REPO / "notebooks"
 SOLUTION_DIR = REPO / "solutions"
 SOLUTION_NOTEBOOK = SOLUTION_DIR / f"{NOTEBOOK}_solution.ipynb"
@@ -90,7 +92,7 @@ _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n.*?^[ \t]*### END HI
 _MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
 
 
-def solution_notebook(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> nbformat.NotebookNode:
+def solution_notebook(source: Path = MASTER) -> nbformat.NotebookNode:
     """The master without solution markers, hidden tests and nbgrader metadata (not executed)."""
     nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
@@ -125,7 +127,7 @@ def question_of(cells: list, index: int) -> str:
     return above[0].source.strip() if above else ""
 
 
-def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
+def rubric_markdown(source: Path = MASTER) -> str:
     """``RUBRIC.md`` for the graders of the manually graded answers: each question, its points and its rubric,
     read from the master (the rubric sits in the answer cell's solution region, which the release leaves out)."""
     nb = nbformat.read(source, as_version=4)
@@ -182,7 +184,7 @@ __all__ = ["DDPGAgent"]
 '''
 
 
-def reference_module_source(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
+def reference_module_source(source: Path = MASTER) -> str:
     """The reference agent module: the master's class cell, then every ``%%add_to DDPGAgent`` cell's functions
     as its methods, in the notebook's order, solution markers removed."""
     nb = nbformat.read(source, as_version=4)

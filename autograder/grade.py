@@ -42,6 +42,7 @@ import nbformat
 from autograder import ingest
 from autograder.course_folder import (
     ASSIGNMENT,
+    CONFIG_NAME,
     COURSE_DIR,
     NOTEBOOK,
     NOTEBOOK_FILE,
@@ -71,6 +72,7 @@ from autograder.trusted import (
     make_fixtures,
     reference_probe,
 )
+from workshop_lib.grading.limits import LimitsError
 
 JOBS_DIR = ".grading_jobs"
 """Under the course: this run's job results and reference records (removed at the end, and by the next run)."""
@@ -176,11 +178,17 @@ def notes_of(reports: dict[str, dict]) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------------- the run
 def load_grader(course: Path) -> SandboxedGrading:
-    """The trusted preprocessor as the course's ``nbgrader_config.py`` sets it (its limits, its reference)."""
+    """The trusted preprocessor as the course's ``nbgrader_config.py`` sets it (its limits, its reference).
+
+    Raises:
+        LimitsError: a limit of the config is not one a sandbox can have (the message names the option).
+    """
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    return SandboxedGrading(config=config)
+    config = PyFileConfigLoader(CONFIG_NAME, path=str(course)).load_config()
+    grader = SandboxedGrading(config=config)
+    grader.limits()  # checked before anything changes
+    return grader
 
 
 def check_free_space(course: Path, needed: int = MIN_FREE_BYTES) -> None:
@@ -456,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     except CourseBusy as err:
         print(str(err), file=sys.stderr)
         return 3
-    except RuntimeError as err:
+    except (RuntimeError, LimitsError) as err:
         print(f"Refusing to grade: {err}", file=sys.stderr)
         return 2
     except OSError as err:

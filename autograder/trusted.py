@@ -45,6 +45,7 @@ from autograder.parts import BY_ID, PARTS
 from autograder.sandbox import RunResult
 from autograder.text import shown
 from autograder.verdict import Verdict, decide
+from workshop_lib.grading.limits import DEFAULT_LIMITS, SandboxLimits
 
 try:  # nbgrader is the grading host's dependency; the module also imports without it (for the docs and tests)
     from nbgrader.preprocessors import NbGraderPreprocessor
@@ -171,26 +172,36 @@ def verdict_outputs(verdict: Verdict) -> list[NotebookNode]:
 class SandboxedGrading(NbGraderPreprocessor):
     """Grade one submission in bubblewrap sandboxes and decide its parts here (see the module's docstring).
 
-    Every limit is a config option (``c.SandboxedGrading.<name>`` in ``nbgrader_config.py``).
+    Every limit is a config option (``c.SandboxedGrading.<name>`` in ``nbgrader_config.py``), one per field of
+    :class:`~workshop_lib.grading.limits.SandboxLimits`, whose defaults are theirs; :meth:`limits` gathers them.
     """
 
     sandbox = Bool(True, help="Run the submission in bubblewrap. False (`--no-sandbox`) runs it without any "
                               "isolation: only for code you trust.").tag(config=True)
-    wall_seconds = Float(120.0, help="Wall-clock limit of the whole notebook run, and of the verdict run "
-                                     "(seconds). Past it, everything the run started is killed and it is "
-                                     "graded as far as it got.").tag(config=True)
-    cell_timeout = Integer(30, help="Per-cell time limit of the notebook run (seconds); the cell is "
-                                    "interrupted and the next one runs.").tag(config=True)
-    memory_bytes = Integer(2 * 1024**3, help="Address-space limit of each process in a sandbox (bytes). An "
-                                             "allocation past it fails with MemoryError.").tag(config=True)
-    max_processes = Integer(64, help="Processes (and threads) a sandbox may run at once.").tag(config=True)
-    file_bytes = Integer(256 * 1024**2, help="Largest file a sandbox may write (bytes).").tag(config=True)
-    tmp_bytes = Integer(256 * 1024**2, help="Size of a sandbox's private /tmp (bytes).").tag(config=True)
-    cell_output_bytes = Integer(1_000_000, help="Output kept per cell (bytes); the rest is dropped and the "
-                                                "cell ends with a note saying so.").tag(config=True)
+    wall_seconds = Float(
+        DEFAULT_LIMITS.wall_seconds,
+        help="Wall-clock limit of the whole notebook run, and of the verdict run (seconds). Past it, everything the "
+             "run started is killed and it is graded as far as it got.").tag(config=True)
+    cell_timeout = Integer(
+        DEFAULT_LIMITS.cell_timeout,
+        help="Per-cell time limit of the notebook run (seconds); the cell is interrupted and the next one runs."
+    ).tag(config=True)
+    memory_bytes = Integer(
+        DEFAULT_LIMITS.memory_bytes,
+        help="Address-space limit of each process in a sandbox (bytes). An allocation past it fails with "
+             "MemoryError.").tag(config=True)
+    max_processes = Integer(DEFAULT_LIMITS.max_processes,
+                            help="Processes (and threads) a sandbox may run at once.").tag(config=True)
+    file_bytes = Integer(DEFAULT_LIMITS.file_bytes, help="Largest file a sandbox may write (bytes).").tag(config=True)
+    tmp_bytes = Integer(DEFAULT_LIMITS.tmp_bytes, help="Size of a sandbox's private /tmp (bytes).").tag(config=True)
+    cell_output_bytes = Integer(
+        DEFAULT_LIMITS.cell_output_bytes,
+        help="Output kept per cell (bytes); the rest is dropped and the cell ends with a note saying so."
+    ).tag(config=True)
     notebook_output_bytes = Integer(
-        5_000_000, help="Output kept for the whole notebook (bytes); a run that streams more than twice this is "
-                        "killed (`output over ...`).").tag(config=True)
+        DEFAULT_LIMITS.notebook_output_bytes,
+        help="Output kept for the whole notebook (bytes); a run that streams more than twice this is killed "
+             "(`output over ...`).").tag(config=True)
     reference = Unicode(REFERENCE,
                         help="The reference agent class, `module:Class`, imported in the grading process only."
                         ).tag(config=True)
@@ -199,9 +210,13 @@ class SandboxedGrading(NbGraderPreprocessor):
                                 "only way to autograde this course: it ingests and runs every submission "
                                 "first).").tag(config=True)
 
-    def limits_json(self) -> dict[str, Any]:
-        return {"wall_seconds": self.wall_seconds, "memory_bytes": self.memory_bytes,
-                "max_processes": self.max_processes, "file_bytes": self.file_bytes, "tmp_bytes": self.tmp_bytes}
+    def limits(self) -> SandboxLimits:
+        """The sandbox's limits as the course's config sets them.
+
+        Raises:
+            LimitsError: a limit of the config is not above 0 (the message names the option to fix).
+        """
+        return SandboxLimits(**{name: getattr(self, name) for name in DEFAULT_LIMITS.to_dict()})
 
     def make_spec(self, nb: NotebookNode, student: str, release: Path, notebook_name: str,
                   fixtures: dict[str, Any] | None) -> dict[str, Any]:
@@ -212,12 +227,9 @@ class SandboxedGrading(NbGraderPreprocessor):
                 cell.source = "# graded outside the notebook by the grader"
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        env = {"DDPG_CELL_TIMEOUT": self.cell_timeout, "DDPG_CELL_OUTPUT_BYTES": self.cell_output_bytes,
-               "DDPG_NOTEBOOK_OUTPUT_BYTES": self.notebook_output_bytes,
-               "DDPG_PROBE_CELL_TIMEOUT": self.cell_timeout, "DDPG_PROBE_TIMEOUT": self.cell_timeout}
         return {"student": student, "notebook_name": notebook_name, "notebook": copy_nb,
                 "release": encode_release(release), "cells": verdict_cells(nb), "fixtures": fixtures,
-                "limits": self.limits_json(), "sandbox": bool(self.sandbox), "env": env}
+                "limits": self.limits().to_dict(), "sandbox": bool(self.sandbox)}
 
     def judge(self, result: dict[str, Any], reference_records: list[dict[str, Any]]) -> Judgement:
         """Decide one submission's parts from its job's result and the reference's records (no file touched)."""

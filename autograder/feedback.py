@@ -45,7 +45,7 @@ from autograder.course_folder import (
 )
 from autograder.late import percent_per_day
 from autograder.outputs import markdown_to_html, sanitize_output
-from autograder.parts import BY_ID, PARTS
+from autograder.parts import BY_ID, PARTS, TOTAL
 from autograder.trusted import REPORT_NAME, is_graded_test
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -135,7 +135,7 @@ def _comment(grade: dict[str, Any] | None) -> str:
 
 def _sums(course: Path, row: dict[str, str], manual_ids: list[str]) -> str:
     """The autograded and manual sums, the late penalty and the total of one student's export row, as HTML."""
-    auto_max = sum(p.points for p in PARTS)
+    auto_max = TOTAL
     max_total = row.get("max_total") or f"{auto_max:g}"
     lines = [f"<b>Autograded: {html.escape(row.get('autograded', '0'))} / {auto_max:g}</b>"]
     if manual_ids:

@@ -34,6 +34,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ from autograder.course_folder import (
 )
 from autograder.lock import CourseBusy, course_lock
 from autograder.nbgrader_cli import run_nbgrader
-from autograder.parts import PARTS
+from autograder.parts import PARTS, TOTAL
 from autograder.sandbox import BWRAP_MISSING, bwrap_path, remove_leftovers
 from autograder.text import shown, table_cell
 from autograder.trusted import (
@@ -165,18 +166,7 @@ def format_table(scores: dict[str, dict[str, float | None]], maxima: dict[str, f
     return "\n".join(lines)
 
 
-def notes_of(reports: dict[str, dict]) -> dict[str, str]:
-    """One short note per student: why a run ended early, output that was cut, an unsandboxed run."""
-    out = {}
-    for student, report in reports.items():
-        notes = list(report.get("notes", []))
-        if not report.get("sandboxed", True):
-            notes.append("not sandboxed")
-        out[student] = "; ".join(str(n) for n in notes)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------- the run
+# ------------------------------------------------------------------------------------------ the run's parts
 def load_grader(course: Path) -> SandboxedGrading:
     """The trusted preprocessor as the course's ``nbgrader_config.py`` sets it (its limits, its reference).
 
@@ -223,7 +213,7 @@ def preflight(grader: SandboxedGrading, runner: Any, course: Path, release_nb: n
     failed = [v for v in judged.verdicts if not v.passed]
     if not failed and judged.notebook_run.records:
         return None
-    why = [f"it scored {judged.score:g}/{sum(p.points for p in PARTS):g}."]
+    why = [f"it scored {judged.score:g}/{TOTAL:g}."]
     if judged.verdict_run.records:
         why += [f"  {v.part.title}: {shown(v.message, 300)}" for v in failed]
     why += [f"  {shown(n, 300)}" for n in judged.notes]
@@ -279,10 +269,40 @@ def graded_at(report: dict[str, Any] | None) -> str:
     return str((report or {}).get("graded_at") or "an earlier run")
 
 
+# ------------------------------------------------------------------------------------------------- the run
+@dataclass(frozen=True)
+class GradingRun:
+    """What every step of one run shares: the course, its trusted grader, and where this run writes."""
+
+    course: Path
+    grader: SandboxedGrading
+    release_nb: nbformat.NotebookNode
+    secret: str
+    """The course secret: it seeds each student's fixtures."""
+    staging: Path
+    """``.ingested/``: the host-owned copies nbgrader autogrades (nbgrader's ``submitted_directory``)."""
+    jobs_dir: Path
+    """``.grading_jobs/ddpg/``: each job's result and the reference's records, read by the trusted grader."""
+    graded_at: str
+    run_id: str
+    """Tells this run's reports from an earlier run's."""
+
+
+@dataclass
+class JobsOutcome:
+    """How the jobs ended, for the steps after them (the grades are decided later, once, by nbgrader's run)."""
+
+    infra: dict[str, str] = field(default_factory=dict)
+    """``{student: why}`` of each job that failed on the grader's side (that student keeps their grade)."""
+    silent: list[str] = field(default_factory=list)
+    """The students whose sandboxes sent nothing back at all."""
+
+
 def grade_class(args: argparse.Namespace, course: Path) -> int:
-    """Steps 1-7 of the module's docstring, with the course's lock held."""
+    """Steps 1-7 of the module's docstring, in order, with the course's lock held. Returns the exit status."""
     from autograder.runners import make_runner
 
+    # 1. house-keeping
     for path in remove_leftovers():
         print(f"removed what a killed run left: {path}")
     check_free_space(course, int(args.min_free_mb * 1024**2))
@@ -292,99 +312,162 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
               f"{submitted_root(course)}/<student>/{ASSIGNMENT}/{NOTEBOOK_FILE} (or run `nbgrader collect "
               f"{ASSIGNMENT}` when you use nbgrader's exchange), then run this again.")
         return 0
+    # 2. the release
     status, _ = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course,
                              show="on failure" if args.quiet else "all")
     if status != 0:
         print("generate_assignment failed: see its log above. Nothing was graded.", file=sys.stderr)
         return 1
-    grader = load_grader(course)
-    if args.no_sandbox:
-        grader.sandbox = False
-    release = release_dir(course)
-    release_nb = nbformat.read(release_notebook(course), as_version=4)
-    if not (course / SECRET_NAME).exists():
-        print(f"creating the course secret {course / SECRET_NAME}: it seeds each student's grading fixtures. Keep "
-              "it with the gradebook; a new one changes every student's fixtures (not whether their work is "
-              "correct).")
-    secret = course_secret(course)
-
+    run = start_run(course, no_sandbox=args.no_sandbox)
     # 3. ingest
-    staging = course / ingest.INGESTED_DIR
-    jobs_dir = course / JOBS_DIR / ASSIGNMENT
-    for folder in (staging, jobs_dir.parent):
-        shutil.rmtree(folder, ignore_errors=True)
-    staging.mkdir(mode=0o700)
-    jobs_dir.mkdir(parents=True, mode=0o700)
-    notes: dict[str, list[str]] = {}
-    ingested: dict[str, ingest.Ingested] = {}
-    for student in students:
-        got = ingest.ingest(submitted_root(course), student, ASSIGNMENT, NOTEBOOK, release_nb)
-        notes[student] = list(got.notes)
-        if got.gradable:
-            ingested[student] = got
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    run_id = f"{now} {os.getpid()} {time.monotonic_ns()}"
+    notes, ingested = ingest_all(run, students)
     start = time.perf_counter()
     with make_runner(args.jobs, args.scheduler) as runner:
         # 4. preflight
         print(f"preflight: grading the master's solution on {runner.where()}", flush=True)
-        problem = preflight(grader, runner, course, release_nb, secret)
+        problem = preflight(run.grader, runner, course, run.release_nb, run.secret)
         if problem:
             print(f"Refusing to grade: the reference solution, graded exactly as a submission, did not pass: "
                   f"{problem}\nFix the grading set-up (the sandbox, the environment, the workers, the limits in "
                   f"nbgrader_config.py); nothing was graded and the gradebook is unchanged.", file=sys.stderr)
             return 2
         # 5. jobs
-        def maker(student: str) -> Any:
-            def make() -> dict[str, Any]:
-                fixtures = make_fixtures(grader.reference, fixture_seed(secret, ASSIGNMENT, student))
-                return grader.make_spec(ingested[student].notebook, student, release, NOTEBOOK_FILE, fixtures)
-            return make
-
-        total, done, infra, silent = len(ingested), 0, {}, []
-        print(f"grading {total} submissions, {runner.where()}", flush=True)
-        for student, spec, result in runner.run([(s, maker(s)) for s in ingested]):
-            done += 1
-            if "infra" not in result:
-                try:
-                    reference = reference_probe(grader.reference, spec["fixtures"])
-                    (jobs_dir / f"{student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
-                    result.update(ingest_notes=ingested[student].notes, graded_at=now, run_id=run_id,
-                                  answers=ingested[student].answers)
-                    (jobs_dir / f"{student}.result.json").write_text(json.dumps(result))
-                except OSError:
-                    raise  # a disk or permission error stops the run (main() says what to fix)
-                except Exception as err:  # noqa: BLE001 - the host's failure costs this student's regrade only
-                    result = {"infra": shown(f"the reference probe failed: {type(err).__name__}: {err}", 300)}
-            if "infra" in result:
-                infra[student] = result["infra"]
-            elif not any(result[k]["records"] for k in ("notebook", "verdict")):
-                silent.append(student)  # no sandbox of this job sent anything back
-            runs = [result.get(k, {}) for k in ("notebook", "verdict")]
-            seconds = max((r.get("seconds", 0.0) for r in runs), default=0.0)
-            ended = [r.get("reason") for r in runs if r.get("reason")] + ([result["infra"]] if "infra" in result
-                                                                           else [])
-            print(f"[{done:>{len(str(total))}}/{total}] {table_cell(student, 40):<30} {seconds:6.1f} s"
-                  + (f"  ({shown('; '.join(ended), 200)})" if ended else ""), flush=True)
+        outcome = run_jobs(run, runner, ingested)
     # 6. apply: only the students whose jobs ran; the others keep their previous grade
-    applied = {s: ingested[s] for s in ingested if s not in infra}
-    for student, got in applied.items():
-        ingest.write(got, staging, ASSIGNMENT, NOTEBOOK)
-    apply_status, log = 0, ""
-    if applied:
-        options = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.submitted_directory={ingest.INGESTED_DIR}",
-                   f"--SandboxedGrading.jobs_dir={jobs_dir}"] + (["--SandboxedGrading.sandbox=False"]
-                                                                 if args.no_sandbox else [])
-        apply_status, log = run_nbgrader(options, course, show="on failure" if args.quiet else "all",
-                                         timeout_s=APPLY_SECONDS[0] + APPLY_SECONDS[1] * len(applied))
+    applied = {s: ingested[s] for s in ingested if s not in outcome.infra}
+    apply_status, log = apply_grades(run, applied, no_sandbox=args.no_sandbox, quiet=args.quiet)
     print(f"graded {len(applied)} submissions in {time.perf_counter() - start:.0f} s")
     # 7. hand grades, table
     reports = read_reports(course)
-    graded = {s for s in applied if reports.get(s, {}).get("run_id") == run_id
+    graded = {s for s in applied if reports.get(s, {}).get("run_id") == run.run_id
               and autograded_notebook(course, s).is_file()}
     changed = settle_hand_grades(course, {s: applied[s].answers for s in graded})
     scores = read_scores(course)
     failed_apply = {s: nbgrader_error(log, s) for s in applied if s not in graded}
+    note_outcomes(notes, students, graded, reports, changed, {**outcome.infra, **failed_apply}, scores)
+    print()
+    if args.no_sandbox:
+        print("NOT SANDBOXED: submissions ran with your rights (--no-sandbox).")
+    cells = graded_cells(course)
+    print(format_table(scores, {k: v[0] for k, v in cells.items()}, students,
+                       {s: "; ".join(n) for s, n in notes.items()}, manual={k for k, v in cells.items() if v[1]},
+                       late=read_late_penalties(course)))
+    problems = run_problems(outcome, failed_apply, len(ingested), apply_status)
+    for problem in problems:
+        print(f"\n{problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def start_run(course: Path, no_sandbox: bool) -> GradingRun:
+    """The trusted grader, the release, the course secret and fresh, private work folders for this run."""
+    grader = load_grader(course)
+    if no_sandbox:
+        grader.sandbox = False
+    release_nb = nbformat.read(release_notebook(course), as_version=4)
+    if not (course / SECRET_NAME).exists():
+        print(f"creating the course secret {course / SECRET_NAME}: it seeds each student's grading fixtures. Keep "
+              "it with the gradebook; a new one changes every student's fixtures (not whether their work is "
+              "correct).")
+    secret = course_secret(course)
+    staging = course / ingest.INGESTED_DIR
+    jobs_dir = course / JOBS_DIR / ASSIGNMENT
+    for folder in (staging, jobs_dir.parent):
+        shutil.rmtree(folder, ignore_errors=True)
+    staging.mkdir(mode=0o700)
+    jobs_dir.mkdir(parents=True, mode=0o700)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return GradingRun(course=course, grader=grader, release_nb=release_nb, secret=secret, staging=staging,
+                      jobs_dir=jobs_dir, graded_at=now, run_id=f"{now} {os.getpid()} {time.monotonic_ns()}")
+
+
+def ingest_all(run: GradingRun, students: list[str]) -> tuple[dict[str, list[str]], dict[str, ingest.Ingested]]:
+    """Step 3: every submission as plain, bounded data. Returns each student's notes (what was refused or
+    repaired) and the gradable ones."""
+    notes: dict[str, list[str]] = {}
+    ingested: dict[str, ingest.Ingested] = {}
+    for student in students:
+        got = ingest.ingest(submitted_root(run.course), student, ASSIGNMENT, NOTEBOOK, run.release_nb)
+        notes[student] = list(got.notes)
+        if got.gradable:
+            ingested[student] = got
+    return notes, ingested
+
+
+def run_jobs(run: GradingRun, runner: Any, ingested: dict[str, ingest.Ingested]) -> JobsOutcome:
+    """Step 5: each submission's job on the runner; each result, with the reference's records on the same
+    fixtures, goes to ``run.jobs_dir`` for the trusted grader. One progress line per job as it ends."""
+    release = release_dir(run.course)
+
+    def maker(student: str) -> Any:
+        def make() -> dict[str, Any]:
+            fixtures = make_fixtures(run.grader.reference, fixture_seed(run.secret, ASSIGNMENT, student))
+            return run.grader.make_spec(ingested[student].notebook, student, release, NOTEBOOK_FILE, fixtures)
+        return make
+
+    outcome = JobsOutcome()
+    total, done = len(ingested), 0
+    print(f"grading {total} submissions, {runner.where()}", flush=True)
+    for student, spec, result in runner.run([(s, maker(s)) for s in ingested]):
+        done += 1
+        if "infra" not in result:
+            result = record_job(run, ingested[student], spec, result)
+        if "infra" in result:
+            outcome.infra[student] = result["infra"]
+        elif not any(result[k]["records"] for k in ("notebook", "verdict")):
+            outcome.silent.append(student)  # no sandbox of this job sent anything back
+        print(progress_line(done, total, student, result), flush=True)
+    return outcome
+
+
+def record_job(run: GradingRun, got: ingest.Ingested, spec: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Write one job's result and the reference's records on its fixtures to ``run.jobs_dir``; return the result
+    (with ``"infra"`` set when the reference probe failed: the host's failure costs this student's regrade only).
+
+    Raises:
+        OSError: the jobs folder could not be written (a full disk): the run stops, ``main`` says what to fix.
+    """
+    try:
+        reference = reference_probe(run.grader.reference, spec["fixtures"])
+        (run.jobs_dir / f"{got.student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
+        result.update(ingest_notes=got.notes, graded_at=run.graded_at, run_id=run.run_id, answers=got.answers)
+        (run.jobs_dir / f"{got.student}.result.json").write_text(json.dumps(result))
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        return {"infra": shown(f"the reference probe failed: {type(err).__name__}: {err}", 300)}
+    return result
+
+
+def progress_line(done: int, total: int, student: str, result: dict[str, Any]) -> str:
+    """``[ 3/40] alice    12.3 s  (why a run ended early)``: how one job ran (its grade is decided later, once)."""
+    runs = [result.get(k, {}) for k in ("notebook", "verdict")]
+    seconds = max((r.get("seconds", 0.0) for r in runs), default=0.0)
+    ended = [r.get("reason") for r in runs if r.get("reason")] + ([result["infra"]] if "infra" in result else [])
+    return (f"[{done:>{len(str(total))}}/{total}] {table_cell(student, 40):<30} {seconds:6.1f} s"
+            + (f"  ({shown('; '.join(ended), 200)})" if ended else ""))
+
+
+def apply_grades(run: GradingRun, applied: dict[str, ingest.Ingested], no_sandbox: bool,
+                 quiet: bool) -> tuple[int, str]:
+    """Step 6: ``nbgrader autograde`` on the ingested copies of ``applied``; the trusted grader decides each part
+    from the jobs' results and nbgrader records the scores. Returns nbgrader's exit status and log."""
+    for got in applied.values():
+        ingest.write(got, run.staging, ASSIGNMENT, NOTEBOOK)
+    if not applied:
+        return 0, ""
+    options = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.submitted_directory={ingest.INGESTED_DIR}",
+               f"--SandboxedGrading.jobs_dir={run.jobs_dir}"] + (["--SandboxedGrading.sandbox=False"]
+                                                                 if no_sandbox else [])
+    return run_nbgrader(options, run.course, show="on failure" if quiet else "all",
+                        timeout_s=APPLY_SECONDS[0] + APPLY_SECONDS[1] * len(applied))
+
+
+def note_outcomes(notes: dict[str, list[str]], students: list[str], graded: set[str], reports: dict[str, dict],
+                  changed: dict[str, list[str]], failures: dict[str, str],
+                  scores: dict[str, dict[str, float | None]]) -> None:
+    """Step 7's notes, in place: a student graded in this run gets their report's notes (and any hand-graded
+    answer that changed); any other keeps the ingest's notes, plus the grader's failure and a mark on a score
+    kept from an earlier run."""
     for student in students:
         row = notes[student]
         if student in graded:
@@ -394,30 +477,25 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
             if changed.get(student):
                 row.append(f"answer changed since hand-graded, grade it again: {', '.join(changed[student])}")
             continue
-        why = infra.get(student) or failed_apply.get(student)
+        why = failures.get(student)
         if why:
             row.append(f"grader failure: {why}")
         if student in scores:
             row.append(f"NOT REGRADED in this run: the score shown is from {graded_at(reports.get(student))}")
-    print()
-    if args.no_sandbox:
-        print("NOT SANDBOXED: submissions ran with your rights (--no-sandbox).")
-    cells = graded_cells(course)
-    print(format_table(scores, {k: v[0] for k, v in cells.items()}, students,
-                       {s: "; ".join(n) for s, n in notes.items()}, manual={k for k, v in cells.items() if v[1]},
-                       late=read_late_penalties(course)))
+
+
+def run_problems(outcome: JobsOutcome, failed_apply: dict[str, str], ingested: int, apply_status: int) -> list[str]:
+    """What went wrong on the grader's side in this run (each one makes the exit status 1)."""
     problems = []
-    if infra or failed_apply:
-        problems.append(f"the grader failed for {len(infra) + len(failed_apply)} submission(s): "
-                        f"{', '.join(table_cell(s, 40) for s in [*infra, *failed_apply])} (their previous grade, if "
-                        "any, is kept and marked; fix the cause and run this again)")
-    if ingested and len(silent) == len(ingested):
+    if outcome.infra or failed_apply:
+        problems.append(f"the grader failed for {len(outcome.infra) + len(failed_apply)} submission(s): "
+                        f"{', '.join(table_cell(s, 40) for s in [*outcome.infra, *failed_apply])} (their previous "
+                        "grade, if any, is kept and marked; fix the cause and run this again)")
+    if ingested and len(outcome.silent) == ingested:
         problems.append("no sandbox sent anything back for any submission: the grading set-up is broken")
     if apply_status != 0 and not failed_apply:
         problems.append(f"nbgrader autograde exited with status {apply_status} (see its log above)")
-    for problem in problems:
-        print(f"\n{problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return problems
 
 
 def nbgrader_error(log: str, student: str) -> str:

@@ -250,27 +250,61 @@ class SandboxedGrading(NbGraderPreprocessor):
 
     # ------------------------------------------------------------------------------------------ preprocess
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
-        info = resources.get("nbgrader", {})
-        student, assignment = info.get("student", "student"), info.get("assignment", "assignment")
+        """Grade one ingested submission from its job's result (nbgrader calls this once per notebook).
+
+        The steps of the module's docstring, in order: read what the job sent back and the reference's records;
+        decide each part, once; put the run's outputs and the verdicts into the notebook; write the report.
+        nbgrader's ``SaveAutoGrades`` then records the scores from the test cells' outputs.
+        """
+        student, assignment = self._names(resources)
+        result, reference_records = self._read_job(student)
+        judged = self.judge(result, reference_records)
+        self._merge_outputs(nb, judged.notebook_run.records, judged.notebook_reason)
+        self._write_verdicts(nb, judged.verdicts)
+        report = self._report(student, assignment, result, judged)
         notebook_dir = Path(resources.get("metadata", {}).get("path") or ".").resolve()
+        (notebook_dir / REPORT_NAME).write_text(json.dumps(report, indent=1))
+        self.log.info("Trusted grading of %s: %s", student,
+                      ", ".join(f"{v.part.grade_id}={v.score:g}" for v in judged.verdicts))
+        return nb, resources
+
+    # ----------------------------------------------------------------------------------- preprocess's steps
+    @staticmethod
+    def _names(resources: dict[str, Any]) -> tuple[str, str]:
+        """The student and the assignment nbgrader is grading."""
+        info = resources.get("nbgrader", {})
+        return info.get("student", "student"), info.get("assignment", "assignment")
+
+    def _read_job(self, student: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The job's result for ``student`` and the reference's records, from ``jobs_dir`` (written by
+        ``python -m autograder.grade``, the only way to autograde this course)."""
         if not self.jobs_dir:
             raise RuntimeError("Autograde this course with `python -m autograder.grade` (`make grade`): it ingests "
                                "each submission and runs it in a sandbox before nbgrader records the grade.")
         jobs_dir = Path(self.jobs_dir)
         result = json.loads((jobs_dir / f"{student}.result.json").read_text())
         reference_records = json.loads((jobs_dir / f"{student}{REFERENCE_SUFFIX}").read_text())
-        judged = self.judge(result, reference_records)
-        self._merge_outputs(nb, judged.notebook_run.records, judged.notebook_reason)
-        by_id = {v.part.grade_id: v for v in judged.verdicts}
+        return result, reference_records
+
+    @staticmethod
+    def _write_verdicts(nb: NotebookNode, verdicts: list[Verdict]) -> None:
+        """Replace each graded test cell's outputs by its part's verdict (a graded cell that is no part: 0)."""
+        by_id = {v.part.grade_id: v for v in verdicts}
         for cell in nb.cells:
+            if not is_graded_test(cell):
+                continue
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if is_graded_test(cell) and grade_id in by_id:
+            if grade_id in by_id:
                 cell.outputs = verdict_outputs(by_id[grade_id])
-            elif is_graded_test(cell):  # a graded cell the table does not know: 0, and said so
+            else:  # a graded cell the table does not know: 0, and said so
                 cell.outputs = [nbformat.v4.new_output("error", ename="GradingFailed",
                                                        evalue=f"{grade_id} is not a part of autograder/parts.py",
                                                        traceback=[])]
-        report = {
+
+    def _report(self, student: str, assignment: str, result: dict[str, Any], judged: Judgement) -> dict[str, Any]:
+        """``grading_report.json``: the decided parts, the notes, how each run ended, the hand-graded answers'
+        hashes (what ``make grade``, the feedback and the export read back; nothing decides anything again)."""
+        return {
             "student": student, "assignment": assignment, "sandboxed": bool(self.sandbox),
             "notes": list(result.get("ingest_notes", [])) + judged.notes,
             "graded_at": result.get("graded_at"), "run_id": result.get("run_id"),
@@ -280,10 +314,6 @@ class SandboxedGrading(NbGraderPreprocessor):
             "verdict_run": run_summary(judged.verdict_run, judged.verdict_reason),
             "answers": result.get("answers", {}),
         }
-        (notebook_dir / REPORT_NAME).write_text(json.dumps(report, indent=1))
-        self.log.info("Trusted grading of %s: %s", student,
-                      ", ".join(f"{v.part.grade_id}={v.score:g}" for v in judged.verdicts))
-        return nb, resources
 
     # ------------------------------------------------------------------------------------------- helpers
     def _merge_outputs(self, nb: NotebookNode, records: list[dict[str, Any]], reason: str | None) -> None:

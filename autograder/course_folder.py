@@ -10,7 +10,7 @@ folder, so every path here is a function of the course folder it is given:
 ``source/ddpg/ddpg_pendulum.ipynb``   the master notebook (:func:`source_notebook`)
 ``RUBRIC.md``                         the rubric of the answers graded by hand (written from the master)
 ``release/ddpg/``                     what ``nbgrader generate_assignment`` releases (:func:`release_dir`)
-``submitted/<student>/ddpg/``         what students handed in (:func:`submitted_dir`, :func:`submissions`)
+``submitted/<student>/ddpg/``         what students handed in (:func:`submitted_root`, :func:`submissions`)
 ``autograded/<student>/ddpg/``        what ``nbgrader autograde`` wrote (:func:`autograded_notebook`)
 ``feedback/<student>/ddpg/``          the feedback pages (:func:`feedback_page`)
 ``gradebook.db``                      nbgrader's gradebook (:func:`gradebook_url`, :func:`read_scores`)
@@ -37,9 +37,11 @@ ASSIGNMENT = "ddpg"
 NOTEBOOK = "ddpg_pendulum"
 """nbgrader's name of the assignment's one notebook (the file is ``ddpg_pendulum.ipynb``)."""
 NOTEBOOK_FILE = f"{NOTEBOOK}.ipynb"
+"""The notebook's file name, in every folder of the course that holds it."""
 CONFIG_NAME = "nbgrader_config.py"
 """The file that makes a folder an nbgrader course folder."""
 GRADEBOOK_NAME = "gradebook.db"
+"""nbgrader's gradebook, in the course folder."""
 
 
 def source_dir(course: Path = COURSE_DIR) -> Path:
@@ -65,11 +67,6 @@ def release_notebook(course: Path = COURSE_DIR) -> Path:
 def submitted_root(course: Path = COURSE_DIR) -> Path:
     """``course/submitted/``: one folder per student (``nbgrader collect``, or copied there by hand)."""
     return course / "submitted"
-
-
-def submitted_dir(course: Path, student: str) -> Path:
-    """``course/submitted/<student>/ddpg/``: what ``student`` handed in."""
-    return submitted_root(course) / student / ASSIGNMENT
 
 
 def autograded_dir(course: Path, student: str) -> Path:

@@ -10,17 +10,22 @@ One run, with the course's lock held (a second run on the same course refuses an
 
 1. **house-keeping**: what a killed run left (its job files, its sandboxes' scratch folders and memory cgroups)
    is removed; the disk must have room;
-2. ``nbgrader generate_assignment ddpg --force``: the release, against which every submission is checked;
-3. **ingest** (:mod:`autograder.ingest`): every ``submitted/<student>/ddpg/`` becomes plain, bounded data in
-   ``.ingested/``, with a note for anything refused or repaired;
-4. **preflight**: the master's solution is graded first, exactly as a submission (same sandbox, same runner,
-   local or dask). If it does not score full marks, nothing is graded and the sandbox's own error is shown;
-5. **jobs**: each submission's two sandboxed runs (:mod:`autograder.jobs`), N at a time or on the cluster; the
-   reference's values for the same fixtures are computed here meanwhile. The gradebook is not touched;
-6. **apply**: ``nbgrader autograde`` reads the ingested copies and the jobs' results; the trusted preprocessor
-   (``autograder/trusted.py``) decides each part and nbgrader writes the gradebook, one student after the other.
-   A student whose job failed on the grader's side is left out of this step: their previous grade stays, marked;
-7. hand-graded answers that did not change since they were graded are not flagged again; a table of the scores.
+2. ``nbgrader generate_assignment ddpg --force``: the release, against which every submission is checked; then
+   :func:`start_run`: the trusted grader, the course secret, this run's work folders;
+3. **ingest** (:func:`ingest_all`, :mod:`autograder.ingest`): every ``submitted/<student>/ddpg/`` becomes plain,
+   bounded data in ``.ingested/``, with a note for anything refused or repaired;
+4. **preflight** (:func:`preflight`): the master's solution is graded first, exactly as a submission (same
+   sandbox, same runner, local or dask). If it does not score full marks, nothing is graded and the sandbox's own
+   error is shown;
+5. **jobs** (:func:`run_jobs`): each submission's two sandboxed runs (:mod:`autograder.jobs`), N at a time or on
+   the cluster; the reference's values for the same fixtures are computed here meanwhile (:func:`record_job`).
+   Nothing is decided and the gradebook is not touched;
+6. **apply** (:func:`apply_grades`): ``nbgrader autograde`` reads the ingested copies and the jobs' results; the
+   trusted preprocessor (``autograder/trusted.py``) decides each part, once, and nbgrader writes the gradebook,
+   one student after the other. A student whose job failed on the grader's side is left out of this step: their
+   previous grade stays, marked;
+7. hand-graded answers that did not change since they were graded are not flagged again
+   (:func:`settle_hand_grades`); a table of the scores as the gradebook holds them (:func:`format_table`).
 
 Until step 6 the gradebook, the formgrader, the export and the feedback show every student's previous grade.
 """

@@ -39,20 +39,20 @@ bench: install
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache
 
-# The student release: nbgrader generate_assignment into autograder/release/ddpg/, plus a wheel of workshop_lib
-# and a requirements.txt beside the notebook, and the whole folder zipped as autograder/release/ddpg.zip
-# (see "For students" in README.md).
+# The student release: nbgrader generate_assignment into autograder/course/release/ddpg/, plus a wheel of
+# workshop_lib and a requirements.txt beside the notebook, and the whole folder zipped as
+# autograder/course/release/ddpg.zip (see "For students" in README.md).
 release: install
 	$(BIN)/python -m autograder.make_release
 
-# Autograde every submission in autograder/submitted/<student>/ddpg/, each in its own bubblewrap sandboxes, JOBS at
-# a time (default: the machine's cores); fill autograder/gradebook.db and print the scores per student and per part
-# (see "Instructor workflow" in README.md).
+# Autograde every submission in autograder/course/submitted/<student>/ddpg/, each in its own bubblewrap sandboxes,
+# JOBS at a time (default: the machine's cores); fill autograder/course/gradebook.db and print the scores per student
+# and per part (see "Instructor workflow" in README.md).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 grade: install
 	$(BIN)/python -m autograder.grade --jobs $(JOBS)
 
-# One feedback page per autograded student in autograder/feedback/<student>/ddpg/ (fit to hand out before the
+# One feedback page per autograded student in autograder/course/feedback/<student>/ddpg/ (fit to hand out before the
 # deadline: scores, the mistakes named, sanitized outputs, no grader code), and a CSV with one column per part.
 feedback: install
 	$(BIN)/python -m autograder.feedback
@@ -61,6 +61,6 @@ export: install
 	$(BIN)/python -m autograder.export
 
 # Regenerate notebooks/ (nbgrader generate_assignment) and the executed solutions/ notebook from the master
-# autograder/source/ddpg/ddpg_pendulum.ipynb.
+# autograder/course/source/ddpg/ddpg_pendulum.ipynb.
 notebooks: install
 	$(BIN)/python -m autograder.build_notebooks

@@ -1,4 +1,4 @@
-"""Regenerate the student and solution notebooks from the single master in ``source/ddpg/``.
+"""Regenerate the student and solution notebooks from the single master in ``autograder/course/source/ddpg/``.
 
     python -m autograder.build_notebooks            # all (executes the solution: about a minute)
     python -m autograder.build_notebooks --student  # only notebooks/ and solutions/ddpg_agent.py (seconds)
@@ -6,12 +6,12 @@
 
 * ``notebooks/``: exactly what ``nbgrader generate_assignment`` releases (the notebook without solutions and
   hidden tests, plus the files beside it: ``resources/``). nbgrader runs on a temporary copy
-  of the course directory, so ``autograder/gradebook.db`` and ``autograder/release/`` are left alone.
+  of the course folder, so ``autograder/course/gradebook.db`` and ``autograder/course/release/`` are left alone.
 * ``solutions/ddpg_pendulum_solution.ipynb``: the master with the solution markers removed, executed top to
   bottom (outside grading, so with the full training run), with its outputs.
 * ``solutions/ddpg_agent.py``: the reference agent, the master's class cells as one module (the one reference:
   the grader, the training job and the tests use it).
-* ``autograder/RUBRIC.md``: the manually graded questions with their points and rubrics, for the graders.
+* ``autograder/course/RUBRIC.md``: the manually graded questions with their points and rubrics, for the graders.
 
 The checks and the grading harness the notebook's test cells call live in ``workshop_lib.checks`` (installed,
 so a submission cannot carry its own copy).
@@ -24,18 +24,18 @@ import filecmp
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-ASSIGNMENT = "ddpg"
-NOTEBOOK = "ddpg_pendulum"
-SOURCE_DIR = HERE / "source" / ASSIGNMENT
+from autograder.course_folder import ASSIGNMENT, COURSE_DIR, NOTEBOOK, REPO, release_dir, source_dir, source_notebook
+from autograder.nbgrader_cli import nbgrader
+
+SOURCE_DIR = source_dir(COURSE_DIR)
+MASTER = source_notebook(COURSE_DIR)
+"""The master notebook: solutions, hidden tests and rubrics (every other notebook is made from it)."""
 STUDENT_DIR = REPO / "notebooks"
 SOLUTION_DIR = REPO / "solutions"
 SOLUTION_NOTEBOOK = SOLUTION_DIR / f"{NOTEBOOK}_solution.ipynb"
@@ -43,33 +43,13 @@ IGNORED_DIRS = ("__pycache__", ".ipynb_checkpoints", "tmp_ddpg_learning")  # nev
 IGNORED = shutil.ignore_patterns(*IGNORED_DIRS, "*.pyc")
 
 
-def nbgrader_env() -> dict[str, str]:
-    """The environment for nbgrader: this interpreter's bin directory first on PATH.
-
-    nbgrader runs the ``alembic`` executable when it creates a gradebook; it is in the virtualenv's bin.
-    """
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
-
-
-def nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS`` (this interpreter's) in ``cwd``; raise with its output if it fails."""
-    cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"`nbgrader {' '.join(args)}` failed in {cwd} (exit {proc.returncode}):\n"
-                           f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
 def copy_course(dest: Path) -> Path:
     """Copy the course (nbgrader's and the formgrader server's config, and the source; no gradebook or student
     folders) to ``dest``; return ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     for config in ("nbgrader_config.py", "jupyter_server_config.py"):
-        shutil.copy2(HERE / config, dest / config)
-    shutil.copytree(HERE / "source", dest / "source", ignore=IGNORED, dirs_exist_ok=True)
+        shutil.copy2(COURSE_DIR / config, dest / config)
+    shutil.copytree(COURSE_DIR / "source", dest / "source", ignore=IGNORED, dirs_exist_ok=True)
     return dest
 
 
@@ -77,7 +57,7 @@ def generate_release(workdir: Path) -> Path:
     """``nbgrader generate_assignment`` on a copy of the course in ``workdir``; return the release folder."""
     course = copy_course(workdir / "course")
     nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course)
-    return course / "release" / ASSIGNMENT
+    return release_dir(course)
 
 
 def release_differences(release: Path, student_dir: Path = STUDENT_DIR) -> list[str]:
@@ -112,7 +92,7 @@ _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n.*?^[ \t]*### END HI
 _MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
 
 
-def solution_notebook(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> nbformat.NotebookNode:
+def solution_notebook(source: Path = MASTER) -> nbformat.NotebookNode:
     """The master without solution markers, hidden tests and nbgrader metadata (not executed)."""
     nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
@@ -147,7 +127,7 @@ def question_of(cells: list, index: int) -> str:
     return above[0].source.strip() if above else ""
 
 
-def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
+def rubric_markdown(source: Path = MASTER) -> str:
     """``RUBRIC.md`` for the graders of the manually graded answers: each question, its points and its rubric,
     read from the master (the rubric sits in the answer cell's solution region, which the release leaves out)."""
     nb = nbformat.read(source, as_version=4)
@@ -178,13 +158,13 @@ def rubric_markdown(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
     return "\n".join(lines) + "\n"
 
 
-RUBRIC = HERE / "RUBRIC.md"
+RUBRIC = COURSE_DIR / "RUBRIC.md"
 
 
 REFERENCE_MODULE = SOLUTION_DIR / "ddpg_agent.py"
 _REFERENCE_HEAD = '''"""The reference DDPG agent: the master notebook's class with both exercises solved, as one module.
 
-GENERATED from autograder/source/ddpg/ddpg_pendulum.ipynb by `make notebooks` (autograder/build_notebooks.py):
+GENERATED from autograder/course/source/ddpg/ddpg_pendulum.ipynb by `make notebooks` (autograder/build_notebooks.py):
 edit the master, never this file; a test fails while they differ. The grader compares every submission with
 this class (autograder/verdict.py), `python -m workshop_lib.train` trains it, and the tests import it.
 
@@ -204,7 +184,7 @@ __all__ = ["DDPGAgent"]
 '''
 
 
-def reference_module_source(source: Path = SOURCE_DIR / f"{NOTEBOOK}.ipynb") -> str:
+def reference_module_source(source: Path = MASTER) -> str:
     """The reference agent module: the master's class cell, then every ``%%add_to DDPGAgent`` cell's functions
     as its methods, in the notebook's order, solution markers removed."""
     nb = nbformat.read(source, as_version=4)

@@ -1,6 +1,7 @@
 """A dask.distributed cluster on this machine, for the tests and the benchmark (the README gives the commands for
 a real one): one ``dask scheduler`` and ``workers`` ``dask worker`` processes on 127.0.0.1, started from the
-repository's root with it on PYTHONPATH, as the README says."""
+repository's root. The workers import the jobs' code (``autograder.jobs``, ``workshop_lib``) from the installed
+packages (``pip install -e .``), as every machine of a real cluster does."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ def local_cluster(folder: Path, workers: int = 2, timeout_s: float = 120.0) -> I
     """
     scheduler_file = Path(folder) / "scheduler.json"
     dask = str(Path(sys.executable).parent / "dask")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    quiet = {"cwd": REPO, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    quiet = {"cwd": REPO, "env": dict(os.environ), "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                "--scheduler-file", str(scheduler_file)], **quiet)]
     try:

@@ -1,6 +1,6 @@
 """Export the gradebook as a CSV with one column per graded part, for an LMS gradebook (``make export``).
 
-    python -m autograder.export                      # autograder/grades_by_part.csv
+    python -m autograder.export                      # autograder/course/grades_by_part.csv
     python -m autograder.export --course DIR --out grades.csv
 
 ``nbgrader export`` writes totals only. This writes one row per student of the roster (students without a
@@ -24,11 +24,19 @@ import csv
 import sys
 from pathlib import Path
 
-from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK
+from autograder.course_folder import (
+    ASSIGNMENT,
+    COURSE_DIR,
+    NOTEBOOK,
+    cell_scores,
+    grade_cell_ids,
+    gradebook_path,
+    gradebook_url,
+    release_notebook,
+    source_notebook,
+)
 from autograder.late import days_late, late_penalty, percent_per_day
 from autograder.parts import BY_ID, PARTS
-
-HERE = Path(__file__).resolve().parent
 
 
 def question_order(course: Path) -> list[str]:
@@ -36,12 +44,9 @@ def question_order(course: Path) -> list[str]:
     neither is there), which the gradebook does not keep."""
     import nbformat
 
-    for folder in ("source", "release"):
-        path = course / folder / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    for path in (source_notebook(course), release_notebook(course)):
         if path.is_file():
-            cells = nbformat.read(path, as_version=4).cells
-            return [c.metadata["nbgrader"]["grade_id"] for c in cells
-                    if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("grade_id")]
+            return grade_cell_ids(nbformat.read(path, as_version=4).cells)
     return []
 
 
@@ -50,7 +55,7 @@ def rows(course: Path) -> tuple[list[str], list[dict[str, str]]]:
     from nbgrader.api import Gradebook, MissingEntry
 
     percent = percent_per_day(course)
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         notebook = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
         cells = {c.name: c for c in notebook.grade_cells}
         auto = [p.grade_id for p in PARTS if p.grade_id in cells]
@@ -71,12 +76,10 @@ def rows(course: Path) -> tuple[list[str], list[dict[str, str]]]:
             except MissingEntry:
                 out.append(row)
                 continue
-            grades = {g.name: g for g in nb.grades}
+            scores = cell_scores(nb)
             auto_total = manual_total = 0.0
             for name in auto + manual:
-                grade = grades.get(name)
-                graded = grade is not None and (grade.manual_score is not None or grade.auto_score is not None)
-                score = grade.score if graded else None
+                score = scores.get(name)
                 row[name] = "" if score is None else f"{score:g}"
                 if name in BY_ID:
                     auto_total += score or 0.0
@@ -96,11 +99,11 @@ def rows(course: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Export grades with one column per part.")
-    parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course directory")
+    parser.add_argument("--course", type=Path, default=COURSE_DIR, help="the nbgrader course folder")
     parser.add_argument("--out", type=Path, default=None, help="the CSV to write (default: COURSE/grades_by_part.csv)")
     args = parser.parse_args(argv)
     course = args.course.resolve()
-    if not (course / "gradebook.db").is_file():
+    if not gradebook_path(course).is_file():
         print(f"No gradebook in {course}: run `make grade` first.", file=sys.stderr)
         return 2
     header, table = rows(course)

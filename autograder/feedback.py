@@ -1,6 +1,6 @@
 """Feedback pages that can go out before the deadline (``make feedback``).
 
-    python -m autograder.feedback                  # every autograded student of autograder/
+    python -m autograder.feedback                  # every autograded student of autograder/course/
     python -m autograder.feedback --course DIR --student alice
 
 One HTML page per student, written where ``nbgrader generate_feedback`` writes its pages
@@ -32,13 +32,22 @@ from typing import Any
 import nbformat
 
 from autograder import export
-from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK, question_of
+from autograder.build_notebooks import question_of
+from autograder.course_folder import (
+    ASSIGNMENT,
+    COURSE_DIR,
+    NOTEBOOK,
+    autograded_dir,
+    autograded_notebook,
+    cell_scores,
+    feedback_page,
+    gradebook_url,
+)
 from autograder.late import percent_per_day
 from autograder.outputs import markdown_to_html, sanitize_output
-from autograder.parts import BY_ID, PARTS
+from autograder.parts import BY_ID, PARTS, TOTAL
 from autograder.trusted import REPORT_NAME, is_graded_test
 
-HERE = Path(__file__).resolve().parent
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 VIDEO_NOTE = ("Videos are left out of this page: while grading, training is shortened to 2 episodes, so a video of "
@@ -85,14 +94,15 @@ def _grades(course: Path, student: str) -> dict[str, dict[str, Any]]:
     nbgrader's own, such as "No response." for an answer left as released)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         try:
             nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
         except MissingEntry:
             return {}
         comments = {c.name: c.comment for c in nb.comments}
-        return {g.name: {"score": g.score if g.manual_score is not None or g.auto_score is not None else None,
-                         "max": float(g.max_score), "comment": comments.get(g.name)} for g in nb.grades}
+        scores = cell_scores(nb)
+        return {g.name: {"score": scores[g.name], "max": float(g.max_score), "comment": comments.get(g.name)}
+                for g in nb.grades}
 
 
 def _question_title(question: str, grade_id: str) -> str:
@@ -125,7 +135,7 @@ def _comment(grade: dict[str, Any] | None) -> str:
 
 def _sums(course: Path, row: dict[str, str], manual_ids: list[str]) -> str:
     """The autograded and manual sums, the late penalty and the total of one student's export row, as HTML."""
-    auto_max = sum(p.points for p in PARTS)
+    auto_max = TOTAL
     max_total = row.get("max_total") or f"{auto_max:g}"
     lines = [f"<b>Autograded: {html.escape(row.get('autograded', '0'))} / {auto_max:g}</b>"]
     if manual_ids:
@@ -147,9 +157,8 @@ def page(course: Path, student: str, row: dict[str, str] | None = None) -> str:
     read from the gradebook when not given)."""
     if row is None:
         row = next((r for r in export.rows(course)[1] if r["student_id"] == student), {})
-    folder = course / "autograded" / student / ASSIGNMENT
-    nb = nbformat.read(folder / f"{NOTEBOOK}.ipynb", as_version=4)
-    report_path = folder / REPORT_NAME
+    nb = nbformat.read(autograded_notebook(course, student), as_version=4)
+    report_path = autograded_dir(course, student) / REPORT_NAME
     report = json.loads(report_path.read_text()) if report_path.is_file() else {"parts": {}, "notes": []}
     grades = _grades(course, student)
     scores = {name: grade["score"] for name, grade in grades.items()}
@@ -212,7 +221,7 @@ def page(course: Path, student: str, row: dict[str, str] | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write one feedback page per autograded student.")
-    parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course directory")
+    parser.add_argument("--course", type=Path, default=COURSE_DIR, help="the nbgrader course folder")
     parser.add_argument("--student", action="append", help="only these students (repeatable)")
     args = parser.parse_args(argv)
     course = args.course.resolve()
@@ -223,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     table = {row["student_id"]: row for row in export.rows(course)[1]}  # one pass over the gradebook
     for student in students:
-        out = course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html"
+        out = feedback_page(course, student)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page(course, student, table.get(student, {})))
         print(f"wrote {out.relative_to(course)}")

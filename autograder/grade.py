@@ -1,6 +1,6 @@
 """Autograde every submission of the course in sandboxes and print the scores per student and per part.
 
-    python -m autograder.grade                    # the course in autograder/ (what `make grade` runs)
+    python -m autograder.grade                    # the course in autograder/course/ (what `make grade` runs)
     python -m autograder.grade --course /tmp/c    # another copy of the course directory
     python -m autograder.grade --no-sandbox       # without bubblewrap: only for code you trust
     python -m autograder.grade --jobs 4           # four submissions at once (default: the machine's cores)
@@ -10,17 +10,22 @@ One run, with the course's lock held (a second run on the same course refuses an
 
 1. **house-keeping**: what a killed run left (its job files, its sandboxes' scratch folders and memory cgroups)
    is removed; the disk must have room;
-2. ``nbgrader generate_assignment ddpg --force``: the release, against which every submission is checked;
-3. **ingest** (:mod:`autograder.ingest`): every ``submitted/<student>/ddpg/`` becomes plain, bounded data in
-   ``.ingested/``, with a note for anything refused or repaired;
-4. **preflight**: the master's solution is graded first, exactly as a submission (same sandbox, same runner,
-   local or dask). If it does not score full marks, nothing is graded and the sandbox's own error is shown;
-5. **jobs**: each submission's two sandboxed runs (:mod:`autograder.jobs`), N at a time or on the cluster; the
-   reference's values for the same fixtures are computed here meanwhile. The gradebook is not touched;
-6. **apply**: ``nbgrader autograde`` reads the ingested copies and the jobs' results; the trusted preprocessor
-   (``autograder/trusted.py``) decides each part and nbgrader writes the gradebook, one student after the other.
-   A student whose job failed on the grader's side is left out of this step: their previous grade stays, marked;
-7. hand-graded answers that did not change since they were graded are not flagged again; a table of the scores.
+2. ``nbgrader generate_assignment ddpg --force``: the release, against which every submission is checked; then
+   :func:`start_run`: the trusted grader, the course secret, this run's work folders;
+3. **ingest** (:func:`ingest_all`, :mod:`autograder.ingest`): every ``submitted/<student>/ddpg/`` becomes plain,
+   bounded data in ``.ingested/``, with a note for anything refused or repaired;
+4. **preflight** (:func:`preflight`): the master's solution is graded first, exactly as a submission (same
+   sandbox, same runner, local or dask). If it does not score full marks, nothing is graded and the sandbox's own
+   error is shown;
+5. **jobs** (:func:`run_jobs`): each submission's two sandboxed runs (:mod:`autograder.jobs`), N at a time or on
+   the cluster; the reference's values for the same fixtures are computed here meanwhile (:func:`record_job`).
+   Nothing is decided and the gradebook is not touched;
+6. **apply** (:func:`apply_grades`): ``nbgrader autograde`` reads the ingested copies and the jobs' results; the
+   trusted preprocessor (``autograder/trusted.py``) decides each part, once, and nbgrader writes the gradebook,
+   one student after the other. A student whose job failed on the grader's side is left out of this step: their
+   previous grade stays, marked;
+7. hand-graded answers that did not change since they were graded are not flagged again
+   (:func:`settle_hand_grades`); a table of the scores as the gradebook holds them (:func:`format_table`).
 
 Until step 6 the gradebook, the formgrader, the export and the feedback show every student's previous grade.
 """
@@ -32,18 +37,35 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from autograder import ingest
-from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK, REPO, nbgrader_env
+from autograder.course_folder import (
+    ASSIGNMENT,
+    CONFIG_NAME,
+    COURSE_DIR,
+    NOTEBOOK,
+    NOTEBOOK_FILE,
+    autograded_dir,
+    autograded_notebook,
+    gradebook_url,
+    is_course,
+    read_scores,
+    release_dir,
+    release_notebook,
+    source_notebook,
+    submissions,
+    submitted_root,
+)
 from autograder.lock import CourseBusy, course_lock
-from autograder.parts import PARTS
+from autograder.nbgrader_cli import run_nbgrader
+from autograder.parts import PARTS, TOTAL
 from autograder.sandbox import BWRAP_MISSING, bwrap_path, remove_leftovers
 from autograder.text import shown, table_cell
 from autograder.trusted import (
@@ -56,102 +78,23 @@ from autograder.trusted import (
     make_fixtures,
     reference_probe,
 )
+from workshop_lib.grading.limits import LimitsError
 
-HERE = Path(__file__).resolve().parent
 JOBS_DIR = ".grading_jobs"
 """Under the course: this run's job results and reference records (removed at the end, and by the next run)."""
 STATE_NAME = ".grading_state.json"
 """Under the course: the hash of each hand-graded answer when it was last graded (tells a changed answer)."""
-NBGRADER_MEMORY_BYTES = 8 * 1024**3
-"""Address space of the nbgrader process that records the grades (an honest class needs about 0.5 GB)."""
 APPLY_SECONDS = (120.0, 20.0)
 """Time nbgrader may take to record a class's grades: the first number, plus the second per submission."""
 MIN_FREE_BYTES = 200 * 1024**2
 """Free space the course's disk must have before a run starts."""
 
 
-def grading_env() -> dict[str, str]:
-    """nbgrader's environment, with the repository on PYTHONPATH so that nbgrader finds the trusted
-    preprocessor (``autograder.trusted``) and the reference agent (``solutions.ddpg_agent``)."""
-    env = nbgrader_env()
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def run_nbgrader(args: list[str], course: Path, quiet: bool = False, timeout_s: float = 3600.0) -> tuple[int, str]:
-    """Run ``nbgrader ARGS`` in ``course``; return its exit status and its log.
-
-    Its log is printed line by line through :func:`autograder.text.shown` (a student's text never reaches the
-    terminal raw); with ``quiet`` only its end, and only if the command fails. The host's own work is bounded
-    too: nbgrader gets :data:`NBGRADER_MEMORY_BYTES` of address space and ``timeout_s`` seconds, then is killed
-    (the students it had not reached keep their previous grade).
-    """
-    import resource
-    import threading
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (NBGRADER_MEMORY_BYTES, NBGRADER_MEMORY_BYTES))
-
-    cmd = [sys.executable, "-m", "nbgrader", *args]
-    print("$ nbgrader " + " ".join(args), flush=True)
-    proc = subprocess.Popen(cmd, cwd=course, env=grading_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace", preexec_fn=limit)
-    timer = threading.Timer(timeout_s, proc.kill)
-    timer.start()
-    assert proc.stdout is not None
-    log = []
-    try:
-        for line in proc.stdout:
-            log.append(line)
-            if not quiet:
-                print(shown(line.rstrip("\n"), 2000), flush=True)
-        proc.wait()
-    finally:
-        timer.cancel()
-    if proc.returncode == -9:
-        log.append(f"nbgrader was stopped after {timeout_s:g} s\n")
-    if quiet and proc.returncode != 0:
-        print("\n".join(shown(line.rstrip("\n"), 2000) for line in log[-60:]), file=sys.stderr)
-    return proc.returncode, "".join(log)
-
-
-def submissions(course: Path) -> list[str]:
-    """Every entry of ``submitted/`` (a student's folder, or whatever stands in its place: ingest says what is
-    wrong with it), sorted; hidden names left out."""
-    root = course / "submitted"
-    if not root.is_dir():
-        return []
-    return sorted(e.name for e in os.scandir(root) if not e.name.startswith("."))
-
-
-def read_scores(course: Path) -> dict[str, dict[str, float | None]]:
-    """``{student: {grade_id: score}}`` of every autograded submission in the course's gradebook.
-
-    A student whose ``autograded/`` folder is missing is left out: nbgrader removes it when a submission could
-    not be graded, and the gradebook may still hold that student's scores from an earlier run.
-    """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    scores: dict[str, dict[str, float | None]] = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student in submissions(course):
-            if not (course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file():
-                continue
-            try:
-                nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
-            except MissingEntry:
-                continue
-            # an answer nobody has graded yet has neither score (nbgrader's `score` would say 0)
-            scores[student] = {grade.name: None if grade.auto_score is None and grade.manual_score is None
-                               else grade.score for grade in nb.grades}
-    return scores
-
-
 def read_reports(course: Path) -> dict[str, dict]:
     """The trusted grader's report of each autograded submission (``grading_report.json``)."""
     reports = {}
     for student in submissions(course):
-        path = course / "autograded" / student / ASSIGNMENT / REPORT_NAME
+        path = autograded_dir(course, student) / REPORT_NAME
         if path.is_file():
             reports[student] = json.loads(path.read_text())
     return reports
@@ -162,11 +105,11 @@ def graded_cells(course: Path) -> dict[str, tuple[float, bool]]:
     hand when it is an answer cell (markdown, or code that is not a test)."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         nb = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
         answers = {cell.name for cell in nb.solution_cells}  # graded answer cells: a grader scores them
         cells = {cell.name: (cell.max_score, cell.name in answers) for cell in nb.grade_cells}
-    release = course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    release = release_notebook(course)
     order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(release, as_version=4).cells] \
         if release.is_file() else []
     return {gid: cells[gid] for gid in [g for g in order if g in cells] + sorted(set(cells) - set(order))}
@@ -177,7 +120,7 @@ def read_late_penalties(course: Path) -> dict[str, float]:
     from nbgrader.api import Gradebook, MissingEntry
 
     out = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         for student in submissions(course):
             try:
                 penalty = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student).late_submission_penalty
@@ -228,24 +171,19 @@ def format_table(scores: dict[str, dict[str, float | None]], maxima: dict[str, f
     return "\n".join(lines)
 
 
-def notes_of(reports: dict[str, dict]) -> dict[str, str]:
-    """One short note per student: why a run ended early, output that was cut, an unsandboxed run."""
-    out = {}
-    for student, report in reports.items():
-        notes = list(report.get("notes", []))
-        if not report.get("sandboxed", True):
-            notes.append("not sandboxed")
-        out[student] = "; ".join(str(n) for n in notes)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------- the run
+# ------------------------------------------------------------------------------------------ the run's parts
 def load_grader(course: Path) -> SandboxedGrading:
-    """The trusted preprocessor as the course's ``nbgrader_config.py`` sets it (its limits, its reference)."""
+    """The trusted preprocessor as the course's ``nbgrader_config.py`` sets it (its limits, its reference).
+
+    Raises:
+        LimitsError: a limit of the config is not one a sandbox can have (the message names the option).
+    """
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    return SandboxedGrading(config=config)
+    config = PyFileConfigLoader(CONFIG_NAME, path=str(course)).load_config()
+    grader = SandboxedGrading(config=config)
+    grader.limits()  # checked before anything changes
+    return grader
 
 
 def check_free_space(course: Path, needed: int = MIN_FREE_BYTES) -> None:
@@ -258,8 +196,7 @@ def check_free_space(course: Path, needed: int = MIN_FREE_BYTES) -> None:
 
 def preflight_notebook(course: Path, release_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The master notebook (its solutions in place), ingested as a submission would be."""
-    master = course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    data = ingest.parse_notebook(master.read_bytes())
+    data = ingest.parse_notebook(source_notebook(course).read_bytes())
     return ingest.rebuild(data, release_nb, ingest.Ingested(student="preflight"))
 
 
@@ -267,12 +204,12 @@ def preflight(grader: SandboxedGrading, runner: Any, course: Path, release_nb: n
               secret: str) -> str | None:
     """Grade the master's solution through the same path as every submission; return why it did not score full
     marks (with the sandbox's own error), or None when it did."""
-    release = course / "release" / ASSIGNMENT
+    release = release_dir(course)
     fixtures = make_fixtures(grader.reference, fixture_seed(secret, ASSIGNMENT, ".preflight"))
 
     def make() -> dict[str, Any]:
         return grader.make_spec(preflight_notebook(course, release_nb), "preflight", release,
-                                f"{NOTEBOOK}.ipynb", fixtures)
+                                NOTEBOOK_FILE, fixtures)
 
     ((_, _, result),) = list(runner.run([("preflight", make)]))
     if "infra" in result:
@@ -281,7 +218,7 @@ def preflight(grader: SandboxedGrading, runner: Any, course: Path, release_nb: n
     failed = [v for v in judged.verdicts if not v.passed]
     if not failed and judged.notebook_run.records:
         return None
-    why = [f"it scored {judged.score:g}/{sum(p.points for p in PARTS):g}."]
+    why = [f"it scored {judged.score:g}/{TOTAL:g}."]
     if judged.verdict_run.records:
         why += [f"  {v.part.title}: {shown(v.message, 300)}" for v in failed]
     why += [f"  {shown(n, 300)}" for n in judged.notes]
@@ -311,7 +248,7 @@ def settle_hand_grades(course: Path, applied: dict[str, dict[str, str]]) -> dict
     from nbgrader.api import Gradebook, MissingEntry
 
     state, changed = load_state(course), {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         for student, answers in applied.items():
             try:
                 nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
@@ -337,111 +274,205 @@ def graded_at(report: dict[str, Any] | None) -> str:
     return str((report or {}).get("graded_at") or "an earlier run")
 
 
+# ------------------------------------------------------------------------------------------------- the run
+@dataclass(frozen=True)
+class GradingRun:
+    """What every step of one run shares: the course, its trusted grader, and where this run writes."""
+
+    course: Path
+    grader: SandboxedGrading
+    release_nb: nbformat.NotebookNode
+    secret: str
+    """The course secret: it seeds each student's fixtures."""
+    staging: Path
+    """``.ingested/``: the host-owned copies nbgrader autogrades (nbgrader's ``submitted_directory``)."""
+    jobs_dir: Path
+    """``.grading_jobs/ddpg/``: each job's result and the reference's records, read by the trusted grader."""
+    graded_at: str
+    run_id: str
+    """Tells this run's reports from an earlier run's."""
+
+
+@dataclass
+class JobsOutcome:
+    """How the jobs ended, for the steps after them (the grades are decided later, once, by nbgrader's run)."""
+
+    infra: dict[str, str] = field(default_factory=dict)
+    """``{student: why}`` of each job that failed on the grader's side (that student keeps their grade)."""
+    silent: list[str] = field(default_factory=list)
+    """The students whose sandboxes sent nothing back at all."""
+
+
 def grade_class(args: argparse.Namespace, course: Path) -> int:
-    """Steps 1-7 of the module's docstring, with the course's lock held."""
+    """Steps 1-7 of the module's docstring, in order, with the course's lock held. Returns the exit status."""
     from autograder.runners import make_runner
 
+    # 1. house-keeping
     for path in remove_leftovers():
         print(f"removed what a killed run left: {path}")
     check_free_space(course, int(args.min_free_mb * 1024**2))
     students = submissions(course)
     if not students:
         print(f"No submissions to grade: put each student's notebook in "
-              f"{course / 'submitted'}/<student>/{ASSIGNMENT}/{NOTEBOOK}.ipynb (or run `nbgrader collect "
+              f"{submitted_root(course)}/<student>/{ASSIGNMENT}/{NOTEBOOK_FILE} (or run `nbgrader collect "
               f"{ASSIGNMENT}` when you use nbgrader's exchange), then run this again.")
         return 0
-    status, _ = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course, quiet=args.quiet)
+    # 2. the release
+    status, _ = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course,
+                             show="on failure" if args.quiet else "all")
     if status != 0:
         print("generate_assignment failed: see its log above. Nothing was graded.", file=sys.stderr)
         return 1
-    grader = load_grader(course)
-    if args.no_sandbox:
-        grader.sandbox = False
-    release = course / "release" / ASSIGNMENT
-    release_nb = nbformat.read(release / f"{NOTEBOOK}.ipynb", as_version=4)
-    if not (course / SECRET_NAME).exists():
-        print(f"creating the course secret {course / SECRET_NAME}: it seeds each student's grading fixtures. Keep "
-              "it with the gradebook; a new one changes every student's fixtures (not whether their work is "
-              "correct).")
-    secret = course_secret(course)
-
+    run = start_run(course, no_sandbox=args.no_sandbox)
     # 3. ingest
-    staging = course / ingest.INGESTED_DIR
-    jobs_dir = course / JOBS_DIR / ASSIGNMENT
-    for folder in (staging, jobs_dir.parent):
-        shutil.rmtree(folder, ignore_errors=True)
-    staging.mkdir(mode=0o700)
-    jobs_dir.mkdir(parents=True, mode=0o700)
-    notes: dict[str, list[str]] = {}
-    ingested: dict[str, ingest.Ingested] = {}
-    for student in students:
-        got = ingest.ingest(course / "submitted", student, ASSIGNMENT, NOTEBOOK, release_nb)
-        notes[student] = list(got.notes)
-        if got.gradable:
-            ingested[student] = got
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    run_id = f"{now} {os.getpid()} {time.monotonic_ns()}"
+    notes, ingested = ingest_all(run, students)
     start = time.perf_counter()
     with make_runner(args.jobs, args.scheduler) as runner:
         # 4. preflight
         print(f"preflight: grading the master's solution on {runner.where()}", flush=True)
-        problem = preflight(grader, runner, course, release_nb, secret)
+        problem = preflight(run.grader, runner, course, run.release_nb, run.secret)
         if problem:
             print(f"Refusing to grade: the reference solution, graded exactly as a submission, did not pass: "
                   f"{problem}\nFix the grading set-up (the sandbox, the environment, the workers, the limits in "
                   f"nbgrader_config.py); nothing was graded and the gradebook is unchanged.", file=sys.stderr)
             return 2
         # 5. jobs
-        def maker(student: str) -> Any:
-            def make() -> dict[str, Any]:
-                fixtures = make_fixtures(grader.reference, fixture_seed(secret, ASSIGNMENT, student))
-                return grader.make_spec(ingested[student].notebook, student, release, f"{NOTEBOOK}.ipynb", fixtures)
-            return make
-
-        total, done, infra, silent = len(ingested), 0, {}, []
-        print(f"grading {total} submissions, {runner.where()}", flush=True)
-        for student, spec, result in runner.run([(s, maker(s)) for s in ingested]):
-            done += 1
-            if "infra" not in result:
-                try:
-                    reference = reference_probe(grader.reference, spec["fixtures"])
-                    (jobs_dir / f"{student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
-                    result.update(ingest_notes=ingested[student].notes, graded_at=now, run_id=run_id,
-                                  answers=ingested[student].answers)
-                    (jobs_dir / f"{student}.result.json").write_text(json.dumps(result))
-                except OSError:
-                    raise  # a disk or permission error stops the run (main() says what to fix)
-                except Exception as err:  # noqa: BLE001 - the host's failure costs this student's regrade only
-                    result = {"infra": shown(f"the reference probe failed: {type(err).__name__}: {err}", 300)}
-            if "infra" in result:
-                infra[student] = result["infra"]
-            elif not any(result[k]["records"] for k in ("notebook", "verdict")):
-                silent.append(student)  # no sandbox of this job sent anything back
-            runs = [result.get(k, {}) for k in ("notebook", "verdict")]
-            seconds = max((r.get("seconds", 0.0) for r in runs), default=0.0)
-            ended = [r.get("reason") for r in runs if r.get("reason")] + ([result["infra"]] if "infra" in result
-                                                                           else [])
-            print(f"[{done:>{len(str(total))}}/{total}] {table_cell(student, 40):<30} {seconds:6.1f} s"
-                  + (f"  ({shown('; '.join(ended), 200)})" if ended else ""), flush=True)
+        outcome = run_jobs(run, runner, ingested)
     # 6. apply: only the students whose jobs ran; the others keep their previous grade
-    applied = {s: ingested[s] for s in ingested if s not in infra}
-    for student, got in applied.items():
-        ingest.write(got, staging, ASSIGNMENT, NOTEBOOK)
-    apply_status, log = 0, ""
-    if applied:
-        options = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.submitted_directory={ingest.INGESTED_DIR}",
-                   f"--SandboxedGrading.jobs_dir={jobs_dir}"] + (["--SandboxedGrading.sandbox=False"]
-                                                                 if args.no_sandbox else [])
-        apply_status, log = run_nbgrader(options, course, quiet=args.quiet,
-                                         timeout_s=APPLY_SECONDS[0] + APPLY_SECONDS[1] * len(applied))
+    applied = {s: ingested[s] for s in ingested if s not in outcome.infra}
+    apply_status, log = apply_grades(run, applied, no_sandbox=args.no_sandbox, quiet=args.quiet)
     print(f"graded {len(applied)} submissions in {time.perf_counter() - start:.0f} s")
     # 7. hand grades, table
     reports = read_reports(course)
-    graded = {s for s in applied if reports.get(s, {}).get("run_id") == run_id
-              and (course / "autograded" / s / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()}
+    graded = {s for s in applied if reports.get(s, {}).get("run_id") == run.run_id
+              and autograded_notebook(course, s).is_file()}
     changed = settle_hand_grades(course, {s: applied[s].answers for s in graded})
     scores = read_scores(course)
     failed_apply = {s: nbgrader_error(log, s) for s in applied if s not in graded}
+    note_outcomes(notes, students, graded, reports, changed, {**outcome.infra, **failed_apply}, scores)
+    print()
+    if args.no_sandbox:
+        print("NOT SANDBOXED: submissions ran with your rights (--no-sandbox).")
+    cells = graded_cells(course)
+    print(format_table(scores, {k: v[0] for k, v in cells.items()}, students,
+                       {s: "; ".join(n) for s, n in notes.items()}, manual={k for k, v in cells.items() if v[1]},
+                       late=read_late_penalties(course)))
+    problems = run_problems(outcome, failed_apply, len(ingested), apply_status)
+    for problem in problems:
+        print(f"\n{problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def start_run(course: Path, no_sandbox: bool) -> GradingRun:
+    """The trusted grader, the release, the course secret and fresh, private work folders for this run."""
+    grader = load_grader(course)
+    if no_sandbox:
+        grader.sandbox = False
+    release_nb = nbformat.read(release_notebook(course), as_version=4)
+    if not (course / SECRET_NAME).exists():
+        print(f"creating the course secret {course / SECRET_NAME}: it seeds each student's grading fixtures. Keep "
+              "it with the gradebook; a new one changes every student's fixtures (not whether their work is "
+              "correct).")
+    secret = course_secret(course)
+    staging = course / ingest.INGESTED_DIR
+    jobs_dir = course / JOBS_DIR / ASSIGNMENT
+    for folder in (staging, jobs_dir.parent):
+        shutil.rmtree(folder, ignore_errors=True)
+    staging.mkdir(mode=0o700)
+    jobs_dir.mkdir(parents=True, mode=0o700)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return GradingRun(course=course, grader=grader, release_nb=release_nb, secret=secret, staging=staging,
+                      jobs_dir=jobs_dir, graded_at=now, run_id=f"{now} {os.getpid()} {time.monotonic_ns()}")
+
+
+def ingest_all(run: GradingRun, students: list[str]) -> tuple[dict[str, list[str]], dict[str, ingest.Ingested]]:
+    """Step 3: every submission as plain, bounded data. Returns each student's notes (what was refused or
+    repaired) and the gradable ones."""
+    notes: dict[str, list[str]] = {}
+    ingested: dict[str, ingest.Ingested] = {}
+    for student in students:
+        got = ingest.ingest(submitted_root(run.course), student, ASSIGNMENT, NOTEBOOK, run.release_nb)
+        notes[student] = list(got.notes)
+        if got.gradable:
+            ingested[student] = got
+    return notes, ingested
+
+
+def run_jobs(run: GradingRun, runner: Any, ingested: dict[str, ingest.Ingested]) -> JobsOutcome:
+    """Step 5: each submission's job on the runner; each result, with the reference's records on the same
+    fixtures, goes to ``run.jobs_dir`` for the trusted grader. One progress line per job as it ends."""
+    release = release_dir(run.course)
+
+    def maker(student: str) -> Any:
+        def make() -> dict[str, Any]:
+            fixtures = make_fixtures(run.grader.reference, fixture_seed(run.secret, ASSIGNMENT, student))
+            return run.grader.make_spec(ingested[student].notebook, student, release, NOTEBOOK_FILE, fixtures)
+        return make
+
+    outcome = JobsOutcome()
+    total, done = len(ingested), 0
+    print(f"grading {total} submissions, {runner.where()}", flush=True)
+    for student, spec, result in runner.run([(s, maker(s)) for s in ingested]):
+        done += 1
+        if "infra" not in result:
+            result = record_job(run, ingested[student], spec, result)
+        if "infra" in result:
+            outcome.infra[student] = result["infra"]
+        elif not any(result[k]["records"] for k in ("notebook", "verdict")):
+            outcome.silent.append(student)  # no sandbox of this job sent anything back
+        print(progress_line(done, total, student, result), flush=True)
+    return outcome
+
+
+def record_job(run: GradingRun, got: ingest.Ingested, spec: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Write one job's result and the reference's records on its fixtures to ``run.jobs_dir``; return the result
+    (with ``"infra"`` set when the reference probe failed: the host's failure costs this student's regrade only).
+
+    Raises:
+        OSError: the jobs folder could not be written (a full disk): the run stops, ``main`` says what to fix.
+    """
+    try:
+        reference = reference_probe(run.grader.reference, spec["fixtures"])
+        (run.jobs_dir / f"{got.student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
+        result.update(ingest_notes=got.notes, graded_at=run.graded_at, run_id=run.run_id, answers=got.answers)
+        (run.jobs_dir / f"{got.student}.result.json").write_text(json.dumps(result))
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        return {"infra": shown(f"the reference probe failed: {type(err).__name__}: {err}", 300)}
+    return result
+
+
+def progress_line(done: int, total: int, student: str, result: dict[str, Any]) -> str:
+    """``[ 3/40] alice    12.3 s  (why a run ended early)``: how one job ran (its grade is decided later, once)."""
+    runs = [result.get(k, {}) for k in ("notebook", "verdict")]
+    seconds = max((r.get("seconds", 0.0) for r in runs), default=0.0)
+    ended = [r.get("reason") for r in runs if r.get("reason")] + ([result["infra"]] if "infra" in result else [])
+    return (f"[{done:>{len(str(total))}}/{total}] {table_cell(student, 40):<30} {seconds:6.1f} s"
+            + (f"  ({shown('; '.join(ended), 200)})" if ended else ""))
+
+
+def apply_grades(run: GradingRun, applied: dict[str, ingest.Ingested], no_sandbox: bool,
+                 quiet: bool) -> tuple[int, str]:
+    """Step 6: ``nbgrader autograde`` on the ingested copies of ``applied``; the trusted grader decides each part
+    from the jobs' results and nbgrader records the scores. Returns nbgrader's exit status and log."""
+    for got in applied.values():
+        ingest.write(got, run.staging, ASSIGNMENT, NOTEBOOK)
+    if not applied:
+        return 0, ""
+    options = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.submitted_directory={ingest.INGESTED_DIR}",
+               f"--SandboxedGrading.jobs_dir={run.jobs_dir}"] + (["--SandboxedGrading.sandbox=False"]
+                                                                 if no_sandbox else [])
+    return run_nbgrader(options, run.course, show="on failure" if quiet else "all",
+                        timeout_s=APPLY_SECONDS[0] + APPLY_SECONDS[1] * len(applied))
+
+
+def note_outcomes(notes: dict[str, list[str]], students: list[str], graded: set[str], reports: dict[str, dict],
+                  changed: dict[str, list[str]], failures: dict[str, str],
+                  scores: dict[str, dict[str, float | None]]) -> None:
+    """Step 7's notes, in place: a student graded in this run gets their report's notes (and any hand-graded
+    answer that changed); any other keeps the ingest's notes, plus the grader's failure and a mark on a score
+    kept from an earlier run."""
     for student in students:
         row = notes[student]
         if student in graded:
@@ -451,30 +482,25 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
             if changed.get(student):
                 row.append(f"answer changed since hand-graded, grade it again: {', '.join(changed[student])}")
             continue
-        why = infra.get(student) or failed_apply.get(student)
+        why = failures.get(student)
         if why:
             row.append(f"grader failure: {why}")
         if student in scores:
             row.append(f"NOT REGRADED in this run: the score shown is from {graded_at(reports.get(student))}")
-    print()
-    if args.no_sandbox:
-        print("NOT SANDBOXED: submissions ran with your rights (--no-sandbox).")
-    cells = graded_cells(course)
-    print(format_table(scores, {k: v[0] for k, v in cells.items()}, students,
-                       {s: "; ".join(n) for s, n in notes.items()}, manual={k for k, v in cells.items() if v[1]},
-                       late=read_late_penalties(course)))
+
+
+def run_problems(outcome: JobsOutcome, failed_apply: dict[str, str], ingested: int, apply_status: int) -> list[str]:
+    """What went wrong on the grader's side in this run (each one makes the exit status 1)."""
     problems = []
-    if infra or failed_apply:
-        problems.append(f"the grader failed for {len(infra) + len(failed_apply)} submission(s): "
-                        f"{', '.join(table_cell(s, 40) for s in [*infra, *failed_apply])} (their previous grade, if "
-                        "any, is kept and marked; fix the cause and run this again)")
-    if ingested and len(silent) == len(ingested):
+    if outcome.infra or failed_apply:
+        problems.append(f"the grader failed for {len(outcome.infra) + len(failed_apply)} submission(s): "
+                        f"{', '.join(table_cell(s, 40) for s in [*outcome.infra, *failed_apply])} (their previous "
+                        "grade, if any, is kept and marked; fix the cause and run this again)")
+    if ingested and len(outcome.silent) == ingested:
         problems.append("no sandbox sent anything back for any submission: the grading set-up is broken")
     if apply_status != 0 and not failed_apply:
         problems.append(f"nbgrader autograde exited with status {apply_status} (see its log above)")
-    for problem in problems:
-        print(f"\n{problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return problems
 
 
 def nbgrader_error(log: str, student: str) -> str:
@@ -491,7 +517,7 @@ def nbgrader_error(log: str, student: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Autograde every submission in sandboxes; print a table of scores.")
-    parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course directory")
+    parser.add_argument("--course", type=Path, default=COURSE_DIR, help="the nbgrader course folder")
     parser.add_argument("--quiet", action="store_true", help="hide nbgrader's own log")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run submissions without bubblewrap (no isolation: only for code you trust)")
@@ -505,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     course = args.course.resolve()
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    if not (course / "nbgrader_config.py").is_file():
+    if not is_course(course):
         print(f"{course} is not an nbgrader course directory (no nbgrader_config.py).", file=sys.stderr)
         return 2
     if not args.no_sandbox and bwrap_path() is None:
@@ -521,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     except CourseBusy as err:
         print(str(err), file=sys.stderr)
         return 3
-    except RuntimeError as err:
+    except (RuntimeError, LimitsError) as err:
         print(f"Refusing to grade: {err}", file=sys.stderr)
         return 2
     except OSError as err:

@@ -2,7 +2,9 @@
 
 A job's **spec** is plain JSON, made by the grading host (``autograder.trusted``): the submission's notebook
 (after nbgrader restored its read-only cells, graded test cells emptied), the released resources (base64), the
-code cells the verdict run executes, the fixtures and the limits. :func:`run_job` turns a spec into a
+code cells the verdict run executes, the fixtures and the sandbox's limits
+(:class:`~workshop_lib.grading.limits.SandboxLimits` as a dict; each run reads them back from its ``limits.json``).
+:func:`run_job` turns a spec into a
 **result** (the records streamed back by the two sandboxed runs, and why each ended) on any machine that has
 this environment and bubblewrap: the host itself (serially, or ``--jobs N`` at once) or a dask worker. The
 result holds only values; the host decides the grade from it and is the only one to write the gradebook.
@@ -15,13 +17,16 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from autograder.sandbox import SCRATCH_PREFIX, Limits, RunResult, Sandbox, plain_library_copy, python_executable
+from autograder.sandbox import SCRATCH_PREFIX, RunResult, Sandbox, plain_library_copy, python_executable
+from workshop_lib.grading.limits import LIMITS_FILE, SandboxLimits
 
 STREAM_BYTES_VERDICT = 16_000_000
+"""The most the verdict run may stream back (bytes): its records are values, far below this."""
+STREAM_BYTES_NOTEBOOK_EXTRA = 1_000_000
+"""The notebook run may stream twice its ``notebook_output_bytes``, plus this (the records' own JSON)."""
 
 
 def encode_release(release: Path) -> dict[str, str]:
@@ -58,9 +63,8 @@ class Job:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
-        self.limits = Limits(**spec["limits"])
+        self.limits = SandboxLimits.from_dict(spec["limits"])
         self.enabled = bool(spec["sandbox"])
-        self.env = {k: str(v) for k, v in spec["env"].items()}
         self.runs: dict[str, RunResult] = {}
         self.threads: list[threading.Thread] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -74,6 +78,7 @@ class Job:
         for scratch in self.scratch.values():
             scratch.mkdir()
             _write_release(self.spec["release"], scratch)  # the cells above the checks see what the notebook sees
+            self.limits.write(scratch)  # read-only inside: the run reads its cell timeout and output caps there
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -81,12 +86,12 @@ class Job:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def _start(self, name: str, limits: Limits, argv: list[str]) -> None:
-        box, scratch = Sandbox(self.library, limits, self.enabled), self.scratch[name]
+    def _start(self, name: str, stream_bytes: int, argv: list[str]) -> None:
+        box, scratch = Sandbox(self.library, self.limits, stream_bytes, self.enabled), self.scratch[name]
 
         def run() -> None:
             try:
-                self.runs[name] = box.run(scratch, argv, self.env)
+                self.runs[name] = box.run(scratch, argv)
             except Exception as err:  # noqa: BLE001 - one broken run must not stop the grading
                 self.runs[name] = RunResult(reason=f"could not run: {err}")
 
@@ -102,17 +107,17 @@ class Job:
         """Start the notebook run: the submission, cell by cell, with output caps."""
         name = self.spec["notebook_name"]
         (self.scratch["notebook"] / name).write_text(json.dumps(self.spec["notebook"]))
-        cap = int(self.env["DDPG_NOTEBOOK_OUTPUT_BYTES"]) * 2 + 1_000_000
-        self._start("notebook", replace(self.limits, max_stream_bytes=cap),
-                    [python_executable(), "-m", "workshop_lib.grading.notebook_runner", name])
+        self._start("notebook", self.limits.notebook_output_bytes * 2 + STREAM_BYTES_NOTEBOOK_EXTRA,
+                    [python_executable(), "-m", "workshop_lib.grading.notebook_runner", name, LIMITS_FILE])
 
     def start_verdict(self, fixtures: dict[str, Any] | None = None) -> None:
         """Start the verdict run on ``fixtures`` (default: the spec's)."""
         scratch = self.scratch["verdict"]
         (scratch / "cells.json").write_text(json.dumps(self.spec["cells"]))
         (scratch / "fixtures.json").write_text(json.dumps(self.spec["fixtures"] if fixtures is None else fixtures))
-        self._start("verdict", replace(self.limits, max_stream_bytes=STREAM_BYTES_VERDICT),
-                    [python_executable(), "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json"])
+        self._start("verdict", STREAM_BYTES_VERDICT,
+                    [python_executable(), "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json",
+                     LIMITS_FILE])
 
     def wait(self) -> dict[str, Any]:
         """Wait for the runs started; return the result (a run never started counts as one that produced

@@ -21,6 +21,8 @@ from pathlib import Path
 from nbgrader.plugins import BasePlugin
 from traitlets import Float
 
+from autograder.course_folder import CONFIG_NAME
+
 DAY_SECONDS = 24 * 3600
 DEFAULT_PERCENT_PER_DAY = 10.0
 PLUGIN = "autograder.late.PercentPerDayLate"  # the name nbgrader_config.py gives AssignLatePenalties.plugin_class
@@ -62,7 +64,7 @@ def percent_per_day(course: Path) -> float | None:
     another plugin (then the penalty nbgrader stored is the one to report)."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config = PyFileConfigLoader(CONFIG_NAME, path=str(course)).load_config()
     plugin = config.AssignLatePenalties.get("plugin_class")
     if not isinstance(plugin, str):  # a class object, or nothing
         plugin = f"{getattr(plugin, '__module__', '')}.{getattr(plugin, '__name__', '')}"

@@ -1,6 +1,6 @@
 """Make the student release: the folder a student needs, and nothing else, to install and run the workbook.
 
-    .venv/bin/python -m autograder.make_release                 # autograder/release/ddpg/ and ddpg.zip
+    .venv/bin/python -m autograder.make_release                 # autograder/course/release/ddpg/ and ddpg.zip
     .venv/bin/python -m autograder.make_release --course DIR    # the same for another copy of the course
 
 1. ``nbgrader generate_assignment ddpg --force`` in the course directory: ``release/ddpg/`` gets the student
@@ -19,6 +19,7 @@ nbgrader's exchange get the wheel and the requirements file too.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -26,10 +27,8 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from autograder.build_notebooks import ASSIGNMENT, nbgrader
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+from autograder.course_folder import ASSIGNMENT, COURSE_DIR, REPO, release_dir
+from autograder.nbgrader_cli import nbgrader
 
 #: The extras of pyproject.toml that a student installs beside the runtime dependencies.
 STUDENT_EXTRAS = ("student",)
@@ -49,14 +48,35 @@ def student_requirements() -> list[str]:
     return reqs
 
 
+STUDENT_PACKAGE = "workshop_lib"
+"""The one package of the student wheel (the grading host's ``autograder`` is never in it)."""
+_PACKAGES_LINE = re.compile(r"^packages\s*=\s*\[.*?\]", re.M | re.S)
+
+
+def student_pyproject(text: str) -> str:
+    """``pyproject.toml`` as the student wheel is built from: its ``[tool.setuptools] packages`` cut down to
+    ``workshop_lib`` and its subpackages (the repository's list also names the host's ``autograder``).
+
+    Raises:
+        ValueError: the file has no ``packages = [...]`` line, or lists no ``workshop_lib`` package (fix the
+            repository's pyproject.toml).
+    """
+    packages = tomllib.loads(text).get("tool", {}).get("setuptools", {}).get("packages", [])
+    kept = [p for p in packages if p == STUDENT_PACKAGE or p.startswith(STUDENT_PACKAGE + ".")]
+    if STUDENT_PACKAGE not in kept or not _PACKAGES_LINE.search(text):
+        raise ValueError(f"pyproject.toml should list {STUDENT_PACKAGE!r} in [tool.setuptools] packages = [...], got "
+                         f"{packages!r}: add it there")
+    return _PACKAGES_LINE.sub("packages = [" + ", ".join(f'"{p}"' for p in kept) + "]", text, count=1)
+
+
 def build_wheel(dest: Path) -> Path:
-    """Build the wheel of workshop_lib into ``dest`` from a copy of the package; return its path."""
+    """Build the wheel of workshop_lib into ``dest`` from a copy of the package alone; return its path."""
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
         src.mkdir()
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy2(REPO / name, src / name)
+        (src / "pyproject.toml").write_text(student_pyproject((REPO / "pyproject.toml").read_text()))
+        shutil.copy2(REPO / "README.md", src / "README.md")
         shutil.copytree(REPO / "workshop_lib", src / "workshop_lib",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         out = Path(tmp) / "wheel"
@@ -91,10 +111,10 @@ def requirements_text(wheel_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_release(course: Path = HERE, zip_it: bool = True) -> Path:
+def make_release(course: Path = COURSE_DIR, zip_it: bool = True) -> Path:
     """Generate the release of ``course`` and add the wheel, the requirements and the zip; return the folder."""
     nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course)
-    release = course / "release" / ASSIGNMENT
+    release = release_dir(course)
     wheel = build_wheel(release)
     (release / "requirements.txt").write_text(requirements_text(wheel.name))
     if zip_it:
@@ -106,7 +126,7 @@ def make_release(course: Path = HERE, zip_it: bool = True) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course directory")
+    parser.add_argument("--course", type=Path, default=COURSE_DIR, help="the nbgrader course folder")
     parser.add_argument("--no-zip", action="store_true", help="do not write release/ddpg.zip")
     args = parser.parse_args(argv)
     release = make_release(args.course.resolve(), zip_it=not args.no_zip)

@@ -80,6 +80,7 @@ PARTS: tuple[Part, ...] = (
 BY_ID: dict[str, Part] = {p.grade_id: p for p in PARTS}
 POINTS: dict[str, float] = {p.grade_id: float(p.points) for p in PARTS}
 TOTAL: float = sum(POINTS.values())
+"""The autograded points in all (the parts' sum: the one place it is computed)."""
 
 
 def markdown_table() -> str:

@@ -9,11 +9,11 @@ A :class:`Sandbox` runs one command (the notebook runner, or the verdict probe) 
   the course directory (``source/``, ``release/``, other students, the gradebook, the config), not the
   repository, not ``solutions/``.
 * **no network**: a network namespace of its own (its loopback is not the host's).
-* **caps**: memory (``memory_bytes``) for all its processes together where the grader may make a memory
-  cgroup (:class:`MemoryGroup`), and per process (address space) in any case; processes (``max_processes``,
-  counted for a user id that no other sandbox holds meanwhile when the grader runs as root); file size; and
-  wall-clock time for the whole run; the output it streams back is read up to ``max_stream_bytes``, never more
-  (not even within one line).
+* **caps** (:class:`~workshop_lib.grading.limits.SandboxLimits`): memory (``memory_bytes``) for all its
+  processes together where the grader may make a memory cgroup (:class:`MemoryGroup`), and per process (address
+  space) in any case; processes (``max_processes``, counted for a user id that no other sandbox holds meanwhile
+  when the grader runs as root); file size; and wall-clock time for the whole run; the output it streams back is
+  read up to ``stream_bytes``, never more (not even within one line).
 * **cleanup**: a PID namespace of its own; when the run ends (or is killed) every process started in it is gone.
 
 ``Sandbox(enabled=False)`` runs the same command without bubblewrap (``--no-sandbox``): same caps on time and
@@ -40,6 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from workshop_lib.grading.limits import SandboxLimits
 
 BWRAP_MISSING = ("bubblewrap (bwrap) is not installed, so submissions cannot be graded in a sandbox. Install it "
                  "with `sudo apt-get install bubblewrap` (Debian/Ubuntu) or `sudo dnf install bubblewrap` "
@@ -206,19 +208,6 @@ def bwrap_path() -> str | None:
 
 
 @dataclass
-class Limits:
-    """The caps of one sandboxed run (set from ``nbgrader_config.py``, see ``autograder.trusted``)."""
-
-    wall_seconds: float = 120.0
-    memory_bytes: int = 2 * 1024**3
-    max_processes: int = 64
-    file_bytes: int = 256 * 1024**2
-    tmp_bytes: int = 256 * 1024**2
-    """Size of its private /tmp, and of its home folder (a tmpfs each)."""
-    max_stream_bytes: int = 8 * 1024**2
-
-
-@dataclass
 class RunResult:
     """What came back from one run: the JSON records it streamed, and why it ended."""
 
@@ -266,16 +255,20 @@ def _python_roots() -> list[str]:
 
 
 class Sandbox:
-    """Runs commands for one submission in bubblewrap, with :class:`Limits`.
+    """Runs commands for one submission in bubblewrap, with the course's :class:`SandboxLimits`.
 
     Args:
         library: a folder holding a plain copy of ``workshop_lib`` (:func:`plain_library_copy`).
-        limits: the caps.
+        limits: the caps (this class applies ``wall_seconds``, ``memory_bytes``, ``max_processes``,
+            ``file_bytes`` and ``tmp_bytes``; the rest are the run's own, read inside from its ``limits.json``).
+        stream_bytes: the most a run may write to the grader (bytes); past it the run is killed
+            (``output over ... MB``).
         enabled: ``False`` runs without bubblewrap (``--no-sandbox``).
     """
 
-    def __init__(self, library: Path, limits: Limits, enabled: bool = True) -> None:
+    def __init__(self, library: Path, limits: SandboxLimits, stream_bytes: int, enabled: bool = True) -> None:
         self.library, self.limits, self.enabled = Path(library), limits, enabled
+        self.stream_bytes = stream_bytes
         if enabled and bwrap_path() is None:
             raise RuntimeError(BWRAP_MISSING)
         self.as_root = enabled and os.geteuid() == 0
@@ -326,7 +319,7 @@ class Sandbox:
             args += ["--"]
         return args + argv
 
-    def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def environment(self) -> dict[str, str]:
         """The environment inside: the venv's bin on PATH, the library copy on PYTHONPATH, a private HOME."""
         bin_dir = os.path.dirname(python_executable())
         env = {
@@ -345,36 +338,35 @@ class Sandbox:
             "LANG": "C.UTF-8",
             "NBGRADER_EXECUTION": "autograde",
         }
-        env.update(extra or {})
         return env
 
     # ----------------------------------------------------------------------------------------------- run
-    def run(self, scratch: Path, argv: list[str], extra_env: dict[str, str] | None = None) -> RunResult:
+    def run(self, scratch: Path, argv: list[str]) -> RunResult:
         """Run ``argv`` with ``scratch`` as its home; collect the JSON lines it writes to its standard output.
 
         The run is killed (with every process it started) when it passes ``limits.wall_seconds`` or streams
-        more than ``limits.max_stream_bytes``; the records read until then are kept.
+        more than ``stream_bytes``; the records read until then are kept.
 
         As root, the run gets a user id that no other sandbox on this machine holds meanwhile (another
         grading, another course): the process cap counts only its processes, and the final sweep of that user
         id's processes kills only its own.
         """
         if not self.as_root:
-            return self._run(scratch, argv, extra_env)
+            return self._run(scratch, argv)
         with uid_lease() as uid:
             self.uid = uid
             try:
                 self._kill_leftovers()  # a crashed grader's, if any
-                return self._run(scratch, argv, extra_env)
+                return self._run(scratch, argv)
             finally:
                 self.uid = None
 
-    def _run(self, scratch: Path, argv: list[str], extra_env: dict[str, str] | None = None) -> RunResult:
+    def _run(self, scratch: Path, argv: list[str]) -> RunResult:
         scratch = Path(scratch)
         if self.uid is not None:
             for path in [scratch, *scratch.rglob("*")]:
                 os.chown(path, self.uid, self.uid, follow_symlinks=False)
-        env = self.environment(extra_env)
+        env = self.environment()
         if not self.enabled:
             env["HOME"] = str(scratch)
             for key in ("MPLCONFIGDIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
@@ -445,12 +437,12 @@ class Sandbox:
         total = 0
         while True:
             # never more than the bytes still allowed: a line with no end must not fill the grader's memory
-            line = proc.stdout.readline(self.limits.max_stream_bytes - total + 1)
+            line = proc.stdout.readline(self.stream_bytes - total + 1)
             if not line:
                 return
             total += len(line)
-            if total > self.limits.max_stream_bytes:
-                self._kill(proc, result, f"output over {self.limits.max_stream_bytes / 1e6:g} MB")
+            if total > self.stream_bytes:
+                self._kill(proc, result, f"output over {self.stream_bytes / 1e6:g} MB")
                 return
             try:
                 record = json.loads(line)

@@ -45,6 +45,7 @@ from autograder.sandbox import RunResult
 from autograder.text import shown
 from autograder.verdict import Verdict, decide
 from workshop_lib.loading import load_class
+from workshop_lib.grading.limits import DEFAULT_LIMITS, SandboxLimits
 
 try:  # nbgrader is the grading host's dependency; the module also imports without it (for the docs and tests)
     from nbgrader.preprocessors import NbGraderPreprocessor
@@ -170,26 +171,36 @@ def verdict_outputs(verdict: Verdict) -> list[NotebookNode]:
 class SandboxedGrading(NbGraderPreprocessor):
     """Grade one submission in bubblewrap sandboxes and decide its parts here (see the module's docstring).
 
-    Every limit is a config option (``c.SandboxedGrading.<name>`` in ``nbgrader_config.py``).
+    Every limit is a config option (``c.SandboxedGrading.<name>`` in ``nbgrader_config.py``), one per field of
+    :class:`~workshop_lib.grading.limits.SandboxLimits`, whose defaults are theirs; :meth:`limits` gathers them.
     """
 
     sandbox = Bool(True, help="Run the submission in bubblewrap. False (`--no-sandbox`) runs it without any "
                               "isolation: only for code you trust.").tag(config=True)
-    wall_seconds = Float(120.0, help="Wall-clock limit of the whole notebook run, and of the verdict run "
-                                     "(seconds). Past it, everything the run started is killed and it is "
-                                     "graded as far as it got.").tag(config=True)
-    cell_timeout = Integer(30, help="Per-cell time limit of the notebook run (seconds); the cell is "
-                                    "interrupted and the next one runs.").tag(config=True)
-    memory_bytes = Integer(2 * 1024**3, help="Address-space limit of each process in a sandbox (bytes). An "
-                                             "allocation past it fails with MemoryError.").tag(config=True)
-    max_processes = Integer(64, help="Processes (and threads) a sandbox may run at once.").tag(config=True)
-    file_bytes = Integer(256 * 1024**2, help="Largest file a sandbox may write (bytes).").tag(config=True)
-    tmp_bytes = Integer(256 * 1024**2, help="Size of a sandbox's private /tmp (bytes).").tag(config=True)
-    cell_output_bytes = Integer(1_000_000, help="Output kept per cell (bytes); the rest is dropped and the "
-                                                "cell ends with a note saying so.").tag(config=True)
+    wall_seconds = Float(
+        DEFAULT_LIMITS.wall_seconds,
+        help="Wall-clock limit of the whole notebook run, and of the verdict run (seconds). Past it, everything the "
+             "run started is killed and it is graded as far as it got.").tag(config=True)
+    cell_timeout = Integer(
+        DEFAULT_LIMITS.cell_timeout,
+        help="Per-cell time limit of the notebook run (seconds); the cell is interrupted and the next one runs."
+    ).tag(config=True)
+    memory_bytes = Integer(
+        DEFAULT_LIMITS.memory_bytes,
+        help="Address-space limit of each process in a sandbox (bytes). An allocation past it fails with "
+             "MemoryError.").tag(config=True)
+    max_processes = Integer(DEFAULT_LIMITS.max_processes,
+                            help="Processes (and threads) a sandbox may run at once.").tag(config=True)
+    file_bytes = Integer(DEFAULT_LIMITS.file_bytes, help="Largest file a sandbox may write (bytes).").tag(config=True)
+    tmp_bytes = Integer(DEFAULT_LIMITS.tmp_bytes, help="Size of a sandbox's private /tmp (bytes).").tag(config=True)
+    cell_output_bytes = Integer(
+        DEFAULT_LIMITS.cell_output_bytes,
+        help="Output kept per cell (bytes); the rest is dropped and the cell ends with a note saying so."
+    ).tag(config=True)
     notebook_output_bytes = Integer(
-        5_000_000, help="Output kept for the whole notebook (bytes); a run that streams more than twice this is "
-                        "killed (`output over ...`).").tag(config=True)
+        DEFAULT_LIMITS.notebook_output_bytes,
+        help="Output kept for the whole notebook (bytes); a run that streams more than twice this is killed "
+             "(`output over ...`).").tag(config=True)
     reference = Unicode(REFERENCE,
                         help="The reference agent class, `module:Class`, imported in the grading process only."
                         ).tag(config=True)
@@ -198,9 +209,13 @@ class SandboxedGrading(NbGraderPreprocessor):
                                 "only way to autograde this course: it ingests and runs every submission "
                                 "first).").tag(config=True)
 
-    def limits_json(self) -> dict[str, Any]:
-        return {"wall_seconds": self.wall_seconds, "memory_bytes": self.memory_bytes,
-                "max_processes": self.max_processes, "file_bytes": self.file_bytes, "tmp_bytes": self.tmp_bytes}
+    def limits(self) -> SandboxLimits:
+        """The sandbox's limits as the course's config sets them.
+
+        Raises:
+            LimitsError: a limit of the config is not above 0 (the message names the option to fix).
+        """
+        return SandboxLimits(**{name: getattr(self, name) for name in DEFAULT_LIMITS.to_dict()})
 
     def make_spec(self, nb: NotebookNode, student: str, release: Path, notebook_name: str,
                   fixtures: dict[str, Any] | None) -> dict[str, Any]:
@@ -211,12 +226,9 @@ class SandboxedGrading(NbGraderPreprocessor):
                 cell.source = "# graded outside the notebook by the grader"
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        env = {"DDPG_CELL_TIMEOUT": self.cell_timeout, "DDPG_CELL_OUTPUT_BYTES": self.cell_output_bytes,
-               "DDPG_NOTEBOOK_OUTPUT_BYTES": self.notebook_output_bytes,
-               "DDPG_PROBE_CELL_TIMEOUT": self.cell_timeout, "DDPG_PROBE_TIMEOUT": self.cell_timeout}
         return {"student": student, "notebook_name": notebook_name, "notebook": copy_nb,
                 "release": encode_release(release), "cells": verdict_cells(nb), "fixtures": fixtures,
-                "limits": self.limits_json(), "sandbox": bool(self.sandbox), "env": env}
+                "limits": self.limits().to_dict(), "sandbox": bool(self.sandbox)}
 
     def judge(self, result: dict[str, Any], reference_records: list[dict[str, Any]]) -> Judgement:
         """Decide one submission's parts from its job's result and the reference's records (no file touched)."""
@@ -237,27 +249,61 @@ class SandboxedGrading(NbGraderPreprocessor):
 
     # ------------------------------------------------------------------------------------------ preprocess
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
-        info = resources.get("nbgrader", {})
-        student, assignment = info.get("student", "student"), info.get("assignment", "assignment")
+        """Grade one ingested submission from its job's result (nbgrader calls this once per notebook).
+
+        The steps of the module's docstring, in order: read what the job sent back and the reference's records;
+        decide each part, once; put the run's outputs and the verdicts into the notebook; write the report.
+        nbgrader's ``SaveAutoGrades`` then records the scores from the test cells' outputs.
+        """
+        student, assignment = self._names(resources)
+        result, reference_records = self._read_job(student)
+        judged = self.judge(result, reference_records)
+        self._merge_outputs(nb, judged.notebook_run.records, judged.notebook_reason)
+        self._write_verdicts(nb, judged.verdicts)
+        report = self._report(student, assignment, result, judged)
         notebook_dir = Path(resources.get("metadata", {}).get("path") or ".").resolve()
+        (notebook_dir / REPORT_NAME).write_text(json.dumps(report, indent=1))
+        self.log.info("Trusted grading of %s: %s", student,
+                      ", ".join(f"{v.part.grade_id}={v.score:g}" for v in judged.verdicts))
+        return nb, resources
+
+    # ----------------------------------------------------------------------------------- preprocess's steps
+    @staticmethod
+    def _names(resources: dict[str, Any]) -> tuple[str, str]:
+        """The student and the assignment nbgrader is grading."""
+        info = resources.get("nbgrader", {})
+        return info.get("student", "student"), info.get("assignment", "assignment")
+
+    def _read_job(self, student: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The job's result for ``student`` and the reference's records, from ``jobs_dir`` (written by
+        ``python -m autograder.grade``, the only way to autograde this course)."""
         if not self.jobs_dir:
             raise RuntimeError("Autograde this course with `python -m autograder.grade` (`make grade`): it ingests "
                                "each submission and runs it in a sandbox before nbgrader records the grade.")
         jobs_dir = Path(self.jobs_dir)
         result = json.loads((jobs_dir / f"{student}.result.json").read_text())
         reference_records = json.loads((jobs_dir / f"{student}{REFERENCE_SUFFIX}").read_text())
-        judged = self.judge(result, reference_records)
-        self._merge_outputs(nb, judged.notebook_run.records, judged.notebook_reason)
-        by_id = {v.part.grade_id: v for v in judged.verdicts}
+        return result, reference_records
+
+    @staticmethod
+    def _write_verdicts(nb: NotebookNode, verdicts: list[Verdict]) -> None:
+        """Replace each graded test cell's outputs by its part's verdict (a graded cell that is no part: 0)."""
+        by_id = {v.part.grade_id: v for v in verdicts}
         for cell in nb.cells:
+            if not is_graded_test(cell):
+                continue
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if is_graded_test(cell) and grade_id in by_id:
+            if grade_id in by_id:
                 cell.outputs = verdict_outputs(by_id[grade_id])
-            elif is_graded_test(cell):  # a graded cell the table does not know: 0, and said so
+            else:  # a graded cell the table does not know: 0, and said so
                 cell.outputs = [nbformat.v4.new_output("error", ename="GradingFailed",
                                                        evalue=f"{grade_id} is not a part of autograder/parts.py",
                                                        traceback=[])]
-        report = {
+
+    def _report(self, student: str, assignment: str, result: dict[str, Any], judged: Judgement) -> dict[str, Any]:
+        """``grading_report.json``: the decided parts, the notes, how each run ended, the hand-graded answers'
+        hashes (what ``make grade``, the feedback and the export read back; nothing decides anything again)."""
+        return {
             "student": student, "assignment": assignment, "sandboxed": bool(self.sandbox),
             "notes": list(result.get("ingest_notes", [])) + judged.notes,
             "graded_at": result.get("graded_at"), "run_id": result.get("run_id"),
@@ -267,10 +313,6 @@ class SandboxedGrading(NbGraderPreprocessor):
             "verdict_run": run_summary(judged.verdict_run, judged.verdict_reason),
             "answers": result.get("answers", {}),
         }
-        (notebook_dir / REPORT_NAME).write_text(json.dumps(report, indent=1))
-        self.log.info("Trusted grading of %s: %s", student,
-                      ", ".join(f"{v.part.grade_id}={v.score:g}" for v in judged.verdicts))
-        return nb, resources
 
     # ------------------------------------------------------------------------------------------- helpers
     def _merge_outputs(self, nb: NotebookNode, records: list[dict[str, Any]], reason: str | None) -> None:

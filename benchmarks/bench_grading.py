@@ -56,9 +56,9 @@ c.Autograde.autograde_preprocessors = [
 
 
 def env() -> dict[str, str]:
-    from autograder.grade import grading_env
+    from autograder.nbgrader_cli import nbgrader_env
 
-    return grading_env()
+    return nbgrader_env()
 
 
 def autograde(course: Path, student: str, *options: str) -> float:

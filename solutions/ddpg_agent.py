@@ -1,6 +1,6 @@
 """The reference DDPG agent: the master notebook's class with both exercises solved, as one module.
 
-GENERATED from autograder/source/ddpg/ddpg_pendulum.ipynb by `make notebooks` (autograder/build_notebooks.py):
+GENERATED from autograder/course/source/ddpg/ddpg_pendulum.ipynb by `make notebooks` (autograder/build_notebooks.py):
 edit the master, never this file; a test fails while they differ. The grader compares every submission with
 this class (autograder/verdict.py), `python -m workshop_lib.train` trains it, and the tests import it.
 

@@ -143,7 +143,8 @@ here = pathlib.Path.cwd().resolve()
 for parent in [here, *here.parents]:
     for rel in ["source", "release", "submitted", "autograded", "feedback", "solutions", "autograder",
                 "gradebook.db", "nbgrader_config.py", ".grading_secret", "solutions/ddpg_agent.py",
-                "autograder/source/ddpg/ddpg_pendulum.ipynb", "source/ddpg/ddpg_pendulum.ipynb"]:
+                "autograder/source/ddpg/ddpg_pendulum.ipynb", "autograder/course/source/ddpg/ddpg_pendulum.ipynb",
+                "autograder/course", "source/ddpg/ddpg_pendulum.ipynb"]:
         p = parent / rel
         if p.exists() and p != here:
             found.append(str(p))
@@ -155,7 +156,8 @@ for top, dirs, files in os.walk("/"):
         if f in SECRET_NAMES and not path.startswith(str(here)) and not path.startswith("/opt/ddpg-grader/lib/"):
             found.append(path)
 for path in ["/work/main/solutions/ddpg_agent.py", "/work/main/autograder/gradebook.db",
-             "/work/main/autograder/source/ddpg/ddpg_pendulum.ipynb"]:
+             "/work/main/autograder/source/ddpg/ddpg_pendulum.ipynb", "/work/main/autograder/course/gradebook.db",
+             "/work/main/autograder/course/source/ddpg/ddpg_pendulum.ipynb"]:
     if os.path.exists(path):
         found.append(path)
 others = sorted(p for p in os.listdir("/proc") if p.isdigit())
@@ -182,7 +184,8 @@ import os, pathlib, sqlite3
 from workshop_lib import checks
 done = []
 here = pathlib.Path.cwd().resolve()
-roots = [p for p in [here, *here.parents]] + [pathlib.Path("/work/main/autograder")]
+roots = [p for p in [here, *here.parents]] + [pathlib.Path("/work/main/autograder"),
+                                             pathlib.Path("/work/main/autograder/course")]
 for root in roots:
     db = root / "gradebook.db"
     if db.exists():

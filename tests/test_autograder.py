@@ -20,11 +20,10 @@ import pytest
 from tests import grading_catalog as gc
 
 REPO = Path(__file__).resolve().parent.parent
-AUTOGRADER = REPO / "autograder"
-MASTER = AUTOGRADER / "source" / "ddpg" / "ddpg_pendulum.ipynb"
+MASTER = REPO / "autograder" / "course" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
 STUDENT = REPO / "notebooks" / "ddpg_pendulum.ipynb"
 SOLUTION = REPO / "solutions" / "ddpg_pendulum_solution.ipynb"
-from autograder import build_notebooks, grade  # noqa: E402
+from autograder import build_notebooks, grade, nbgrader_cli  # noqa: E402
 from autograder.parts import PARTS  # noqa: E402
 
 
@@ -431,7 +430,7 @@ def test_nbgrader_autograde_by_hand_refuses_outside_the_repository(tmp_path):
     run the students' code unsandboxed with nbgrader's own Execute)."""
     course = build_notebooks.copy_course(tmp_path / "course")
     gc.write_submissions(course, STUDENT, MASTER, [gc.CATALOG[0]])
-    env = {k: v for k, v in build_notebooks.nbgrader_env().items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in nbgrader_cli.nbgrader_env().items() if k != "PYTHONPATH"}
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpg", "--force"], cwd=course,
                    env=env, check=True, capture_output=True)
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ddpg"], cwd=course, env=env,

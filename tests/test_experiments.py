@@ -295,7 +295,7 @@ def _compare_cell(path):
 
 
 def test_master_uses_compare_for_a_question_and_skips_it_while_grading(repo):
-    source = _compare_cell(repo / "autograder/source/ddpg/ddpg_pendulum.ipynb").source
+    source = _compare_cell(repo / "autograder/course/source/ddpg/ddpg_pendulum.ipynb").source
     assert "if not GRADING" in source and "agent=DDPGAgent" in source and "seeds=6" in source
 
 
@@ -305,7 +305,7 @@ def test_the_comparison_never_reads_the_hyperparameter_cell(repo):
     import ast
     import dataclasses
 
-    source = _compare_cell(repo / "autograder/source/ddpg/ddpg_pendulum.ipynb").source
+    source = _compare_cell(repo / "autograder/course/source/ddpg/ddpg_pendulum.ipynb").source
     read = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     knobs = {f.name for f in dataclasses.fields(Hyperparameters)} | {"SEED", "run_name"}
     assert not read & knobs, f"the comparison cell reads {sorted(read & knobs)} from the hyperparameter cell"

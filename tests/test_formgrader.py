@@ -17,10 +17,10 @@ README says (``--allow-root`` when the tests run as root), and Chromium:
 * opens bob's submission, whose last cell displays a full-page "All parts passed" overlay with ``<img>`` and CSS
   ``url()`` beacons and whose answers carry the same in markdown, with a real HTTP listener on 127.0.0.1 behind
   the beacons: the page shows the text but nothing covers the page and the listener gets no request; the server's
-  Content-Security-Policy (``autograder/jupyter_server_config.py``) blocks even an image the test itself adds, and
-  JupyterLab in the same server loads under it with no violation.
+  Content-Security-Policy (``autograder/course/jupyter_server_config.py``) blocks even an image the test itself
+  adds, and JupyterLab in the same server loads under it with no violation.
 
-The manually graded answers are the master notebook's (``autograder/source/ddpg/ddpg_pendulum.ipynb``): markdown
+The manually graded answers are the master notebook's (``autograder/course/source/ddpg/ddpg_pendulum.ipynb``): markdown
 cells with ``solution: true, grade: true`` and ``points``, found from its metadata. While the master has none
 (the Experiments questions become graded answer cells on another branch), ``ensure_manual_cell`` adds one graded
 answer cell to the TEMPORARY copy's master, below the Questions; the repository's master is never changed.
@@ -49,7 +49,7 @@ import nbformat
 import pytest
 
 from autograder import build_notebooks
-from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK
+from autograder.course_folder import ASSIGNMENT, NOTEBOOK
 from tests import grading_catalog as gc
 from tests.lab_server import jupyter_env, jupyter_server
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_or_skip, _free_port

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from autograder import outputs, verdict
-from autograder.sandbox import Limits, MemoryGroup, Sandbox, plain_library_copy, uid_lease
+from autograder.sandbox import MemoryGroup, Sandbox, plain_library_copy, uid_lease
+from workshop_lib.grading.limits import SandboxLimits
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_markdown_cells_lose_scripts_and_handlers(source):
 def test_the_assignments_own_markdown_is_left_as_written():
     import nbformat
 
-    nb = nbformat.read(Path(__file__).resolve().parent.parent / "autograder" / "source" / "ddpg" /
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "autograder" / "course" / "source" / "ddpg" /
                        "ddpg_pendulum.ipynb", as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -99,7 +100,7 @@ def test_an_endless_line_on_the_channel_is_cut_at_the_stream_cap(tmp_path):
     """Unsandboxed run (the reading is the same): one line with no end must not be buffered whole."""
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    box = Sandbox(plain_library_copy(tmp_path / "lib"), Limits(wall_seconds=30, max_stream_bytes=2_000_000),
+    box = Sandbox(plain_library_copy(tmp_path / "lib"), SandboxLimits(wall_seconds=30), stream_bytes=2_000_000,
                   enabled=False)
     start = time.perf_counter()
     result = box.run(scratch, [sys.executable, "-c", "import os\nwhile True: os.write(1, b'x' * 65536)"])

@@ -25,7 +25,7 @@ from autograder import build_notebooks, grade
 from tests import grading_catalog as gc
 
 REPO = Path(__file__).resolve().parent.parent
-MASTER = REPO / "autograder" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
+MASTER = REPO / "autograder" / "course" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
 STUDENT = REPO / "notebooks" / "ddpg_pendulum.ipynb"
 NB = "ddpg_pendulum.ipynb"
 ANSWER = "answer_stability"

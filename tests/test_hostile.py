@@ -35,7 +35,7 @@ from tests import hostile_catalog as hc
 
 REPO = Path(__file__).resolve().parent.parent
 STUDENT = REPO / "notebooks" / "ddpg_pendulum.ipynb"
-MASTER = REPO / "autograder" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
+MASTER = REPO / "autograder" / "course" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
 WALL_SECONDS, CELL_TIMEOUT = 40, 10
 BOUND_SECONDS = 540
 """The whole hostile grading (19 submissions, two of which run into the 40 s wall) must end within this.
@@ -139,7 +139,7 @@ def protected_state(course: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
-    from autograder import build_notebooks, grade
+    from autograder import build_notebooks, grade, nbgrader_cli
 
     listener = Listener()
     course = build_notebooks.copy_course(tmp_path_factory.mktemp("hostile") / "course")
@@ -157,7 +157,7 @@ def hostile_run(tmp_path_factory):
     after = protected_state(course)
     listener.close()
     feedback = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", "ddpg", "--force"],
-                              cwd=course, env=build_notebooks.nbgrader_env(), capture_output=True, text=True)
+                              cwd=course, env=nbgrader_cli.nbgrader_env(), capture_output=True, text=True)
     print(f"hostile grading: {len(variants)} submissions in {seconds:.0f} s")
     print(proc.stdout[-6000:])
     return {"course": course, "proc": proc, "seconds": seconds, "left": left, "before": before, "after": after,

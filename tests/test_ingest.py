@@ -176,7 +176,7 @@ def test_special_files_and_links_never_reach_the_copy(tmp_path, release):
 
 def test_a_notebook_that_is_a_symlink_is_not_graded(tmp_path, release, repo):
     folder = _folder(tmp_path)
-    (folder / f"{NB}.ipynb").symlink_to(repo / "autograder" / "source" / A / f"{NB}.ipynb")
+    (folder / f"{NB}.ipynb").symlink_to(repo / "autograder" / "course" / "source" / A / f"{NB}.ipynb")
     got = _run(tmp_path, release)
     assert not got.gradable
     assert any("symlink left out" in n for n in got.notes), got.notes

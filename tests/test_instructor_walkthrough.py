@@ -34,14 +34,14 @@ import nbformat
 import pytest
 
 from autograder import build_notebooks
-from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK
+from autograder.course_folder import ASSIGNMENT, COURSE_DIR, NOTEBOOK
 from autograder.late import DAY_SECONDS, days_late, late_penalty, percent_per_day
 from tests import grading_catalog as gc
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
 STUDENT = REPO / "notebooks" / f"{NOTEBOOK}.ipynb"
-MASTER = REPO / "autograder" / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+MASTER = COURSE_DIR / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
 SETUP = "source .venv/bin/activate && cd autograder"
 MAKE = {"make release": ["-m", "autograder.make_release"],
         "make grade": ["-m", "autograder.grade", "--jobs", "1", "--quiet"],
@@ -99,13 +99,13 @@ def test_the_walkthrough_commands_are_the_ones_run_here():
 
 
 def test_the_late_policy_is_the_one_documented():
-    percent = percent_per_day(REPO / "autograder")
+    percent = percent_per_day(COURSE_DIR)
     assert percent == 10
     text = walkthrough()
     assert f"loses {percent:g}% of the assignment's points for every started day (24 h)" in text
     assert "10 or more days late scores 0" in text
     # the config lines the README quotes are the course's
-    config = (REPO / "autograder" / "nbgrader_config.py").read_text()
+    config = (COURSE_DIR / "nbgrader_config.py").read_text()
     for line in blocks("python")[0].splitlines():
         assert re.sub(r"\s+#\s.*$", "", line).strip() in config, line
     # the rule: started days, a share of the maximum, never more than the score

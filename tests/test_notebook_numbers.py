@@ -268,8 +268,8 @@ def test_points_of_the_exercises_and_the_questions():
 def test_the_rubric_file_is_up_to_date():
     from autograder import build_notebooks
 
-    assert (REPO / "autograder" / "RUBRIC.md").read_text() == build_notebooks.rubric_markdown(), \
-        "run `make notebooks` (or autograder/build_notebooks.py --student) to rewrite autograder/RUBRIC.md"
+    assert (REPO / "autograder" / "course" / "RUBRIC.md").read_text() == build_notebooks.rubric_markdown(), \
+        "run `make notebooks` (or autograder/build_notebooks.py --student) to rewrite autograder/course/RUBRIC.md"
 
 
 def test_the_rubric_shows_each_question_above_its_rubric():

@@ -73,7 +73,7 @@ def test_command_writes_a_small_h264_mp4_and_the_same_bytes_for_the_same_seed(tm
     # The committed video is exactly what the documented command makes.
     assert (repo / "resources" / "pendulum_env.mp4").read_bytes() == first.read_bytes(), (
         "resources/pendulum_env.mp4 is stale: run `python -m workshop_lib.video --seed 0 --out "
-        "resources/pendulum_env.mp4` and copy it to autograder/source/ddpg/resources/"
+        "resources/pendulum_env.mp4` and copy it to autograder/course/source/ddpg/resources/"
     )
 
 
@@ -86,8 +86,8 @@ def test_other_seed_gives_another_episode(tmp_path):
 
 def test_every_copy_of_the_video_is_the_same(repo):
     original = (repo / "resources" / "pendulum_env.mp4").read_bytes()
-    shipped = repo / "autograder" / "source" / "ddpg" / "resources" / "pendulum_env.mp4"
-    assert shipped.is_file(), "nbgrader releases autograder/source/ddpg/ with its resources/ folder"
+    shipped = repo / "autograder" / "course" / "source" / "ddpg" / "resources" / "pendulum_env.mp4"
+    assert shipped.is_file(), "nbgrader releases autograder/course/source/ddpg/ with its resources/ folder"
     copies = [path for path in repo.glob("*/**/resources/pendulum_env.mp4")
               if not any(part.startswith(".") or part in ("tmp_ddpg_learning", "node_modules") for part in path.parts)]
     assert shipped in copies

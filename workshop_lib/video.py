@@ -26,7 +26,7 @@ It builds the untrained actor from workshop_lib alone (:class:`~workshop_lib.net
 default sizes from :class:`~workshop_lib.hyperparams.Hyperparameters`, with the weights ``set_seed(seed)`` gives) and
 plays it greedily on Pendulum-v1 from the reset seeded with ``seed`` (:func:`record_untrained` does the same
 from Python). The same seed writes the same bytes: the encoder runs with a fixed thread count and ffmpeg's
-``bitexact`` flags (no version strings, no dates). Copy the file to ``autograder/source/ddpg/resources/`` too,
+``bitexact`` flags (no version strings, no dates). Copy the file to ``autograder/course/source/ddpg/resources/`` too,
 which nbgrader releases with the assignment.
 
 Showing: :func:`show_video` embeds the mp4 as a base64 ``data:`` URI (see :func:`video_html` for why), and

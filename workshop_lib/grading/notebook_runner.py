@@ -1,12 +1,13 @@
 """Run a notebook inside the grading sandbox, cell by cell, with caps on its output; report each cell as it ends.
 
-    python -m workshop_lib.grading.notebook_runner NOTEBOOK.ipynb
+    python -m workshop_lib.grading.notebook_runner NOTEBOOK.ipynb [LIMITS.json]
 
 This is what nbgrader's ``Execute`` preprocessor does, moved into the sandbox: a kernel in the notebook's folder,
 errors allowed (the next cell still runs), a per-cell timeout that interrupts the kernel. Two things are added:
 
-* **output caps**: once a cell has written ``DDPG_CELL_OUTPUT_BYTES`` bytes of output, or the notebook
-  ``DDPG_NOTEBOOK_OUTPUT_BYTES``, the rest of that output is dropped and the cell ends with a note saying so;
+* **output caps**: once a cell has written ``cell_output_bytes`` bytes of output, or the notebook
+  ``notebook_output_bytes``, the rest of that output is dropped and the cell ends with a note saying so (the limits
+  are the :class:`~workshop_lib.grading.limits.SandboxLimits` in ``LIMITS.json``; without it, the defaults);
 * **streaming**: after each cell, one JSON line ``{"index": i, "execution_count": n, "outputs": [...]}`` goes
   to the standard output this process started with, so that a notebook cut by the wall-clock limit is still
   graded as far as it got. A last line ``{"event": "done"}`` (or ``"kernel_died"``) ends the stream.
@@ -28,6 +29,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from workshop_lib.grading import open_channel
+from workshop_lib.grading.limits import SandboxLimits
 
 CUT_NOTE = ("[output cut by the grader: {what} wrote more than {limit} of output; the rest was not kept. "
             "Print less, e.g. only every 10th episode.]\n")
@@ -73,9 +75,8 @@ class CappedClient(NotebookClient):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     path = argv[0]
-    cell_cap = int(os.environ.get("DDPG_CELL_OUTPUT_BYTES", str(1_000_000)))
-    notebook_cap = int(os.environ.get("DDPG_NOTEBOOK_OUTPUT_BYTES", str(5_000_000)))
-    timeout = int(os.environ.get("DDPG_CELL_TIMEOUT", "30"))
+    limits = SandboxLimits.read(argv[1] if len(argv) > 1 else None)
+    cell_cap, notebook_cap, timeout = limits.cell_output_bytes, limits.notebook_output_bytes, limits.cell_timeout
     emit = open_channel()
 
     nb = nbformat.read(path, as_version=4)

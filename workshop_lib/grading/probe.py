@@ -17,17 +17,18 @@ unpickled or executed by the grading process.
 
 Run inside the sandbox as::
 
-    python -m workshop_lib.grading.probe CELLS.json FIXTURES.json
+    python -m workshop_lib.grading.probe CELLS.json FIXTURES.json [LIMITS.json]
 
 ``CELLS.json`` is a list of code-cell sources (the submission's cells above its last check, the given ones as
 released); they are run in a fresh IPython shell, then the probe writes one JSON line per part to the standard
-output it had when it started (the cells' own output goes nowhere).
+output it had when it started (the cells' own output goes nowhere). Each cell, and each probe, is cut after the
+``cell_timeout`` of the :class:`~workshop_lib.grading.limits.SandboxLimits` in ``LIMITS.json`` (without it, the
+default).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import sys
@@ -42,6 +43,7 @@ import torch
 
 from workshop_lib import checks
 from workshop_lib.grading import fixtures, open_channel
+from workshop_lib.grading.limits import SandboxLimits
 
 NETS = ("q_current", "q_target", "mu_current", "mu_target")
 """The four networks whose weights the fixtures fix."""
@@ -367,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point inside the sandbox: run the cells, then every probe; one JSON line per record."""
     argv = sys.argv[1:] if argv is None else argv
     cells_path, fixtures_path = argv[0], argv[1]
-    cell_timeout = float(os.environ.get("DDPG_PROBE_CELL_TIMEOUT", "30"))
-    probe_timeout = float(os.environ.get("DDPG_PROBE_TIMEOUT", "30"))
+    limits = SandboxLimits.read(argv[2] if len(argv) > 2 else None)
+    cell_timeout = probe_timeout = float(limits.cell_timeout)
     # The records go to the standard output this process started with; the cells' own output goes nowhere.
     emit = open_channel()
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
@@ -387,11 +389,6 @@ def main(argv: list[str] | None = None) -> int:
     run_probes(agent_class, fixtures, emit, timeout_s=probe_timeout)
     emit({"probe": "done", "case": 0, "values": None})
     return 0
-
-
-def is_finite_list(values: Any) -> bool:
-    """True if ``values`` is a list of finite numbers."""
-    return isinstance(values, list) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
 if __name__ == "__main__":

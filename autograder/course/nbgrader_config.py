@@ -34,7 +34,7 @@ if importlib.util.find_spec("autograder") is not None and importlib.util.find_sp
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
-else:  # `nbgrader autograde` run by hand, without the repository on the path: refuse, never grade unsandboxed
+else:  # `nbgrader autograde` without the package autograder installed: refuse, never grade unsandboxed
     from nbgrader.preprocessors import NbGraderPreprocessor
 
     class UseTheTrustedGrader(NbGraderPreprocessor):
@@ -44,7 +44,8 @@ else:  # `nbgrader autograde` run by hand, without the repository on the path: r
 
     c.Autograde.autograde_preprocessors = [UseTheTrustedGrader]
 
-# The limits of each submission's sandboxes (bubblewrap). Defaults shown; see autograder/trusted.py.
+# The limits of each submission's sandboxes (bubblewrap). Defaults shown: they are those of SandboxLimits
+# (workshop_lib/grading/limits.py), which says what each one does.
 c.SandboxedGrading.wall_seconds = 120.0  # the whole notebook run, and the verdict run (s)
 c.SandboxedGrading.cell_timeout = 30  # one cell of the notebook run; one probe of the verdict run (s)
 c.SandboxedGrading.memory_bytes = 2 * 1024**3  # all its processes together (a memory cgroup, where the grader

@@ -44,8 +44,8 @@ from autograder.parts import BY_ID, PARTS
 from autograder.sandbox import RunResult
 from autograder.text import shown
 from autograder.verdict import Verdict, decide
-from workshop_lib.loading import load_class
 from workshop_lib.grading.limits import DEFAULT_LIMITS, SandboxLimits
+from workshop_lib.loading import load_class
 
 try:  # nbgrader is the grading host's dependency; the module also imports without it (for the docs and tests)
     from nbgrader.preprocessors import NbGraderPreprocessor

@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autograder.course_folder import source_notebook
 from workshop_lib.experiments import compare
 from workshop_lib.experiments.runs import default_processes
 
 HERE = Path(__file__).resolve().parent
-MASTER = HERE.parent / "autograder" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
+MASTER = source_notebook()
 AGENT = "solutions.ddpg_agent:DDPGAgent"
 
 

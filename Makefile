@@ -41,13 +41,13 @@ clean:
 
 # The student release: nbgrader generate_assignment into autograder/release/ddpg/, plus a wheel of workshop_lib
 # and a requirements.txt beside the notebook, and the whole folder zipped as autograder/release/ddpg.zip
-# (see "For students" in README.md).
+# (see docs/instructors.md, "Making the release").
 release: install
 	$(BIN)/python -m autograder.make_release
 
 # Autograde every submission in autograder/submitted/<student>/ddpg/, each in its own bubblewrap sandboxes, JOBS at
 # a time (default: the machine's cores); fill autograder/gradebook.db and print the scores per student and per part
-# (see "Instructor workflow" in README.md).
+# (see docs/instructors.md, "Grading a class").
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 grade: install
 	$(BIN)/python -m autograder.grade --jobs $(JOBS)

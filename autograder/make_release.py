@@ -8,7 +8,8 @@
 2. A wheel of ``workshop_lib`` (built from a copy of the package alone, so nothing else of the repository can
    slip in) and ``requirements.txt`` go beside the notebook. The requirements file lists the pinned runtime and
    student dependencies of ``pyproject.toml`` and then the wheel, by its relative path: run ``pip install -r
-   requirements.txt`` from inside the folder.
+   requirements.txt`` from inside the folder. The student page, ``docs/students.md``, goes beside them as
+   ``students.md`` (it is the wheel's description too).
 3. The folder is zipped as ``release/ddpg.zip`` (one top folder, ``ddpg/``) for the students who get a file
    instead of nbgrader's exchange, and for Colab.
 
@@ -31,6 +32,8 @@ from autograder.build_notebooks import ASSIGNMENT, nbgrader
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
+#: The page students read: the wheel's description (pyproject's ``readme``) and ``students.md`` in the release.
+STUDENT_PAGE = Path("docs") / "students.md"
 #: The extras of pyproject.toml that a student installs beside the runtime dependencies.
 STUDENT_EXTRAS = ("student",)
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -55,7 +58,8 @@ def build_wheel(dest: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
         src.mkdir()
-        for name in ("pyproject.toml", "README.md"):
+        for name in (Path("pyproject.toml"), STUDENT_PAGE):
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, src / name)
         shutil.copytree(REPO / "workshop_lib", src / "workshop_lib",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -97,6 +101,7 @@ def make_release(course: Path = HERE, zip_it: bool = True) -> Path:
     release = course / "release" / ASSIGNMENT
     wheel = build_wheel(release)
     (release / "requirements.txt").write_text(requirements_text(wheel.name))
+    shutil.copy2(REPO / STUDENT_PAGE, release / STUDENT_PAGE.name)
     if zip_it:
         archive = release.parent / f"{ASSIGNMENT}.zip"
         archive.unlink(missing_ok=True)

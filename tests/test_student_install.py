@@ -215,7 +215,7 @@ def _assert_ran_to_the_first_check(cells: list[dict], venv: Path) -> None:
 @pytest.mark.slow
 def test_a_fresh_venv_installs_from_the_released_folder_alone_and_runs_to_the_first_check(release, tmp_path):
     assert sorted(p.name for p in release.iterdir()) == [
-        "ddpg_pendulum.ipynb", "requirements.txt", "resources", "workshop_lib-0.1.0-py3-none-any.whl"]
+        "ddpg_pendulum.ipynb", "requirements.txt", "resources", "students.md", "workshop_lib-0.1.0-py3-none-any.whl"]
     folder = tmp_path / "student" / "ddpg"
     shutil.copytree(release, folder)
     venv = tmp_path / "venv"

@@ -29,7 +29,7 @@ def _pyproject_pins(repo) -> dict[str, str]:
     project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
-        reqs += extra
+        reqs += [r for r in extra if not r.startswith(project["name"] + "[")]  # workshop_lib[student]: listed already
     return _pins(reqs)
 
 

@@ -10,11 +10,19 @@ import yaml
 
 
 def _pyproject_requirements(repo) -> set[str]:
+    """Every requirement of pyproject.toml, runtime and extras, without the extras' references to the package itself
+    (``workshop_lib[student]``: their requirements are in the set already)."""
     project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
     reqs = set(project["dependencies"])
     for extra in project["optional-dependencies"].values():
-        reqs |= set(extra)
+        reqs |= {r for r in extra if not r.startswith(project["name"] + "[")}
     return reqs
+
+
+def test_the_notebook_extra_is_the_student_extra_and_more(repo):
+    extras = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "workshop_lib[student]" in extras["notebook"], "the notebook extra should include the student extra"
+    assert not set(extras["student"]) & set(extras["notebook"]), "a pin of the student extra is repeated"
 
 
 def test_environment_yml_matches_pyproject(repo):

@@ -6,18 +6,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-# Where pip looks for torch. Empty: the configured indexes (the course machines hold a local CPU wheel of
-# 2.13.0). Elsewhere on Linux set TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" for the CPU
-# build; without it the registry's 2.13.0 is the CUDA build (a venv of about 5.5 GB instead of 1.8 GB).
+# torch's pin (torch==X.Y.Z), read from the dependencies of pyproject.toml, the one place where versions are written.
+TORCH_PIN := $(shell sed -n 's/^[[:space:]]*"\(torch==[^"]*\)",.*/\1/p' pyproject.toml)
+ifeq ($(TORCH_PIN),)
+$(error pyproject.toml's dependencies hold no "torch==..." line)
+endif
+# Where pip looks for torch. Empty: the configured indexes (the course machines hold a local CPU wheel of the pinned
+# version). Elsewhere on Linux set TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" for the CPU
+# build; without it the registry's build of the pin is the CUDA one (a venv of about 5.5 GB instead of 1.8 GB).
 TORCH_INDEX ?=
 
 .PHONY: install demo test bench clean release grade feedback export notebooks
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# torch first, pinned to 2.13.0 (unpinned, pip would take the newest release with GBs of CUDA). Which build
-	# comes depends on TORCH_INDEX above: a CPU one only where pip can find one.
-	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_INDEX)
+	# torch first, pinned (unpinned, pip would take the newest release with GBs of CUDA). Which build comes
+	# depends on TORCH_INDEX above: a CPU one only where pip can find one.
+	$(BIN)/pip install --quiet $(TORCH_PIN) $(TORCH_INDEX)
 	$(BIN)/pip install --quiet -e ".[notebook,grading,test,bench]"
 	touch $(STAMP)
 

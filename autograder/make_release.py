@@ -79,15 +79,16 @@ def build_wheel(dest: Path) -> Path:
 def requirements_text(wheel_name: str) -> str:
     """The released requirements.txt: how to use it, the pins, and the wheel."""
     python = pyproject()["requires-python"].removeprefix(">=")
+    torch = next(r for r in pyproject()["dependencies"] if r.startswith("torch=="))
     lines = [
         f"# The DDPG workbook, for students: everything the notebook needs (Python {python} or newer).",
         "# From inside this folder:",
         "#   python -m venv .venv",
         "#   source .venv/bin/activate                  (Windows: .venv\\Scripts\\activate)",
-        f"#   pip install torch==2.13.0 --index-url {CPU_INDEX}",
+        f"#   pip install {torch} --index-url {CPU_INDEX}",
         "#   pip install -r requirements.txt",
         "#   jupyter lab ddpg_pendulum.ipynb            (as root: add --allow-root)",
-        "# Install torch first, from PyTorch's CPU index as above: on Linux the default index's torch==2.13.0 is",
+        f"# Install torch first, from PyTorch's CPU index as above: on Linux the default index's {torch} is",
         "# the CUDA build, several GB. The wheel's path below is relative to the folder pip runs in.",
     ]
     lines += student_requirements()

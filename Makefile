@@ -66,6 +66,8 @@ export: install
 	$(BIN)/python -m autograder.export
 
 # Regenerate notebooks/ (nbgrader generate_assignment) and the executed solutions/ notebook from the master
-# autograder/source/ddpg/ddpg_pendulum.ipynb.
+# autograder/source/ddpg/ddpg_pendulum.ipynb. The release holds a copy of the video; notebooks/ links to the one
+# committed file, resources/pendulum_env.mp4, instead.
 notebooks: install
 	$(BIN)/python -m autograder.build_notebooks
+	ln -sfn ../../resources/pendulum_env.mp4 notebooks/resources/pendulum_env.mp4

@@ -38,7 +38,7 @@ def readme_commands() -> dict[str, str]:
 
 
 def localize(line: str, port: int) -> tuple[dict[str, str], list[str]]:
-    """One README line as (environment additions, argv) for this machine."""
+    """One line of the recipe as (environment additions, argv) for this machine."""
     for host in HOSTS:
         line = line.replace(host, "127.0.0.1")
     line = line.replace(f":{PORT}", f":{port}").replace(f"--port {PORT}", f"--port {port}")
@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 @contextmanager
 def readme_cluster(timeout_s: float = 120.0) -> Iterator[tuple[str, list[str]]]:
-    """Start the README's scheduler and one worker command; yield the scheduler's address and the README's grade
+    """Start the recipe's scheduler and one worker command; yield the scheduler's address and the recipe's grade
     command (localized); stop both on exit."""
     port = _free_port()
     commands = readme_commands()

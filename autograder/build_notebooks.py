@@ -37,6 +37,8 @@ SOURCE_DIR = source_dir(COURSE_DIR)
 MASTER = source_notebook(COURSE_DIR)
 """The master notebook: solutions, hidden tests and rubrics (every other notebook is made from it)."""
 STUDENT_DIR = REPO / "notebooks"
+VIDEO = REPO / "resources" / "pendulum_env.mp4"
+"""The untrained agent's video, committed once; the course's source and ``notebooks/`` link to it."""
 SOLUTION_DIR = REPO / "solutions"
 SOLUTION_NOTEBOOK = SOLUTION_DIR / f"{NOTEBOOK}_solution.ipynb"
 IGNORED_DIRS = ("__pycache__", ".ipynb_checkpoints", "tmp_ddpg_learning")  # never part of a release
@@ -82,10 +84,18 @@ def release_differences(release: Path, student_dir: Path = STUDENT_DIR) -> list[
 
 
 def build_student(release: Path, student_dir: Path = STUDENT_DIR) -> None:
-    """Replace ``student_dir``'s content by the release (keeps nothing else)."""
+    """Replace ``student_dir``'s content by the release (keeps nothing else).
+
+    The release holds a copy of the video; ``notebooks/`` gets a relative link to the one committed file,
+    ``resources/pendulum_env.mp4``, instead (tests/test_video.py checks it).
+    """
     if student_dir.exists():
         shutil.rmtree(student_dir)
     shutil.copytree(release, student_dir, ignore=IGNORED)
+    shipped = student_dir / "resources" / VIDEO.name
+    if shipped.is_file() and shipped.read_bytes() == VIDEO.read_bytes():
+        shipped.unlink()
+        shipped.symlink_to(os.path.relpath(VIDEO, shipped.parent))
 
 
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)

@@ -8,7 +8,8 @@
 2. A wheel of ``workshop_lib`` (built from a copy of the package alone, so nothing else of the repository can
    slip in) and ``requirements.txt`` go beside the notebook. The requirements file lists the pinned runtime and
    student dependencies of ``pyproject.toml`` and then the wheel, by its relative path: run ``pip install -r
-   requirements.txt`` from inside the folder.
+   requirements.txt`` from inside the folder. The student page, ``docs/students.md``, goes beside them as
+   ``students.md`` (it is the wheel's description too).
 3. The folder is zipped as ``release/ddpg.zip`` (one top folder, ``ddpg/``) for the students who get a file
    instead of nbgrader's exchange, and for Colab.
 
@@ -30,6 +31,8 @@ from pathlib import Path
 from autograder.course_folder import ASSIGNMENT, COURSE_DIR, REPO, release_dir
 from autograder.nbgrader_cli import nbgrader
 
+#: The page students read: the wheel's description (pyproject's ``readme``) and ``students.md`` in the release.
+STUDENT_PAGE = Path("docs") / "students.md"
 #: The extras of pyproject.toml that a student installs beside the runtime dependencies.
 STUDENT_EXTRAS = ("student",)
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -76,7 +79,8 @@ def build_wheel(dest: Path) -> Path:
         src = Path(tmp) / "src"
         src.mkdir()
         (src / "pyproject.toml").write_text(student_pyproject((REPO / "pyproject.toml").read_text()))
-        shutil.copy2(REPO / "README.md", src / "README.md")
+        (src / STUDENT_PAGE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / STUDENT_PAGE, src / STUDENT_PAGE)
         shutil.copytree(REPO / "workshop_lib", src / "workshop_lib",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         out = Path(tmp) / "wheel"
@@ -95,15 +99,16 @@ def build_wheel(dest: Path) -> Path:
 def requirements_text(wheel_name: str) -> str:
     """The released requirements.txt: how to use it, the pins, and the wheel."""
     python = pyproject()["requires-python"].removeprefix(">=")
+    torch = next(r for r in pyproject()["dependencies"] if r.startswith("torch=="))
     lines = [
         f"# The DDPG workbook, for students: everything the notebook needs (Python {python} or newer).",
         "# From inside this folder:",
         "#   python -m venv .venv",
         "#   source .venv/bin/activate                  (Windows: .venv\\Scripts\\activate)",
-        f"#   pip install torch==2.13.0 --index-url {CPU_INDEX}",
+        f"#   pip install {torch} --index-url {CPU_INDEX}",
         "#   pip install -r requirements.txt",
         "#   jupyter lab ddpg_pendulum.ipynb            (as root: add --allow-root)",
-        "# Install torch first, from PyTorch's CPU index as above: on Linux the default index's torch==2.13.0 is",
+        f"# Install torch first, from PyTorch's CPU index as above: on Linux the default index's {torch} is",
         "# the CUDA build, several GB. The wheel's path below is relative to the folder pip runs in.",
     ]
     lines += student_requirements()
@@ -117,6 +122,7 @@ def make_release(course: Path = COURSE_DIR, zip_it: bool = True) -> Path:
     release = release_dir(course)
     wheel = build_wheel(release)
     (release / "requirements.txt").write_text(requirements_text(wheel.name))
+    shutil.copy2(REPO / STUDENT_PAGE, release / STUDENT_PAGE.name)
     if zip_it:
         archive = release.parent / f"{ASSIGNMENT}.zip"
         archive.unlink(missing_ok=True)

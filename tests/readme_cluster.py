@@ -1,6 +1,6 @@
-"""A dask cluster started with the README's own commands ("Several machines"), on 127.0.0.1.
+"""A dask cluster started with the documented commands (docs/instructors.md, "Several machines"), on 127.0.0.1.
 
-The commands are read from README.md, so a recipe that fails as written fails the tests: only the private
+The commands are read from docs/instructors.md, so a recipe that fails as written fails the tests: only the private
 addresses of the example become 127.0.0.1, the port a free one, ``.venv/bin/`` this interpreter's folder and
 ``$PWD`` the repository's root.
 """
@@ -26,10 +26,10 @@ PORT = "8786"
 
 
 def readme_commands() -> dict[str, str]:
-    """The scheduler, worker and grade command lines of the README's cluster recipe."""
-    text = (REPO / "README.md").read_text()
+    """The scheduler, worker and grade command lines of the documented cluster recipe (docs/instructors.md)."""
+    text = (REPO / "docs" / "instructors.md").read_text()
     block = re.search(r"\*\*Several machines\.\*\*.*?```bash\n(.*?)```", text, re.S)
-    assert block, "README.md has no 'Several machines' recipe"
+    assert block, "docs/instructors.md has no 'Several machines' recipe"
     lines = [line for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
     found = {"scheduler": next(x for x in lines if " scheduler " in x),
              "worker": next(x for x in lines if " worker " in x),
@@ -38,7 +38,7 @@ def readme_commands() -> dict[str, str]:
 
 
 def localize(line: str, port: int) -> tuple[dict[str, str], list[str]]:
-    """One README line as (environment additions, argv) for this machine."""
+    """One line of the recipe as (environment additions, argv) for this machine."""
     for host in HOSTS:
         line = line.replace(host, "127.0.0.1")
     line = line.replace(f":{PORT}", f":{port}").replace(f"--port {PORT}", f"--port {port}")
@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 @contextmanager
 def readme_cluster(timeout_s: float = 120.0) -> Iterator[tuple[str, list[str]]]:
-    """Start the README's scheduler and one worker command; yield the scheduler's address and the README's grade
+    """Start the recipe's scheduler and one worker command; yield the scheduler's address and the recipe's grade
     command (localized); stop both on exit."""
     port = _free_port()
     commands = readme_commands()

@@ -154,8 +154,8 @@ def test_solution_notebook_ran_top_to_bottom_and_solves_pendulum():
 # ----------------------------------------------------------------------- the catalog, through nbgrader
 @pytest.fixture(scope="module")
 def dask_cluster():
-    """A real dask.distributed cluster on 127.0.0.1, started with the README's own commands ("Several machines":
-    its scheduler and its worker line, two worker processes), and the README's grade command for it."""
+    """A real dask.distributed cluster on 127.0.0.1, started with the commands of docs/instructors.md ("Several
+    machines": its scheduler and its worker line, two worker processes), and that page's grade command for it."""
     from tests.readme_cluster import readme_cluster
 
     with readme_cluster() as (address, grade_argv):
@@ -180,7 +180,7 @@ def graded_course(tmp_path_factory, dask_cluster):
     gc.write_submissions(course, STUDENT, MASTER, gc.CATALOG)
     start = time.perf_counter()
     address, argv = dask_cluster
-    assert argv[1:] == ["-m", "autograder.grade", "--scheduler", address]  # the README's command, as written
+    assert argv[1:] == ["-m", "autograder.grade", "--scheduler", address]  # the documented command, as written
     proc = subprocess.run([*argv, "--course", str(course)], capture_output=True, text=True, cwd=REPO)
     elapsed = time.perf_counter() - start
     print(f"graded {len(gc.CATALOG)} submissions on the dask cluster in {elapsed:.0f} s")
@@ -257,7 +257,8 @@ def test_a_deleted_test_cell_is_put_back_and_graded(graded_course):
 
 @pytest.mark.slow
 def test_feedback_and_export_from_the_graded_course(graded_course):
-    """The rest of the README's instructor workflow, with nbgrader's own commands, in the course directory."""
+    """The rest of the instructor workflow (docs/instructors.md), with nbgrader's own commands, in the course
+    directory."""
     course = graded_course["course"]
     build_notebooks.nbgrader(["generate_feedback", "ddpg", "--student", "ok_reference"], cwd=course)
     feedback = course / "feedback" / "ok_reference" / "ddpg" / "ddpg_pendulum.html"

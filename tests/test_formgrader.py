@@ -1,10 +1,11 @@
 """Manual grading in nbgrader's formgrader, in a real browser (Playwright driving Debian's Chromium).
 
-One module-scoped course, built the way the README's instructor walkthrough builds one, in a temporary folder:
-a copy of ``autograder/`` with a roster (alice, bob), two submissions of the reference solution whose manually
-graded answers hold some text, autograded by ``python -m autograder.grade --course <copy> --jobs 1``. Then a
-Jupyter server with nbgrader's server extensions (the formgrader) is started on 127.0.0.1 in that copy, as the
-README says (``--allow-root`` when the tests run as root), and Chromium:
+One module-scoped course, built the way the instructor walkthrough (docs/instructors.md) builds one, in a
+temporary folder: a copy of ``autograder/`` with a roster (alice, bob), two submissions of the reference solution
+whose manually graded answers hold some text, autograded by
+``python -m autograder.grade --course <copy> --jobs 1``. Then a Jupyter server with nbgrader's server extensions
+(the formgrader) is started on 127.0.0.1 in that copy, as the walkthrough says (``--allow-root`` when the tests
+run as root), and Chromium:
 
 * opens the formgrader's list of submissions of the notebook and reads alice's and bob's overall scores;
 * opens alice's submission and types a score into the box of each manually graded answer;
@@ -59,7 +60,8 @@ MASTER_RELATIVE = Path("source") / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
 SCREENSHOTS = REPO / "tmp_ddpg_learning" / "browser"
 ROSTER = "id,first_name,last_name,email\nalice,Alice,Archer,alice@example.org\nbob,Bob,Baker,bob@example.org\n"
 INJECTED_ID = "answer_injected_by_test"
-#: The README's command that starts the formgrader (its walkthrough, step 6); the fixture runs it with another port.
+#: The documented command that starts the formgrader (docs/instructors.md, walkthrough step 6); the fixture runs
+#: it with another port.
 README_COMMAND = "jupyter lab --no-browser --ip=127.0.0.1 --port=8888 --config=jupyter_server_config.py"
 
 
@@ -186,7 +188,7 @@ def course(tmp_path_factory, beacon) -> dict:
 
 @pytest.fixture(scope="module")
 def formgrader(course, tmp_path_factory):
-    """The README's formgrader command (``README_COMMAND``), run in the course copy with a free port, a token and
+    """The documented formgrader command (``README_COMMAND``), run in the course copy with a free port, a token and
     ``--allow-root`` when root, and a headless Chromium page."""
     from playwright.sync_api import sync_playwright
 

@@ -212,7 +212,7 @@ def test_hostile_case(hostile_run, variant):
     text = shown_text(nb)
     for evidence in variant.evidence:
         if "held by children" in evidence and not memory_groups_available():
-            continue  # no memory cgroup here: memory_bytes holds per process only (README, sandbox.py)
+            continue  # no memory cgroup here: memory_bytes holds per process only (grading-security.md, sandbox.py)
         assert re.search(evidence, text), f"{evidence!r} not in the outputs:\n" + \
             "\n".join(line for line in text.splitlines() if "HOSTILE" in line)
     # protected files: the gradebook, the config, the course's source, the library, the submissions

@@ -1,11 +1,11 @@
-"""The README's instructor walkthrough, run as written on a temporary copy of the course.
+"""The instructor walkthrough of docs/instructors.md, run as written on a temporary copy of the course.
 
-The slow test reads the walkthrough (``### Instructor walkthrough`` in README.md) and runs every line of its
+The slow test reads the walkthrough (``## Instructor walkthrough`` in docs/instructors.md) and runs every line of its
 ``bash`` blocks in order, in the copy, with this environment's ``nbgrader`` and ``python`` first on PATH and
 ``HOME`` in a temporary folder (where ``~/Downloads/<student>/`` holds each student's notebook, the reference
 solution):
 
-* ``source .venv/bin/activate && cd autograder``: the environment and the working folder just described;
+* ``source .venv/bin/activate && cd autograder/course``: the environment and the working folder just described;
 * ``make release`` / ``make grade`` / ``make feedback`` / ``make export``: what those targets run, with
   ``--course <copy>``, and ``--jobs 1`` for grading (a fast test checks that the Makefile's recipes are these modules);
 * the formgrader's ``jupyter lab`` line: run by ``tests/test_formgrader.py`` (a fast test checks it is the same);
@@ -39,10 +39,10 @@ from autograder.late import DAY_SECONDS, days_late, late_penalty, percent_per_da
 from tests import grading_catalog as gc
 
 REPO = Path(__file__).resolve().parent.parent
-README = REPO / "README.md"
+GUIDE = REPO / "docs" / "instructors.md"
 STUDENT = REPO / "notebooks" / f"{NOTEBOOK}.ipynb"
 MASTER = COURSE_DIR / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-SETUP = "source .venv/bin/activate && cd autograder"
+SETUP = "source .venv/bin/activate && cd autograder/course"
 MAKE = {"make release": ["-m", "autograder.make_release"],
         "make grade": ["-m", "autograder.grade", "--jobs", "1", "--quiet"],
         "make feedback": ["-m", "autograder.feedback"],
@@ -52,11 +52,11 @@ BOB_SECONDS_LATE = 24 * 3600 + 8 * 3600 + 15 * 60 + 1  # 2026-12-06 09:15:00 Eur
 
 
 def walkthrough() -> str:
-    """The walkthrough subsection of the README (up to the next heading of its level or above)."""
-    text = README.read_text()
-    start = text.index("### Instructor walkthrough")
-    end = re.search(r"^#{1,3} ", text[start + 4:], re.M)
-    return text[start:] if end is None else text[start:start + 4 + end.start()]
+    """The walkthrough section of docs/instructors.md (up to the next heading of its level or above)."""
+    text = GUIDE.read_text()
+    start = text.index("## Instructor walkthrough")
+    end = re.search(r"^#{1,2} ", text[start + 3:], re.M)
+    return text[start:] if end is None else text[start:start + 3 + end.start()]
 
 
 def blocks(language: str) -> list[str]:
@@ -104,7 +104,7 @@ def test_the_late_policy_is_the_one_documented():
     text = walkthrough()
     assert f"loses {percent:g}% of the assignment's points for every started day (24 h)" in text
     assert "10 or more days late scores 0" in text
-    # the config lines the README quotes are the course's
+    # the config lines the walkthrough quotes are the course's
     config = (COURSE_DIR / "nbgrader_config.py").read_text()
     for line in blocks("python")[0].splitlines():
         assert re.sub(r"\s+#\s.*$", "", line).strip() in config, line
@@ -117,9 +117,9 @@ def test_the_late_policy_is_the_one_documented():
     assert late_penalty(10 * DAY_SECONDS, 22, 22) == 22  # 10 days: nothing left
 
 
-def test_timestamps_are_read_as_the_readme_says():
+def test_timestamps_are_read_as_the_walkthrough_says():
     """nbgrader's reading of timestamp.txt (and of the due date): zone names and ISO offsets as meant, a bare time
-    as UTC, and the form the README warns against (a space, then +0100) as 100 seconds."""
+    as UTC, and the form the walkthrough warns against (a space, then +0100) as 100 seconds."""
     from datetime import datetime
 
     from nbgrader.utils import parse_utc
@@ -144,7 +144,7 @@ def test_the_walkthrough_runs_on_a_course_copy(tmp_path):
     home = tmp_path / "home"
     reference = next(v for v in gc.CATALOG if v.name == "ok_reference")
     release_nb, pieces = nbformat.read(STUDENT, as_version=4), gc.reference_pieces(MASTER)
-    for row in roster:  # what each student handed back, where the README's cp finds it
+    for row in roster:  # what each student handed back, where the walkthrough's cp finds it
         downloads = home / "Downloads" / row["id"]
         downloads.mkdir(parents=True)
         nbformat.write(gc.build_submission(release_nb, pieces, dataclasses.replace(reference, name=row["id"])),

@@ -215,14 +215,15 @@ def _assert_ran_to_the_first_check(cells: list[dict], venv: Path) -> None:
 @pytest.mark.slow
 def test_a_fresh_venv_installs_from_the_released_folder_alone_and_runs_to_the_first_check(release, tmp_path):
     assert sorted(p.name for p in release.iterdir()) == [
-        "ddpg_pendulum.ipynb", "requirements.txt", "resources", "workshop_lib-0.1.0-py3-none-any.whl"]
+        "ddpg_pendulum.ipynb", "requirements.txt", "resources", "students.md", "workshop_lib-0.1.0-py3-none-any.whl"]
     folder = tmp_path / "student" / "ddpg"
     shutil.copytree(release, folder)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = _fresh_env(venv)
     pip = str(venv / "bin" / "pip")
-    # the README's student commands; torch plain here: this machine's pip finds the CPU wheel without an index
+    # the student commands of docs/students.md; torch plain here: this machine's pip finds the CPU wheel without an
+    # index
     _sh([pip, "install", "--quiet", "torch==2.13.0"], cwd=folder, env=env)
     _sh([pip, "install", "--quiet", "-r", "requirements.txt"], cwd=folder, env=env)
     _sh([str(venv / "bin" / "jupyter"), "lab", "--version"], cwd=folder, env=env)
@@ -231,13 +232,13 @@ def test_a_fresh_venv_installs_from_the_released_folder_alone_and_runs_to_the_fi
 
 
 def colab_cell() -> str:
-    """The Colab cell of the README: the first ```python block after the heading "### Google Colab"."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("### Google Colab", 1)[1]
+    """The Colab cell of docs/students.md: the first ```python block after the heading "## Google Colab"."""
+    page = (REPO / "docs" / "students.md").read_text()
+    section = page.split("## Google Colab", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_readme_colab_cell_uses_the_released_zip():
+def test_documented_colab_cell_uses_the_released_zip():
     cell = colab_cell()
     assert "ddpg.zip" in cell and "%pip install" in cell and "requirements.txt" in cell
 
@@ -245,7 +246,7 @@ def test_readme_colab_cell_uses_the_released_zip():
 @pytest.mark.slow
 def test_the_colab_cell_installs_into_a_fresh_kernel_and_the_notebook_runs_to_the_first_check(release, tmp_path):
     """Colab stand-in: a fresh venv with only what Colab's image brings for this (Python, a kernel and torch),
-    a folder holding only the uploaded ddpg.zip, then the README's Colab cell and the notebook's cells."""
+    a folder holding only the uploaded ddpg.zip, then the Colab cell of docs/students.md and the notebook's cells."""
     content = tmp_path / "content"
     content.mkdir()
     shutil.copy2(release.parent / "ddpg.zip", content / "ddpg.zip")

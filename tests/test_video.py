@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import struct
 import subprocess
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from autograder import build_notebooks
 from solutions.ddpg_agent import DDPGAgent
 from workshop_lib import video
 from workshop_lib.env_wrapper import make_env
@@ -73,7 +75,7 @@ def test_command_writes_a_small_h264_mp4_and_the_same_bytes_for_the_same_seed(tm
     # The committed video is exactly what the documented command makes.
     assert (repo / "resources" / "pendulum_env.mp4").read_bytes() == first.read_bytes(), (
         "resources/pendulum_env.mp4 is stale: run `python -m workshop_lib.video --seed 0 --out "
-        "resources/pendulum_env.mp4` and copy it to autograder/course/source/ddpg/resources/"
+        "resources/pendulum_env.mp4` (the course's source and notebooks/ link to it)"
     )
 
 
@@ -84,15 +86,37 @@ def test_other_seed_gives_another_episode(tmp_path):
     assert (tmp_path / "s0.mp4").read_bytes() != (tmp_path / "s1.mp4").read_bytes()
 
 
-def test_every_copy_of_the_video_is_the_same(repo):
-    original = (repo / "resources" / "pendulum_env.mp4").read_bytes()
-    shipped = repo / "autograder" / "course" / "source" / "ddpg" / "resources" / "pendulum_env.mp4"
-    assert shipped.is_file(), "nbgrader releases autograder/course/source/ddpg/ with its resources/ folder"
-    copies = [path for path in repo.glob("*/**/resources/pendulum_env.mp4")
-              if not any(part.startswith(".") or part in ("tmp_ddpg_learning", "node_modules") for part in path.parts)]
-    assert shipped in copies
-    stale = [str(path.relative_to(repo)) for path in copies if path.read_bytes() != original]
-    assert not stale, f"copies that differ from resources/pendulum_env.mp4 (copy it over them): {stale}"
+#: Where the video must be found besides resources/: the course's source folder (nbgrader releases it with the
+#: notebook) and notebooks/ (which holds exactly the release). Both are symbolic links to the one file.
+LINKED = (build_notebooks.SOURCE_DIR / "resources" / "pendulum_env.mp4",
+          build_notebooks.STUDENT_DIR / "resources" / "pendulum_env.mp4")
+#: nbgrader's runtime folders (not in git) hold real copies made from the course's source; they are not copies here.
+RUNTIME_DIRS = ("release", "autograded", "feedback", "submitted", "tmp_ddpg_learning", "node_modules")
+
+
+def test_the_video_is_committed_once_and_linked_where_the_notebooks_need_it(repo):
+    original = repo / "resources" / "pendulum_env.mp4"
+    assert original.is_file() and not original.is_symlink()
+    for link in LINKED:
+        where = link.relative_to(repo)
+        assert link.is_symlink(), f"{where} should be a symbolic link to resources/pendulum_env.mp4 " \
+                                  "(`make notebooks` makes it again; or: ln -sfn with a relative target)"
+        assert not Path(os.readlink(link)).is_absolute(), f"{where}: the link must be relative to work in any clone"
+        assert link.resolve() == original.resolve(), f"{where} points to {os.readlink(link)}, not to the video"
+    copies = [path.relative_to(repo) for path in repo.glob("*/**/pendulum_env.mp4")
+              if not path.is_symlink()
+              and not any(part.startswith(".") or part in RUNTIME_DIRS for part in path.relative_to(repo).parts)]
+    assert copies == [Path("resources/pendulum_env.mp4")], f"more than one copy of the video: {copies}"
+
+
+@pytest.mark.slow
+def test_the_release_holds_the_video_itself(tmp_path, repo):
+    """nbgrader generate_assignment on a copy of the course: the released resources/ holds a regular file with the
+    video's bytes, not a link (which would dangle in the students' folder)."""
+    release = build_notebooks.generate_release(tmp_path)
+    shipped = release / "resources" / "pendulum_env.mp4"
+    assert shipped.is_file() and not shipped.is_symlink()
+    assert shipped.read_bytes() == (repo / "resources" / "pendulum_env.mp4").read_bytes()
 
 
 def test_plain_function_policy_and_its_return(tmp_path):

@@ -1,6 +1,6 @@
 """The grading probe: run an agent class's two methods on given fixtures and report only values.
 
-Trusted grading works in two places (see ``autograder/README`` in the repository's README, "Trusted grading"):
+Trusted grading works in two places (see ``docs/grading-security.md`` in the repository):
 
 * the **grading process** chooses the fixtures (:func:`make_fixtures`), runs this probe on the reference agent
   in its own process, and compares;

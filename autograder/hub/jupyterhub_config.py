@@ -53,7 +53,7 @@ c.Authenticator.allow_existing_users = False
 c.JupyterHub.authenticator_class = "pam"
 c.PAMAuthenticator.allowed_groups = {settings.instructors_group(), settings.students_group()}
 c.PAMAuthenticator.admin_groups = {settings.instructors_group()}
-c.PAMAuthenticator.open_sessions = False  # no pam_systemd/pam_loginuid session per server (not needed, not on all hosts)
+c.PAMAuthenticator.open_sessions = False  # no PAM session (pam_systemd, pam_loginuid) per server: not needed
 c.LocalAuthenticator.create_system_users = False  # users are created by autograder.hub.users, never at login
 
 # ---- spawning: each user's JupyterLab as their own Unix user ------------------------------------------------------

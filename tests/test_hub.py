@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -401,7 +402,11 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
                 rel = fetched[0].relative_to(f"/home/{name}")
                 page.goto(f"{hub.url}/user/{name}/files/{rel}")
                 pages[name] = page.locator("body").inner_text()
+                shot(page, f"{name}-feedback-page")
             assert pages[ALICE] != pages[BOB]
+            for name, expected_total in ((ALICE, 10.0), (BOB, 10.0 - penalty)):
+                total = re.search(r"Total: ([0-9.]+) / ([0-9.]+)", pages[name])
+                assert total and float(total.group(1)) == pytest.approx(expected_total), (name, total)
             other = {ALICE: BOB, BOB: ALICE}
             for name, text in pages.items():
                 assert other[name] not in text, f"{name}'s feedback names {other[name]}"

@@ -266,10 +266,28 @@ def fetch(page) -> None:
     rows(page, "fetched").filter(has_text=settings.ASSIGNMENT).first.wait_for()
 
 
+#: Code cells a student runs first, in their own kernel on the hub: the environment check and the imports (torch,
+#: jdc, workshop_lib from the hub's environment).
+FIRST_CELLS = ("# Environment check: run this cell first.", "import jdc  # registers the %%add_to cell magic")
+
+
 def answer(page, hub: Hub, name: str) -> None:
-    """Open the fetched notebook, type the master's solution into both answer cells, save."""
+    """Open the fetched notebook, run its first cells in the student's kernel, type the master's solution into both
+    answer cells, save."""
+    from playwright.sync_api import expect
+
     page.goto(f"{hub.url}/user/{name}/lab/tree/{settings.ASSIGNMENT}/ddpg_pendulum.ipynb")
     page.wait_for_selector(".jp-Notebook .jp-Cell")
+    page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle")).wait_for(timeout=180_000)  # the kernel
+    for text in FIRST_CELLS:  # (read-only cells: selected by their prompt)
+        cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=text).first
+        cell.locator(".jp-InputPrompt").click()
+        page.keyboard.press("Control+Enter")
+        try:
+            expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=180_000)
+        except AssertionError:
+            shot(page, f"{name}-first-cells")
+            raise
     for grade_id in ANSWERS:
         signature = {"select_action": "def select_action(self, state):", "backward": "def backward(self):"}[grade_id]
         cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text="%%add_to DDPGAgent").filter(
@@ -286,7 +304,11 @@ def answer(page, hub: Hub, name: str) -> None:
     while True:  # the saved file holds both answers, exactly
         nb = json.loads(path.read_text())
         sources = {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in nb["cells"]}
-        if all(sources.get(g) == solution_source(g) for g in ANSWERS):
+        ran = [c for c in nb["cells"] if c["cell_type"] == "code" and any(t in "".join(c["source"])
+                                                                          for t in FIRST_CELLS)]
+        if all(sources.get(g) == solution_source(g) for g in ANSWERS) and all(c["execution_count"] for c in ran):
+            errors = [o for c in ran for o in c["outputs"] if o["output_type"] == "error"]
+            assert len(ran) == len(FIRST_CELLS) and not errors, f"{name}'s first cells failed: {errors}"
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"{name}'s saved notebook does not hold the typed answers: "

@@ -99,6 +99,37 @@ def course_environment(spawner) -> None:
 
 c.Spawner.pre_spawn_hook = course_environment
 
-# A stopped browser tab must not keep servers forever: the hub's own limit on how long a spawn may take is above;
-# an idle culler (jupyterhub-idle-culler) is the usual addition for a course and is not configured here.
+# An idle culler (jupyterhub-idle-culler, as TLJH has) is the usual addition for a course; not configured here.
 os.makedirs(STATE, mode=0o700, exist_ok=True)
+
+
+def _check_course_setup() -> None:
+    """Say at start what would make the course fail later: an exchange that is not every user's, a course folder
+    that no instructor owns (the formgrader and the grader could not write it) or that students can read."""
+    import logging
+    import stat
+
+    log = logging.getLogger("JupyterHub")
+    exchange, course = settings.exchange_dir(), settings.course_dir()
+    try:
+        if stat.S_IMODE(os.stat(exchange).st_mode) & 0o777 != 0o777:
+            log.warning("nbgrader's exchange %s is not mode 1777 (python -m autograder.hub.users setup)", exchange)
+    except FileNotFoundError:
+        log.warning("nbgrader's exchange %s does not exist (python -m autograder.hub.users setup)", exchange)
+    try:
+        info = os.stat(course)
+    except FileNotFoundError:
+        log.warning("the course folder %s does not exist (DDPG_COURSE_DIR)", course)
+        return
+    owner = pwd.getpwuid(info.st_uid).pw_name if info.st_uid else "root"
+    if not is_instructor(owner):
+        log.warning("the course folder %s belongs to %s, not to an instructor (group %s): the formgrader and "
+                    "the grader run as the instructor and cannot write it", course, owner,
+                    settings.instructors_group())
+    reachable = all(os.stat(parent).st_mode & stat.S_IXOTH for parent in course.parents)
+    if reachable and info.st_mode & stat.S_IROTH:
+        log.warning("the course folder %s is readable by every user: students could read its source and "
+                    "gradebook (keep it in the instructor's home, mode 700)", course)
+
+
+_check_course_setup()

@@ -26,7 +26,7 @@ prefix), their groups, the exchange and the hub's state.
 Needs root, bubblewrap, ``/usr/bin/chromium``, and ``make hub-install`` (the hub's environment in ``.hub-venv`` and
 the proxy in ``autograder/hub/node_modules``). Without them the test is skipped, unless ``REQUIRE_HUB=1``
 (``.ci/run`` sets it when it runs as root and has installed the hub), which turns the skip into a failure.
-About 5 minutes on 2 cores (9 when other work shares them), most of it the sandboxed grading.
+3.5 to 5.5 minutes on 2 cores (about 9 when other work loads them), most of it the sandboxed grading.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ endif
 # build; without it the registry's build of the pin is the CUDA one (a venv of about 5.5 GB instead of 1.8 GB).
 TORCH_INDEX ?=
 
-.PHONY: install demo test bench clean release grade feedback export notebooks
+.PHONY: install demo test bench clean release grade feedback export notebooks hub-install hub hub-stop
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,3 +70,44 @@ export: install
 # committed file, resources/pendulum_env.mp4, instead.
 notebooks: install
 	$(BIN)/python -m autograder.build_notebooks
+
+# ---- The course's JupyterHub (docs/hub.md; configuration: autograder/hub/jupyterhub_config.py) ------------------
+# Its own environment, which every Unix user of the hub must be able to run: made from a Python every user can
+# execute (HUB_PYTHON; not one under /root), with workshop_lib installed into it (not editable: students need
+# nothing from this repository). autograder/hub/everyone/ goes into its etc/jupyter (every user's nbgrader and
+# Lab settings). The proxy, configurable-http-proxy, is pinned in autograder/hub/package.json and package-lock.json
+# and installed by npm into autograder/hub/node_modules/.
+HUB_PYTHON ?= /usr/bin/python3
+HUB_VENV   ?= .hub-venv
+HUB_STAMP  := $(HUB_VENV)/.installed-stamp
+HUB_PROXY  := autograder/hub/node_modules/.bin/configurable-http-proxy
+# The hub's own files (database, cookie secret, pid, log): see autograder/hub/settings.py for every DDPG_* setting.
+DDPG_HUB_STATE ?= /srv/ddpg-hub
+
+$(HUB_STAMP): pyproject.toml $(wildcard workshop_lib/*.py workshop_lib/grading/*.py) $(wildcard autograder/hub/everyone/* autograder/hub/everyone/*/*)
+	test -x $(HUB_VENV)/bin/python || $(HUB_PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/pip install --quiet torch==2.13.0 $(TORCH_INDEX)
+	$(HUB_VENV)/bin/pip install --quiet ".[notebook,grading,hub]"
+	rm -rf build
+	mkdir -p $(HUB_VENV)/etc/jupyter
+	cp -r autograder/hub/everyone/. $(HUB_VENV)/etc/jupyter/
+	chmod -R a+rX $(HUB_VENV)
+	touch $@
+
+$(HUB_PROXY): autograder/hub/package.json autograder/hub/package-lock.json
+	cd autograder/hub && npm ci --no-audit --no-fund
+	touch $@
+
+hub-install: $(HUB_STAMP) $(HUB_PROXY)
+
+# Start the hub in the foreground (as root: it starts each user's server as that user), on 127.0.0.1:8000 unless
+# DDPG_HUB_IP/DDPG_HUB_PORT say otherwise. Ctrl-C (or `make hub-stop` from another shell) stops it and every
+# user's server. Users: `python -m autograder.hub.users add-instructor NAME`, `... add-student NAME ...`.
+hub: hub-install
+	$(HUB_VENV)/bin/python -m autograder.hub.users setup
+	mkdir -p -m 700 $(DDPG_HUB_STATE)
+	cd $(DDPG_HUB_STATE) && DDPG_HUB_STATE=$(DDPG_HUB_STATE) $(abspath $(HUB_VENV))/bin/jupyterhub \
+		-f $(CURDIR)/autograder/hub/jupyterhub_config.py
+
+hub-stop:
+	test -f $(DDPG_HUB_STATE)/jupyterhub.pid && kill $$(cat $(DDPG_HUB_STATE)/jupyterhub.pid) || echo "no hub running"

@@ -1,0 +1,473 @@
+"""The course on a live JupyterHub, end to end, in Chromium: ``autograder/hub/jupyterhub_config.py`` as ``make hub``
+runs it (PAM, real Unix users, the local process spawner, the pinned configurable-http-proxy, nbgrader's exchange in
+a shared folder), on 127.0.0.1.
+
+One run of the whole term, in order:
+
+1. an instructor and two students are made Unix users (``python -m autograder.hub.users``), with random passwords;
+   the course (this repository's ``nbgrader_config.py`` and ``source/``) is copied into the instructor's home;
+2. the instructor releases the assignment (``nbgrader generate_assignment`` / ``release_assignment``, run as the
+   instructor's Unix user with the environment the hub gives their server) and finds it in the formgrader, in
+   JupyterLab on the hub;
+3. each student logs in with their password, fetches ``ddpg`` in JupyterLab's Assignments tab, types the master's
+   solution of ``select_action`` and ``backward`` into the two answer cells, saves and submits there; the due date
+   is set between the two submissions, so alice is on time and bob is late;
+4. the instructor collects, grades with ``python -m autograder.grade --course`` (the sandboxed grader, as the
+   instructor's user), writes the feedback pages (``python -m autograder.feedback``) and releases them;
+5. each student fetches feedback in the Assignments tab and reads their own page: alice 10/10, bob 10 minus one day's
+   late penalty;
+6. isolation, through the file system as each student's Unix user and through the hub: neither student can read the
+   other's home, submission or feedback, nor the course's source, gradebook, secret or collected submissions, nor
+   open the instructor's server or a formgrader.
+
+Everything is removed at the end, however the test ends: the hub and every user's server, the users (``ddpgtest-``
+prefix), their groups, the exchange and the hub's state.
+
+Needs root, bubblewrap, ``/usr/bin/chromium``, and ``make hub-install`` (the hub's environment in ``.hub-venv`` and
+the proxy in ``autograder/hub/node_modules``). Without them the test is skipped, unless ``REQUIRE_HUB=1``
+(``.ci/run`` sets it when it runs as root and has installed the hub), which turns the skip into a failure.
+3.5 to 5.5 minutes on 2 cores (about 9 when other work loads them), most of it the sandboxed grading.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from autograder.build_notebooks import copy_course
+from autograder.hub import settings
+from tests.lab_server import jupyter_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = settings.REPO
+HUB_VENV = Path(os.environ.get("HUB_VENV", REPO / ".hub-venv")).resolve()
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+PREFIX = "ddpgtest-"
+INSTRUCTOR = PREFIX + "teach"
+ALICE, BOB = PREFIX + "alice", PREFIX + "bob"
+STUDENTS = (ALICE, BOB)
+GROUPS = {"DDPG_INSTRUCTORS": PREFIX + "instructors", "DDPG_STUDENTS": PREFIX + "students"}
+MASTER = settings.DEFAULT_COURSE_DIR / "source" / settings.ASSIGNMENT / "ddpg_pendulum.ipynb"
+ANSWERS = ("select_action", "backward")  # the grade_ids of the two code exercises
+SCREENSHOTS = REPO / "tmp_ddpg_learning" / "hub"
+UI_TIMEOUT_MS = 60_000
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "the hub test needs root (it creates Unix users and starts the hub as root)"
+    if not CHROMIUM.is_file():
+        return f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap not found (apt-get install -y bubblewrap)"
+    if not (HUB_VENV / "bin" / "jupyterhub").is_file() or not settings.PROXY_BIN.is_file():
+        return f"the hub is not installed ({HUB_VENV}/bin/jupyterhub, {settings.PROXY_BIN}): run `make hub-install`"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+def _free_ports() -> int:
+    """A port p with p, p+1 and p+2 free (the proxy, the hub's API, the proxy's API)."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port + 2 > 65535:
+            continue
+        try:
+            for p in (port + 1, port + 2):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no three free consecutive ports on 127.0.0.1")
+
+
+def solution_source(grade_id: str) -> str:
+    """The master's answer cell ``grade_id`` as a student who solved it types it: the solution, markers left out."""
+    nb = json.loads(MASTER.read_text())
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+            source = "".join(cell["source"])
+            return "".join(line for line in source.splitlines(keepends=True)
+                           if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    raise KeyError(grade_id)
+
+
+@dataclass
+class Hub:
+    base: Path  # the test's folder: exchange, state, logs
+    port: int
+    env: dict[str, str]  # the DDPG_* settings of this hub
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def course(self) -> Path:
+        return Path(self.env["DDPG_COURSE_DIR"])
+
+    @property
+    def exchange(self) -> Path:
+        return Path(self.env["DDPG_EXCHANGE"])
+
+    def user_env(self, name: str) -> dict[str, str]:
+        """The environment the hub's spawner gives ``name``'s server (jupyterhub_config.py's course_environment)."""
+        home = f"/home/{name}"
+        env = {"HOME": home, "USER": name, "LOGNAME": name, "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
+               "PATH": f"{HUB_VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+               "DDPG_EXCHANGE": str(self.exchange), "DDPG_COURSE_ID": settings.COURSE_ID}
+        if name == INSTRUCTOR:
+            env.update({"JUPYTER_CONFIG_PATH": str(settings.HUB_DIR / "instructor"),
+                        "DDPG_COURSE_DIR": str(self.course), "PYTHONPATH": str(REPO)})
+        return env
+
+    def run_as(self, name: str, args: list[str], cwd: Path | None = None, check: bool = True,
+               timeout: float = 600) -> subprocess.CompletedProcess:
+        """``args`` as the Unix user ``name``, in the environment of their server (a terminal in their JupyterLab)."""
+        env = self.user_env(name)
+        cmd = ["runuser", "-u", name, "--", "env", "-i", *[f"{k}={v}" for k, v in env.items()], *args]
+        proc = subprocess.run(cmd, cwd=cwd or env["HOME"], capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} as {name} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
+                                 f"{proc.stderr[-4000:]}")
+        return proc
+
+    def nbgrader(self, *args: str) -> subprocess.CompletedProcess:
+        """``nbgrader ARGS`` as the instructor, in the course folder."""
+        return self.run_as(INSTRUCTOR, [str(HUB_VENV / "bin" / "nbgrader"), *args], cwd=self.course)
+
+    def can_read(self, name: str, path: Path) -> bool:
+        """Whether the Unix user ``name`` can list (a folder) or read (a file) ``path``."""
+        cmd = ["ls", "-A", str(path)] if path.is_dir() else ["head", "-c", "1", str(path)]
+        return self.run_as(name, cmd, check=False, cwd=Path("/")).returncode == 0
+
+
+def _users_cli(env: dict[str, str], *args: str) -> None:
+    subprocess.run([str(HUB_VENV / "bin" / "python"), "-m", "autograder.hub.users", *args], cwd=REPO,
+                   env={**os.environ, **env, "PYTHONPATH": str(REPO)}, check=True)
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[Hub]:
+    problem = _missing()
+    if problem:
+        if os.environ.get("REQUIRE_HUB") == "1":
+            pytest.fail(f"REQUIRE_HUB=1 but {problem}")
+        pytest.skip(problem)
+    base = Path(tempfile.mkdtemp(prefix=PREFIX + "hub-"))
+    base.chmod(0o755)  # the exchange inside it is every user's
+    port = _free_ports()
+    env = {**GROUPS, "DDPG_EXCHANGE": str(base / "exchange"), "DDPG_HUB_STATE": str(base / "state"),
+           "DDPG_HUB_PORT": str(port), "DDPG_HUB_IP": "127.0.0.1",
+           "DDPG_COURSE_DIR": f"/home/{INSTRUCTOR}/course"}
+    world = Hub(base, port, env)
+    users = [INSTRUCTOR, *STUDENTS]
+    try:
+        _users_cli(env, "remove", *users)  # what a killed run may have left
+        _users_cli(env, "add-instructor", INSTRUCTOR)
+        _users_cli(env, "add-student", *STUDENTS)
+        for name in users:
+            world.passwords[name] = secrets.token_urlsafe(12)
+            subprocess.run(["chpasswd"], input=f"{name}:{world.passwords[name]}\n", text=True, check=True)
+        # the course: this repository's configuration and master (the project's own copy_course), the instructor's
+        copy_course(world.course)
+        subprocess.run(["chown", "-R", f"{INSTRUCTOR}:", str(world.course)], check=True)
+        (base / "state").mkdir(mode=0o700)
+        command = [str(HUB_VENV / "bin" / "jupyterhub"), "-f", str(settings.HUB_DIR / "jupyterhub_config.py")]
+        hub_env = {**os.environ, **env}
+        hub_env.pop("PYTHONPATH", None)
+        with jupyter_server(command, cwd=base / "state", env=hub_env, log_path=base / "hub.log",
+                            ready_url=f"{world.url}/hub/api", what="JupyterHub"):
+            yield world
+    finally:
+        try:
+            log = (base / "hub.log").read_text()
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            (SCREENSHOTS / "hub.log").write_text(log)
+        except OSError:
+            pass
+        _users_cli(env, "remove", *users)
+        _users_cli(env, "teardown")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# ---- the browser ---------------------------------------------------------------------------------------------------
+
+def login(browser, hub: Hub, name: str):
+    """A fresh browser context logged in as ``name`` with their password; their JupyterLab open (spawned)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", hub.passwords[name])
+    page.click("#login_submit")
+    page.wait_for_url(f"**/user/{name}/lab**", timeout=180_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+    return context, page
+
+
+def nbgrader_menu(page, hub: Hub, name: str) -> set[str]:
+    """The labels in JupyterLab's Nbgrader menu of ``name``'s server (the menu keeps an item for a command that a
+    disabled plugin never registered, with no label: it is left out)."""
+    page.goto(f"{hub.url}/user/{name}/lab")
+    page.wait_for_selector("#jp-main-dock-panel")
+    page.locator('#jp-menu-panel .lm-MenuBar-itemLabel:text-is("Nbgrader")').click()
+    items = page.locator("li[data-command^='nbgrader:'] .lm-Menu-itemLabel")
+    items.first.wait_for()
+    labels = {items.nth(i).inner_text().strip() for i in range(items.count())} - {""}
+    page.keyboard.press("Escape")
+    return labels
+
+
+def open_assignments(page) -> None:
+    """The Assignments tab, from JupyterLab's Nbgrader menu, its lists loaded."""
+    page.locator('#jp-menu-panel .lm-MenuBar-itemLabel:text-is("Nbgrader")').click()
+    page.locator('li[data-command="nbgrader:open-assignment-list"]').click()
+    page.wait_for_selector("#released_assignments_list")
+    page.locator("#refresh_assignments_list").click()
+    for name in ("released", "fetched", "submitted"):
+        page.wait_for_selector(f"#{name}_assignments_list_loading", state="hidden")
+
+
+def rows(page, name: str):
+    return page.locator(f"#{name}_assignments_list > .list_item")
+
+
+def fetch(page) -> None:
+    open_assignments(page)
+    released = rows(page, "released").filter(has_text=settings.ASSIGNMENT)
+    released.first.wait_for()
+    assert settings.COURSE_ID in released.first.inner_text()
+    released.first.locator(".item_status button").click()
+    rows(page, "fetched").filter(has_text=settings.ASSIGNMENT).first.wait_for()
+
+
+#: Code cells a student runs first, in their own kernel on the hub: the environment check and the imports (torch,
+#: jdc, workshop_lib from the hub's environment).
+FIRST_CELLS = ("# Environment check: run this cell first.", "import jdc  # registers the %%add_to cell magic")
+
+
+def answer(page, hub: Hub, name: str) -> None:
+    """Open the fetched notebook, run its first cells in the student's kernel, type the master's solution into both
+    answer cells, save."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{hub.url}/user/{name}/lab/tree/{settings.ASSIGNMENT}/ddpg_pendulum.ipynb")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle")).wait_for(timeout=180_000)  # the kernel
+    for text in FIRST_CELLS:  # (read-only cells: selected by their prompt)
+        cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=text).first
+        cell.locator(".jp-InputPrompt").click()
+        page.keyboard.press("Control+Enter")
+        try:
+            expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=180_000)
+        except AssertionError:
+            shot(page, f"{name}-first-cells")
+            raise
+    for grade_id in ANSWERS:
+        signature = {"select_action": "def select_action(self, state):", "backward": "def backward(self):"}[grade_id]
+        cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text="%%add_to DDPGAgent").filter(
+            has_text=signature).filter(has_text="raise NotImplementedError()")
+        cell.first.scroll_into_view_if_needed()
+        editor = cell.first.locator(".cm-content")
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(solution_source(grade_id))
+        page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    path = Path(f"/home/{name}/{settings.ASSIGNMENT}/ddpg_pendulum.ipynb")
+    deadline = time.monotonic() + 30
+    while True:  # the saved file holds both answers, exactly
+        nb = json.loads(path.read_text())
+        sources = {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in nb["cells"]}
+        ran = [c for c in nb["cells"] if c["cell_type"] == "code" and any(t in "".join(c["source"])
+                                                                          for t in FIRST_CELLS)]
+        if all(sources.get(g) == solution_source(g) for g in ANSWERS) and all(c["execution_count"] for c in ran):
+            errors = [o for c in ran for o in c["outputs"] if o["output_type"] == "error"]
+            assert len(ran) == len(FIRST_CELLS) and not errors, f"{name}'s first cells failed: {errors}"
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name}'s saved notebook does not hold the typed answers: "
+                                 f"{ {g: sources.get(g, '')[-300:] for g in ANSWERS} }")
+        time.sleep(0.5)
+
+
+def submit(page) -> None:
+    page.goto(page.url.split("/lab")[0] + "/lab")
+    page.wait_for_selector("#jp-main-dock-panel")
+    open_assignments(page)
+    fetched = rows(page, "fetched").filter(has_text=settings.ASSIGNMENT).first
+    fetched.locator('.item_status button:text("Submit")').click()
+    rows(page, "submitted").filter(has_text=settings.ASSIGNMENT).first.wait_for()
+
+
+def fetch_feedback(page) -> None:
+    open_assignments(page)
+    submitted = rows(page, "submitted").filter(has_text=settings.ASSIGNMENT).first
+    submitted.wait_for()
+    submitted.locator('button:text("Fetch Feedback")').first.click()
+    page.locator("#submitted_assignments_list").get_by_text("view feedback").first.wait_for()
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+# ---- the term ------------------------------------------------------------------------------------------------------
+
+def test_a_term_on_the_hub(hub: Hub) -> None:
+    from playwright.sync_api import sync_playwright
+
+    started = time.monotonic()
+    # 1. the instructor releases the assignment, as their Unix user (their JupyterLab's terminal would do the same)
+    hub.nbgrader("generate_assignment", settings.ASSIGNMENT, "--force")
+    hub.nbgrader("release_assignment", settings.ASSIGNMENT)
+    assert (hub.exchange / settings.COURSE_ID / "outbound" / settings.ASSIGNMENT / "ddpg_pendulum.ipynb").is_file()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            # the instructor's formgrader serves the course: the assignment, released
+            teach_ctx, teach = login(browser, hub, INSTRUCTOR)
+            teach.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader/manage_assignments")
+            row = teach.locator("tr").filter(has_text=settings.ASSIGNMENT).filter(has_text="released").first
+            row.wait_for()
+            shot(teach, "instructor-formgrader")
+            menu = nbgrader_menu(teach, hub, INSTRUCTOR)
+            assert {"Assignment List", "Formgrader"} <= menu, menu
+
+            # 2. alice: fetch, answer, submit (on time)
+            alice_ctx, alice = login(browser, hub, ALICE)
+            menu = nbgrader_menu(alice, hub, ALICE)
+            assert "Assignment List" in menu and not {"Formgrader", "Formgrader (local)"} & menu, menu
+            fetch(alice)
+            shot(alice, "alice-fetched")
+            answer(alice, hub, ALICE)
+            submit(alice)
+            shot(alice, "alice-submitted")
+
+            # the due date falls between the two submissions
+            time.sleep(1.5)
+            due = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            hub.nbgrader("db", "assignment", "add", settings.ASSIGNMENT, f"--duedate={due}")
+            time.sleep(1.5)
+
+            # 3. bob: the same, after the due date
+            bob_ctx, bob = login(browser, hub, BOB)
+            fetch(bob)
+            answer(bob, hub, BOB)
+            submit(bob)
+
+            # neither student reaches the instructor's server or a formgrader through the hub
+            for page, name in ((alice, ALICE), (bob, BOB)):
+                resp = page.goto(f"{hub.url}/user/{INSTRUCTOR}/lab")
+                assert f"/user/{INSTRUCTOR}/lab" not in page.url or (resp and resp.status >= 400), page.url
+                resp = page.goto(f"{hub.url}/user/{name}/formgrader")
+                assert resp is not None and resp.status == 404, f"{name}'s server serves a formgrader"
+
+            # 4. the instructor collects, grades in the sandbox, writes and releases feedback
+            hub.nbgrader("collect", settings.ASSIGNMENT)
+            for name in STUDENTS:
+                assert (hub.course / "submitted" / name / settings.ASSIGNMENT / "timestamp.txt").is_file()
+            graded = hub.run_as(INSTRUCTOR, [str(HUB_VENV / "bin" / "python"), "-m", "autograder.grade",
+                                             "--course", str(hub.course), "--jobs", "1"], cwd=REPO, timeout=1200)
+            print(graded.stdout[-3000:])
+            scores = read_totals(hub.course)
+            # the course's policy (autograder/late.py): 10 % of the notebook's points (code and written answers)
+            # per started day late; bob is seconds late, so one day
+            assert scores[ALICE][:3] == (10.0, 0.0, 0.0), scores
+            code, penalty, late_s, max_score = scores[BOB]
+            assert code == 10.0 and 0 < late_s < 24 * 3600, scores
+            assert penalty == pytest.approx(0.10 * max_score) and penalty > 0, scores
+            released = hub.run_as(INSTRUCTOR, [str(HUB_VENV / "bin" / "python"), "-m", "autograder.hub.feedback",
+                                               "--course", str(hub.course)], cwd=REPO)
+            print(released.stdout[-2000:])
+
+            # 5. each student fetches their feedback in the Assignments tab, and gets their own page only
+            pages = {}
+            for page, name in ((alice, ALICE), (bob, BOB)):
+                page.goto(f"{hub.url}/user/{name}/lab")
+                page.wait_for_selector("#jp-main-dock-panel")
+                fetch_feedback(page)
+                shot(page, f"{name}-feedback")
+                fetched = sorted(Path(f"/home/{name}/{settings.ASSIGNMENT}/feedback").glob("*/*.html"))
+                assert len(fetched) == 1, fetched
+                expected = hub.course / "feedback" / name / settings.ASSIGNMENT / "ddpg_pendulum.html"
+                assert fetched[0].read_bytes() == expected.read_bytes(), f"{name} got another page than theirs"
+                rel = fetched[0].relative_to(f"/home/{name}")
+                page.goto(f"{hub.url}/user/{name}/files/{rel}")
+                pages[name] = page.locator("body").inner_text()
+                shot(page, f"{name}-feedback-page")
+            assert pages[ALICE] != pages[BOB]
+            for name, expected_total in ((ALICE, 10.0), (BOB, 10.0 - penalty)):
+                total = re.search(r"Total: ([0-9.]+) / ([0-9.]+)", pages[name])
+                assert total and float(total.group(1)) == pytest.approx(expected_total), (name, total)
+            other = {ALICE: BOB, BOB: ALICE}
+            for name, text in pages.items():
+                assert other[name] not in text, f"{name}'s feedback names {other[name]}"
+            assert "late" in pages[BOB].lower()
+
+            # 6. isolation through the file system, as each student's Unix user
+            exchange_course = hub.exchange / settings.COURSE_ID
+            for name in STUDENTS:
+                them = other[name]
+                forbidden = [
+                    Path(f"/home/{them}"), Path(f"/home/{them}/{settings.ASSIGNMENT}/ddpg_pendulum.ipynb"),
+                    *Path(f"/home/{them}/{settings.ASSIGNMENT}/feedback").glob("*/*.html"),
+                    exchange_course / "inbound", exchange_course / "feedback",
+                    hub.course, hub.course / "source" / settings.ASSIGNMENT / "ddpg_pendulum.ipynb",
+                    hub.course / "gradebook.db", hub.course / ".grading_secret",
+                    hub.course / "submitted" / them / settings.ASSIGNMENT / "ddpg_pendulum.ipynb",
+                    hub.course / "feedback" / them / settings.ASSIGNMENT / "ddpg_pendulum.html",
+                ]
+                readable = [str(path) for path in forbidden if hub.can_read(name, path)]
+                assert not readable, f"{name} can read: {readable}"
+                # what nbgrader's exchange keeps readable by name only (unguessable names in unlistable folders)
+                by_name = [path for path in [*exchange_course.glob(f"inbound/{them}+*/*.ipynb"),
+                                             *exchange_course.glob("feedback/*.html")]
+                           if hub.can_read(name, path)]
+                print(f"{name}: readable by exact name only (folders not listable): {[str(p) for p in by_name]}")
+        finally:
+            browser.close()
+    print(f"the term took {time.monotonic() - started:.0f} s")
+
+
+def read_totals(course: Path) -> dict[str, tuple[float, float, float, float]]:
+    """``{student: (autograded score, late penalty, seconds late, the assignment's maximum)}`` from the course's
+    gradebook."""
+    from nbgrader.api import Gradebook
+
+    totals = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for name in STUDENTS:
+            sub = gb.find_submission(settings.ASSIGNMENT, name)
+            totals[name] = (float(sub.code_score), float(sub.late_submission_penalty or 0.0),
+                            float(sub.total_seconds_late), float(sub.max_score))
+    return totals

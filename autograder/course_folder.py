@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 """The repository's root (``notebooks/``, ``solutions/`` and the package ``workshop_lib`` live there)."""
 COURSE_DIR = Path(__file__).resolve().parent / "course"
 """The course folder every command uses unless it is given ``--course DIR``."""
+COURSE_ID = "ddpg-workbook"
+"""The course's id in nbgrader's exchange (``c.CourseDirectory.course_id`` of the course's ``nbgrader_config.py``,
+which a test checks against this)."""
 ASSIGNMENT = "ddpg"
 """nbgrader's name of the one assignment."""
 NOTEBOOK = "ddpg_pendulum"

@@ -27,14 +27,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from autograder.course_folder import ASSIGNMENT, COURSE_DIR, COURSE_ID  # noqa: F401  (for the hub modules)
+
 REPO = Path(__file__).resolve().parents[2]
 HUB_DIR = Path(__file__).resolve().parent
 
-# The ONE place that says where the course lives in this repository.
-DEFAULT_COURSE_DIR = REPO / "autograder"
+DEFAULT_COURSE_DIR = COURSE_DIR
+"""The repository's course folder (course_folder.COURSE_DIR, the one place that says where it lives)."""
 
-COURSE_ID = "ddpg-workbook"  # must equal c.CourseDirectory.course_id of the course's nbgrader_config.py
-ASSIGNMENT = "ddpg"
 
 PROXY_BIN = HUB_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
 

@@ -1,7 +1,7 @@
-"""A dask.distributed cluster on this machine, for the tests and the benchmark (the README gives the commands for
-a real one): one ``dask scheduler`` and ``workers`` ``dask worker`` processes on 127.0.0.1, started from the
-repository's root. The workers import the jobs' code (``autograder.jobs``, ``workshop_lib``) from the installed
-packages (``pip install -e .``), as every machine of a real cluster does."""
+"""A dask.distributed cluster on this machine, for the tests and the benchmark (docs/instructors.md, "Several
+machines", gives the commands for a real one): one ``dask scheduler`` and ``workers`` ``dask worker`` processes on
+127.0.0.1, started from the repository's root. The workers import the jobs' code (``autograder.jobs``,
+``workshop_lib``) from the installed packages (``pip install -e .``), as every machine of a real cluster does."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ class DaskRunner(AbstractContextManager):
             self.client = Client(address, timeout="30s")
         except Exception as err:  # noqa: BLE001 - no cluster: refuse before anything changes
             raise RuntimeError(f"could not reach the dask scheduler at {address}: {type(err).__name__}: {err}. "
-                               "Start it (README, 'Several machines') or grade on this machine without "
+                               "Start it (docs/instructors.md, 'Several machines') or grade on this machine without "
                                "--scheduler.") from None
 
     def where(self) -> str:

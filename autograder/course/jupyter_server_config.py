@@ -1,5 +1,5 @@
-"""Jupyter server configuration of the instructor's formgrader server, started in this folder as README.md says
-(its walkthrough, step 6):
+"""Jupyter server configuration of the instructor's formgrader server, started in this folder as docs/instructors.md
+says (its walkthrough, step 6):
 
     jupyter lab --no-browser --ip=127.0.0.1 --port=8888 --config=jupyter_server_config.py
 

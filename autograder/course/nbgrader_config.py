@@ -1,4 +1,4 @@
-"""nbgrader configuration of the DDPG course. Run nbgrader's commands from this directory (see README.md).
+"""nbgrader configuration of the DDPG course. Run nbgrader's commands from this directory (see docs/instructors.md).
 
 Autograde with ``python -m autograder.grade`` (``make grade``) from the repository: it ingests every submission,
 runs each one in bubblewrap sandboxes, then runs ``nbgrader autograde`` on the ingested copies with the
@@ -61,6 +61,7 @@ c.SandboxedGrading.notebook_output_bytes = 5_000_000  # output kept per notebook
 # total never drops below 0. The due date: `nbgrader db assignment add ddpg --duedate="2026-12-04 23:59:59 UTC"`;
 # a submission's time: `submitted/<student>/ddpg/timestamp.txt`. nbgrader applies the plugin when it autogrades
 # (the plugin is only imported then, through `python -m autograder.grade`); `make export` applies the same rule to
-# the final score, manual grades included. See autograder/late.py and README.md ("Instructor walkthrough").
+# the final score, manual grades included. See autograder/late.py and docs/instructors.md
+# ("Instructor walkthrough").
 c.AssignLatePenalties.plugin_class = "autograder.late.PercentPerDayLate"
 c.PercentPerDayLate.percent_per_day = 10.0

@@ -25,7 +25,8 @@ import sys
 from pathlib import Path
 
 from autograder import feedback
-from autograder.build_notebooks import ASSIGNMENT, NOTEBOOK, nbgrader
+from autograder.course_folder import ASSIGNMENT, NOTEBOOK
+from autograder.nbgrader_cli import nbgrader
 
 MAX_BYTES = 1024
 SECRET = re.compile(r"[0-9a-f]{16,256}")
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         (page.parent / "submission_secret.txt").write_text(secret)
     for line in left_out:
         print(f"not released: {line}", file=sys.stderr)
-    print(nbgrader(["release_feedback", ASSIGNMENT], cwd=course).stdout, end="")
+    print(nbgrader(["release_feedback", ASSIGNMENT], cwd=course), end="")
     return 1 if left_out else 0
 
 

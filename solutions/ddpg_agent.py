@@ -2,7 +2,8 @@
 
 GENERATED from autograder/course/source/ddpg/ddpg_pendulum.ipynb by `make notebooks` (autograder/build_notebooks.py):
 edit the master, never this file; a test fails while they differ. The grader compares every submission with
-this class (autograder/verdict.py), `python -m workshop_lib.train` trains it, and the tests import it.
+this class (autograder/verdict.py), `python -m workshop_lib.train --agent
+solutions.ddpg_agent:DDPGAgent` trains it (`make demo`), and the tests import it.
 
 Notation (as in the notebook): critic Q(s, a; θ) = ``q_current``, its target copy Q̂(s, a; θ̂) = ``q_target``;
 actor μ(s; φ) = ``mu_current``, its target copy μ̂(s; φ̂) = ``mu_target``; discount γ = ``gamma``; polyak

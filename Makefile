@@ -84,9 +84,10 @@ HUB_PROXY  := autograder/hub/node_modules/.bin/configurable-http-proxy
 # The hub's own files (database, cookie secret, pid, log): see autograder/hub/settings.py for every DDPG_* setting.
 DDPG_HUB_STATE ?= /srv/ddpg-hub
 
-$(HUB_STAMP): pyproject.toml $(wildcard workshop_lib/*.py workshop_lib/grading/*.py) $(wildcard autograder/hub/everyone/* autograder/hub/everyone/*/*)
+$(HUB_STAMP): pyproject.toml $(wildcard workshop_lib/*.py workshop_lib/*/*.py autograder/*.py autograder/hub/*.py) \
+		$(wildcard autograder/hub/everyone/* autograder/hub/everyone/*/*)
 	test -x $(HUB_VENV)/bin/python || $(HUB_PYTHON) -m venv $(HUB_VENV)
-	$(HUB_VENV)/bin/pip install --quiet torch==2.13.0 $(TORCH_INDEX)
+	$(HUB_VENV)/bin/pip install --quiet $(TORCH_PIN) $(TORCH_INDEX)
 	$(HUB_VENV)/bin/pip install --quiet ".[notebook,grading,hub]"
 	rm -rf build
 	mkdir -p $(HUB_VENV)/etc/jupyter

@@ -237,10 +237,9 @@ def test_question_1s_comparison_costs_what_the_text_says():
            f"{20 * ratio / 2 / 60:.1f} minutes" in text
     assert 20 * ratio / 2 <= 180, "more than 3 minutes on 2 cores for a machine that trains the default run in 20 s"
     # measured: the build's comparison cost what the ratio says, relative to its training cell (same machine, same
-    # load), and the text quotes those numbers
+    # load). The text states the ratio, not the build's seconds: those change with every build and every machine.
     assert 0.6 * ratio <= compare_cpu / training_cpu <= 1.6 * ratio, (compare_cpu, training_cpu)
-    assert (f"the solution notebook's build: {compare_cpu:.0f} s of CPU time for the comparison against "
-            f"{training_cpu:.0f} s for the training cell, {compare_cpu / training_cpu:.1f} times as much") in text
+    assert "s of CPU time for the comparison" not in text
     assert any("image/png" in o.get("data", {}) for c in nbformat.read(SOLUTION, as_version=4).cells
                if c.id == "compare-runs" for o in c.outputs)
 

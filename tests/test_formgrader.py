@@ -433,7 +433,9 @@ def test_a_hostile_submission_covers_nothing_and_calls_nothing_in_the_formgrader
     page.wait_for_timeout(1000)
     assert beacon["paths"] == [] and any("csp-probe" in v for v in formgrader["violations"])
     page.goto(beacon["url"] + "chromium-control")
-    assert beacon["paths"] == ["/chromium-control"]
+    # the control: Chromium itself reaches the listener (after a page loads it may also ask for /favicon.ico, on
+    # its own schedule, which is no call from the formgrader's page)
+    assert [path for path in beacon["paths"] if path != "/favicon.ico"] == ["/chromium-control"], beacon["paths"]
 
 
 @pytest.mark.browser

@@ -66,17 +66,19 @@ from autograder.course_folder import (
 from autograder.lock import CourseBusy, course_lock
 from autograder.nbgrader_cli import run_nbgrader
 from autograder.parts import PARTS, TOTAL
+from autograder.reference import (
+    SECRET_NAME,
+    course_secret,
+    fixture_seed,
+    make_fixtures,
+    reference_probe,
+)
 from autograder.sandbox import BWRAP_MISSING, bwrap_path, remove_leftovers
 from autograder.text import shown, table_cell
 from autograder.trusted import (
     REFERENCE_SUFFIX,
     REPORT_NAME,
-    SECRET_NAME,
     SandboxedGrading,
-    course_secret,
-    fixture_seed,
-    make_fixtures,
-    reference_probe,
 )
 from workshop_lib.grading.limits import LimitsError
 

@@ -26,10 +26,7 @@ Where code runs: this module runs on the grading host. The sandbox side is :mod:
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +38,11 @@ from traitlets import Bool, Float, Integer, Unicode
 from autograder.jobs import encode_release
 from autograder.outputs import sanitize_outputs
 from autograder.parts import BY_ID, PARTS
+from autograder.reference import REFERENCE
 from autograder.sandbox import RunResult
 from autograder.text import shown
 from autograder.verdict import Verdict, decide
 from workshop_lib.grading.limits import DEFAULT_LIMITS, SandboxLimits
-from workshop_lib.loading import load_class
 
 try:  # nbgrader is the grading host's dependency; the module also imports without it (for the docs and tests)
     from nbgrader.preprocessors import NbGraderPreprocessor
@@ -53,47 +50,7 @@ except ImportError:  # pragma: no cover
     from traitlets.config import LoggingConfigurable as NbGraderPreprocessor  # type: ignore[assignment]
 
 REPORT_NAME = "grading_report.json"
-REFERENCE = "solutions.ddpg_agent:DDPGAgent"  # the one reference agent, generated from the master
 REFERENCE_SUFFIX = ".reference.json"  # in the jobs folder: the reference's probe records for one student
-SECRET_NAME = ".grading_secret"
-
-
-def course_secret(root: Path) -> str:
-    """The course's secret (``ROOT/.grading_secret``, created on first use, readable by its owner only)."""
-    path = root / SECRET_NAME
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(16))
-    return path.read_text().strip()
-
-
-def fixture_seed(secret: str, assignment: str, student: str) -> int:
-    """The seed of one student's fixtures: the same on every regrade, unknown without the course secret."""
-    digest = hashlib.sha256(f"{secret}|{assignment}|{student}".encode()).hexdigest()
-    return int(digest[:8], 16)
-
-
-def load_reference(spec: str) -> type:
-    """The reference agent class from ``module:Class``."""
-    return load_class(spec)
-
-
-def make_fixtures(reference: str, seed: int) -> dict[str, Any]:
-    """One student's fixtures (JSON), made with the reference agent ``module:Class`` from ``seed``."""
-    from workshop_lib.grading import probe
-
-    return probe.make_fixtures(load_reference(reference), seed)
-
-
-def reference_probe(reference: str, fixtures: dict[str, Any]) -> list[dict[str, Any]]:
-    """The probe's records for the reference agent ``module:Class`` on ``fixtures``, computed in this process:
-    what the verdict compares a submission's values with."""
-    from workshop_lib.grading import probe
-
-    records: list[dict[str, Any]] = []
-    probe.run_probes(load_reference(reference), fixtures, records.append, visible=False)
-    return records
 
 
 def is_graded_test(cell: NotebookNode) -> bool:
@@ -339,4 +296,4 @@ class SandboxedGrading(NbGraderPreprocessor):
                     break
 
 
-__all__ = ["SandboxedGrading", "PARTS", "BY_ID", "course_secret", "fixture_seed", "verdict_cells"]
+__all__ = ["SandboxedGrading", "PARTS", "BY_ID", "verdict_cells"]

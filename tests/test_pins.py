@@ -7,6 +7,7 @@ The measured tables of benchmarks/ are left out: they record the versions a meas
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -42,9 +43,11 @@ def pyproject_pins() -> dict[str, str]:
 
 
 def files() -> list[Path]:
+    """The repository's own files (git's list: never an environment, a build or a course's runtime folder)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     found = []
-    for path in REPO.rglob("*"):
-        rel = path.relative_to(REPO)
+    for name in filter(None, listed.decode().split("\0")):
+        path, rel = REPO / name, Path(name)
         if set(rel.parts) & SKIPPED_DIRS or not path.is_file() or path.is_symlink():
             continue
         if rel == Path("pyproject.toml") or (rel.parts[0] == "benchmarks" and path.suffix == ".md"):

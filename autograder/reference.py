@@ -40,16 +40,11 @@ def fixture_seed(secret: str, assignment: str, student: str) -> int:
     return int(digest[:8], 16)
 
 
-def load_reference(spec: str) -> type:
-    """The reference agent class from ``module:Class``."""
-    return load_class(spec)
-
-
 def make_fixtures(reference: str, seed: int) -> dict[str, Any]:
     """One student's fixtures (JSON), made with the reference agent ``module:Class`` from ``seed``."""
     from workshop_lib.grading import probe
 
-    return probe.make_fixtures(load_reference(reference), seed)
+    return probe.make_fixtures(load_class(reference), seed)
 
 
 def reference_probe(reference: str, fixtures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,5 +53,5 @@ def reference_probe(reference: str, fixtures: dict[str, Any]) -> list[dict[str, 
     from workshop_lib.grading import probe
 
     records: list[dict[str, Any]] = []
-    probe.run_probes(load_reference(reference), fixtures, records.append, visible=False)
+    probe.run_probes(load_class(reference), fixtures, records.append, visible=False)
     return records

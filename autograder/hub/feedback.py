@@ -18,40 +18,28 @@ are missing or wrong gets no page in the exchange (named in the output); the oth
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import stat
 import sys
 from pathlib import Path
 
 from autograder import feedback
 from autograder.course_folder import ASSIGNMENT, NOTEBOOK
+from autograder.ingest import Refused, read_regular
 from autograder.nbgrader_cli import nbgrader
 
 MAX_BYTES = 1024
 SECRET = re.compile(r"[0-9a-f]{16,256}")
 
 
-def read_small(path: Path) -> str:
-    """The text of a regular file of at most :data:`MAX_BYTES`, opened without following links."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
-            raise ValueError(f"{path.name}: not a small regular file")
-        return os.read(fd, MAX_BYTES + 1).decode("utf-8")
-    finally:
-        os.close(fd)
-
-
 def submission_keys(course: Path, student: str) -> tuple[str, str]:
-    """``(timestamp, secret)`` of ``student``'s collected submission; ValueError (or OSError) when unusable."""
+    """``(timestamp, secret)`` of ``student``'s collected submission, each read as ingest reads a submission's
+    files (:func:`autograder.ingest.read_regular`); :class:`~autograder.ingest.Refused` or ValueError when unusable."""
     from nbgrader.utils import parse_utc
 
     folder = course / "submitted" / student / ASSIGNMENT
-    timestamp = read_small(folder / "timestamp.txt").strip()
+    timestamp = read_regular(folder / "timestamp.txt", MAX_BYTES).decode("utf-8").strip()
     parse_utc(timestamp)
-    secret = read_small(folder / "submission_secret.txt").strip()
+    secret = read_regular(folder / "submission_secret.txt", MAX_BYTES).decode("utf-8").strip()
     if not SECRET.fullmatch(secret):
         raise ValueError("submission_secret.txt: not what nbgrader submit writes")
     return timestamp, secret
@@ -72,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             (page.parent / name).unlink(missing_ok=True)
         try:
             timestamp, secret = submission_keys(course, student)
-        except (OSError, ValueError, UnicodeDecodeError) as err:
+        except (Refused, ValueError) as err:  # UnicodeDecodeError is a ValueError
             left_out.append(f"{student}: {err}")
             page.rename(page.with_suffix(".html.not-released"))
             continue

@@ -99,6 +99,7 @@ def sb3_ddpg(total_steps: int, learning_starts: int, net_arch: list[int], batch_
     """
     from stable_baselines3 import DDPG
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.noise import NormalActionNoise
 
     class Clock(BaseCallback):
@@ -132,6 +133,8 @@ def sb3_ddpg(total_steps: int, learning_starts: int, net_arch: list[int], batch_
         action_noise=NormalActionNoise(np.zeros(1), noise * np.ones(1)),
         policy_kwargs={"net_arch": net_arch}, seed=seed, device="cpu", verbose=0,
     )
+    # No log folder: SB3's default logger makes an empty /tmp/SB3-<date> folder for every model it trains.
+    model.set_logger(Logger(folder=None, output_formats=[]))
     clock = Clock()
     model.learn(total_timesteps=total_steps, callback=clock, progress_bar=False)
     end, cpu_end = time.perf_counter(), time.process_time()

@@ -1,4 +1,4 @@
-"""The preflight's pass, remembered while nothing it depends on changes (``python -m autograder.grade
+"""The preflight's pass and the release, kept while nothing they depend on changes (``python -m autograder.grade
 --reuse-preflight``).
 
 The preflight grades the master's own solution through the whole path a submission takes (the sandbox, the
@@ -7,7 +7,8 @@ class, which is nothing; the pre-grading service (``autograder/hub/pregrade.py``
 time, again and again, and would pay it on every batch: there it would double the latency of a lone submission.
 
 So a pass is recorded under a key, and a run with ``--reuse-preflight`` skips the preflight when the key is the
-same. The key is a SHA-256 of everything the preflight's outcome depends on:
+same, and ``nbgrader generate_assignment`` too (about 5 s more): the release and the gradebook's assignment made
+with the same master and config are the same. The key is a SHA-256 of everything the preflight's outcome depends on:
 
 * the master notebook and the course's ``nbgrader_config.py`` (the limits, the preprocessors);
 * the course secret (it seeds the preflight's fixtures);
@@ -15,9 +16,10 @@ same. The key is a SHA-256 of everything the preflight's outcome depends on:
   imports them);
 * this interpreter and the versions of the packages the sandboxed runs import; bubblewrap's path.
 
-A change of any of these runs the preflight again. What the key cannot see (a sandbox broken by the kernel's
-settings since the last pass) is still caught by the grading run itself: when no sandbox sends anything back,
-``autograder.grade`` says the set-up is broken and exits with status 1.
+A change of any of these (or a missing release or gradebook) makes the release and runs the preflight again.
+What the key cannot see (a sandbox broken by the kernel's settings since the last pass) is still caught by the
+grading run itself: when no sandbox sends anything back, ``autograder.grade`` says the set-up is broken and exits
+with status 1.
 """
 
 from __future__ import annotations

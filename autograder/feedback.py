@@ -8,9 +8,9 @@ One HTML page per student, written where ``nbgrader generate_feedback`` writes i
 ``submission_secret.txt`` beside it, as ``generate_feedback`` leaves them: ``nbgrader release_feedback`` needs both
 (the page's name in the exchange is a hash of that secret, which only the student who submitted holds, so only they
 can fetch it). Both are read from the autograded copy of the submission (:func:`submission_keys`), as data: a
-student whose files are missing or unusable gets the page without them, and the command names them and exits with
-status 1 (``release_feedback`` would stop at their page; ``python -m autograder.hub.feedback`` holds it back). A page
-shows:
+student whose files are missing or unusable (a submission copied in by hand has no secret) gets the page without
+them, and the command names them: ``release_feedback`` would stop at their page, ``python -m
+autograder.hub.feedback`` holds it back. A page shows:
 
 * the score of each graded part (from the gradebook), and for each failed part the grader's message, which names
   the mistake the way the notebook's visible checks do; no test code of the grader and no reference value is in
@@ -320,12 +320,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     unkeyed = write_pages(course, students)
     if unkeyed:
-        print(f"{len(unkeyed)} page(s) lack the submission's timestamp.txt and submission_secret.txt, which "
-              "`nbgrader release_feedback` needs (it would stop at them): "
-              + "; ".join(f"{table_cell(s, 40)}: {why}" for s, why in unkeyed.items())
-              + ". Fix: collect and grade that submission again, or release with `python -m autograder.hub.feedback`, "
-              "which holds those pages back.", file=sys.stderr)
-        return 1
+        print(f"{len(unkeyed)} page(s) without the submission's timestamp.txt and submission_secret.txt (fine for "
+              "pages handed out by your LMS or e-mail; `nbgrader release_feedback` needs them and would stop at these "
+              "pages: collect and grade those submissions through nbgrader's exchange, or release with `python -m "
+              "autograder.hub.feedback`, which holds such pages back): "
+              + "; ".join(f"{table_cell(s, 40)}: {why}" for s, why in unkeyed.items()))
     return 0
 
 

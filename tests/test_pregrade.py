@@ -299,3 +299,21 @@ def test_grade_student_option_refuses_a_missing_folder(tmp_path, capsys):
     status = grade.main(["--course", str(course), "--student", "bob", "--no-sandbox"])
     assert status == 2
     assert "No submission folder for bob" in capsys.readouterr().err
+
+
+def test_make_feedback_writes_the_graded_submissions_keys_beside_the_page(tmp_path):
+    """``make feedback`` leaves what ``nbgrader release_feedback`` reads: the graded submission's two files,
+    from its autograded copy; a submission without them (copied in by hand) is named, and gets none."""
+    graded = tmp_path / "autograded" / "alice" / ASSIGNMENT
+    graded.mkdir(parents=True)
+    (graded / "timestamp.txt").write_text("2026-12-07 11:30:00.123456 UTC\n")
+    (graded / "submission_secret.txt").write_text(SECRET)
+    (tmp_path / "autograded" / "bob" / ASSIGNMENT).mkdir(parents=True)
+    for student in ("alice", "bob"):
+        feedback_page(tmp_path, student).parent.mkdir(parents=True)
+    assert feedback.write_keys(tmp_path, "alice") is None
+    beside = feedback_page(tmp_path, "alice").parent
+    assert (beside / "timestamp.txt").read_text() == "2026-12-07 11:30:00.123456 UTC"
+    assert (beside / "submission_secret.txt").read_text() == SECRET
+    assert "timestamp.txt" in feedback.write_keys(tmp_path, "bob")
+    assert not list(feedback_page(tmp_path, "bob").parent.iterdir())

@@ -1,6 +1,6 @@
 """Grading on submit: latency from a student's submit to their pre-grade page released in the exchange.
 
-    .venv/bin/python -m benchmarks.bench_pregrade             # 1 student x 5, 10 at once x 2; rewrites PREGRADE.md
+    .venv/bin/python -m benchmarks.bench_pregrade             # 1 student x 3, 10 at once x 1; rewrites PREGRADE.md
     .venv/bin/python -m benchmarks.bench_pregrade --quick     # 1 student x 1, 3 at once x 1; prints only
 
 The real parts, without the hub and the browser: a copy of the course, ``nbgrader release_assignment`` into a
@@ -129,8 +129,8 @@ def commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Latency of grading on submit.")
     parser.add_argument("--quick", action="store_true", help="1 round each, 3 at once; print only")
-    parser.add_argument("--single-rounds", type=int, default=5)
-    parser.add_argument("--class-rounds", type=int, default=2)
+    parser.add_argument("--single-rounds", type=int, default=3)
+    parser.add_argument("--class-rounds", type=int, default=1)
     parser.add_argument("--at-once", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)

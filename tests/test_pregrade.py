@@ -317,3 +317,22 @@ def test_make_feedback_writes_the_graded_submissions_keys_beside_the_page(tmp_pa
     assert (beside / "submission_secret.txt").read_text() == SECRET
     assert "timestamp.txt" in feedback.write_keys(tmp_path, "bob")
     assert not list(feedback_page(tmp_path, "bob").parent.iterdir())
+
+
+def test_a_folder_swapped_for_a_link_after_the_check_is_not_read_through(world):
+    """A student who renames their checked folder and puts a link to the course's master in its place: the copy
+    reads the folder that was opened, or nothing; never the master."""
+    service = world["make"]()
+    name = submit(world, "alice")
+    service.scan(pregrade.Tick())
+    swapped = world["inbound"] / name
+    swapped.rename(world["inbound"] / "gone")
+    swapped.symlink_to(world["course"] / "source" / ASSIGNMENT)
+    bob = submit(world, "bob")
+    tick = service.tick()
+    assert world["calls"] == [["bob"]] and tick.graded == [bob]  # the rest of the batch is graded
+    assert service.state["submissions"][name]["status"] == "refused"
+    assert not (world["tmp"] / "pregrade" / "submitted" / "alice").exists()
+    with pregrade.opened_folder(world["inbound"] / bob, os.getuid()) as root:
+        assert sorted(p.name for p in root.iterdir()) == ["ddpg_pendulum.ipynb", "submission_secret.txt",
+                                                          "timestamp.txt"]

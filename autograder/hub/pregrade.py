@@ -16,7 +16,8 @@ own feedback channel. Every ``DDPG_PREGRADE_POLL`` seconds (2) it:
    due date (the official gradebook's, read-only) nothing more is pre-graded: the grade is the instructor's
    ``make grade``; a submission after it gets a page that says so.
 3. **grades everything queued in one run**: each submission is copied through :mod:`autograder.ingest`'s readers
-   (regular files only, never through a link, capped; :func:`copy_submission`) into the service's own nbgrader
+   (the folder opened once, without following a link, and checked again to be the student's; the files at its top
+   only, regular files only, capped; :func:`copy_submission`) into the service's own nbgrader
    course folder (``DDPG_PREGRADE_DIR``: the course's ``nbgrader_config.py`` and ``source/``, its own gradebook
    and secret), then ONE ``python -m autograder.grade --course DIR --student A --student B ... --reuse-preflight``
    grades them all, in the sandboxes, with the preflight skipped while the master and the grader are unchanged.
@@ -49,8 +50,9 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -225,28 +227,62 @@ def student_uid(name: str, group: str) -> int | None:
         return None
 
 
-def copy_submission(src: Path, dest: Path) -> list[str]:
-    """Copy a submission folder of ``inbound/`` to ``dest`` through ingest's readers: regular files only (no link,
-    FIFO, socket or device), never through a link, within ingest's caps (:data:`autograder.ingest.CAPS`). Returns
-    the notes of what was left out (safe to print). ``autograder.grade`` ingests the copy again."""
-    caps, notes = ingest.CAPS, []
+@contextmanager
+def opened_folder(path: Path, uid: int | None) -> Iterator[Path]:
+    """``path`` opened as a folder without following a link, checked to belong to ``uid`` (None: any owner), and
+    given back as ``/proc/self/fd/N``: every path under it resolves inside the folder that was opened, even if the
+    student renames it and puts a link to elsewhere (the course's master, another student's folder) in its place
+    after it was checked.
+
+    Raises:
+        Refused: not a folder, a link, or not ``uid``'s (the message says which).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        raise ingest.Refused(f"submission folder could not be opened as a folder ({err.strerror})") from None
+    try:
+        if uid is not None and os.fstat(fd).st_uid != uid:
+            raise ingest.Refused("submission folder not owned by the student it names")
+        yield Path(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def copy_submission(src: Path, dest: Path, uid: int | None = None) -> list[str]:
+    """Copy a submission folder of ``inbound/`` to ``dest`` through ingest's readers: the files at its top only
+    (the notebook, ``timestamp.txt``, ``submission_secret.txt``; grading needs nothing below, and a folder below
+    could be swapped for a link between two reads), regular files only (no link, FIFO, socket or device), within
+    ingest's caps (:data:`autograder.ingest.CAPS`), from the folder opened once (:func:`opened_folder`). Returns
+    the notes of what was left out (safe to print). ``autograder.grade`` ingests the copy again.
+
+    Raises:
+        Refused: the folder itself is not one to read (:func:`opened_folder`).
+    """
+    caps, notes = replace(ingest.CAPS, depth=0), []
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True, mode=0o700)
     total = 0
-    for rel in ingest._walk(src, caps, notes):  # noqa: SLF001 - ingest's own bounded walk
-        cap = caps.notebook_bytes if rel.endswith(".ipynb") else min(caps.file_bytes, caps.total_bytes - total)
-        try:
-            data = ingest.read_regular(src / rel, cap)
-        except ingest.Refused as err:
-            notes.append(str(err))
-            continue
-        if not rel.endswith(".ipynb"):
-            total += len(data)
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target.write_bytes(data)
+    with opened_folder(src, uid) as root:
+        for rel in ingest._walk(root, caps, notes):  # noqa: SLF001 - ingest's own bounded walk
+            cap = caps.notebook_bytes if rel.endswith(".ipynb") else min(caps.file_bytes, caps.total_bytes - total)
+            try:
+                data = ingest.read_regular(root / rel, cap)
+            except ingest.Refused as err:
+                notes.append(str(err))
+                continue
+            if not rel.endswith(".ipynb"):
+                total += len(data)
+            (dest / rel).write_bytes(data)
     return notes
+
+
+def read_keys(src: Path, uid: int | None) -> tuple[str, str]:
+    """:func:`autograder.feedback.read_keys` of a submission folder of ``inbound/``, opened once
+    (:func:`opened_folder`)."""
+    with opened_folder(src, uid) as root:
+        return feedback.read_keys(root)
 
 
 # ------------------------------------------------------------------------------------------------ the pages
@@ -467,10 +503,20 @@ class Pregrader:
             student = self.state["submissions"][name]["student"]
             for stale in (autograded_dir(self.folder, student), feedback_page(self.folder, student).parent):
                 shutil.rmtree(stale, ignore_errors=True)
-            notes = copy_submission(self.inbound / name, submitted_root(self.folder) / student / ASSIGNMENT)
+            try:
+                notes = copy_submission(self.inbound / name, submitted_root(self.folder) / student / ASSIGNMENT,
+                                        self.uid_of(student))
+            except ingest.Refused as err:  # changed since it was noticed: not graded, the rest of the batch is
+                self.log(f"{shown(name, 120)}: refused: {err}")
+                shutil.rmtree(submitted_root(self.folder) / student, ignore_errors=True)
+                self._student(student)["queued"] = None
+                self._set(name, "refused", str(err))
+                continue
             for note in notes:
                 self.log(f"{shown(name, 120)}: {note}")
             students[student] = name
+        if not students:
+            return {}
         started = time.perf_counter()
         status, output = self.grade(self.folder, sorted(students), self.jobs)
         self.log(f"graded {len(students)} submission(s) in {time.perf_counter() - started:.1f} s (exit {status})")
@@ -520,7 +566,7 @@ class Pregrader:
         for name, text in pages.items():
             student = self.state["submissions"][name]["student"]
             try:
-                timestamp, secret = feedback.read_keys(self.inbound / name)
+                timestamp, secret = read_keys(self.inbound / name, self.uid_of(student))
             except (ingest.Refused, ValueError) as err:
                 self.log(f"{shown(name, 120)}: no page released: {err}")
                 continue

@@ -31,7 +31,8 @@ prefix), their groups, the exchange and the hub's state.
 Needs root, bubblewrap, ``/usr/bin/chromium``, and ``make hub-install`` (the hub's environment in ``.hub-venv`` and
 the proxy in ``autograder/hub/node_modules``). Without them the test is skipped, unless ``REQUIRE_HUB=1``
 (``.ci/run`` sets it when it runs as root and has installed the hub), which turns the skip into a failure.
-3.5 to 5.5 minutes on 2 cores (about 9 when other work loads them), most of it the sandboxed grading.
+5.5 minutes on 2 cores with other work loading them (load 4 to 5; 3.5 to 5.5 minutes before grading on submit was
+in it, about 90 s of it now), most of it the sandboxed grading.
 """
 
 from __future__ import annotations

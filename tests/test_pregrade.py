@@ -258,7 +258,9 @@ def test_a_submission_cut_by_a_restart_is_graded_again(world):
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"version": 99}), json.dumps([1, 2]),
-                                     json.dumps({"version": 1, "submissions": {"x": 3}, "students": {}})])
+                                     json.dumps({"version": 1, "submissions": {"x": 3}, "students": {}}),
+                                     json.dumps({"version": 1, "submissions": {},
+                                                 "students": {"alice": {"graded": [], "queued": "gone"}}})])
 def test_a_corrupt_state_file_stops_the_service_with_a_clear_message(world, content):
     folder = world["tmp"] / "pregrade"
     folder.mkdir()

@@ -154,9 +154,13 @@ def load_state(path: Path) -> dict[str, Any]:
             isinstance(v, dict) and isinstance(v.get("student"), str) and isinstance(v.get("status"), str)
             for v in subs.values()) or not all(
             isinstance(v, dict) and isinstance(v.get("graded"), list)
-            and all(isinstance(t, (int, float)) for t in v["graded"]) for v in students.values()):
+            and all(isinstance(t, (int, float)) for t in v["graded"])
+            and (v.get("queued") is None or isinstance(subs.get(v["queued"]), dict)
+                 and isinstance(subs[v["queued"]].get("timestamp"), str))
+            for v in students.values()):
         raise StateError(f"{path}: expected 'submissions' ({{folder: {{student, status}}}}) and 'students' "
-                         f"({{name: {{graded: [times]}}}}), got another shape; {fix}")
+                         f"({{name: {{graded: [times], queued: a folder of 'submissions' or null}}}}), got another "
+                         f"shape; {fix}")
     return state
 
 

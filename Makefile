@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_video
 	$(BIN)/python -m benchmarks.bench_grading
 	$(BIN)/python -m benchmarks.bench_compare
+	$(BIN)/python -m benchmarks.bench_pregrade
 
 clean:
 	rm -rf tmp_ddpg_learning .pytest_cache

@@ -4,7 +4,13 @@
     python -m autograder.feedback --course DIR --student alice
 
 One HTML page per student, written where ``nbgrader generate_feedback`` writes its pages
-(``feedback/<student>/ddpg/ddpg_pendulum.html``), so that ``nbgrader release_feedback`` hands it out. A page shows:
+(``feedback/<student>/ddpg/ddpg_pendulum.html``), with the graded submission's ``timestamp.txt`` and
+``submission_secret.txt`` beside it, as ``generate_feedback`` leaves them: ``nbgrader release_feedback`` needs both
+(the page's name in the exchange is a hash of that secret, which only the student who submitted holds, so only they
+can fetch it). Both are read from the autograded copy of the submission (:func:`submission_keys`), as data: a
+student whose files are missing or unusable (a submission copied in by hand has no secret) gets the page without
+them, and the command names them: ``release_feedback`` would stop at their page, ``python -m
+autograder.hub.feedback`` holds it back. A page shows:
 
 * the score of each graded part (from the gradebook), and for each failed part the grader's message, which names
   the mistake the way the notebook's visible checks do; no test code of the grader and no reference value is in
@@ -26,6 +32,7 @@ import html
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +50,19 @@ from autograder.course_folder import (
     feedback_page,
     gradebook_url,
 )
+from autograder.ingest import Refused, read_regular
 from autograder.late import percent_per_day
 from autograder.outputs import markdown_to_html, sanitize_output
 from autograder.parts import BY_ID, PARTS, TOTAL
+from autograder.text import shown, table_cell
 from autograder.trusted import REPORT_NAME, is_graded_test
 
+KEY_FILES = ("timestamp.txt", "submission_secret.txt")
+"""What ``nbgrader release_feedback`` reads beside each page."""
+KEY_BYTES = 1024
+"""The most read of either file (nbgrader writes a timestamp of 26 characters and a secret of 32)."""
+SECRET = re.compile(r"[0-9a-f]{16,256}")
+"""A submission secret as ``nbgrader submit`` writes it (hexadecimal)."""
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 VIDEO_NOTE = ("Videos are left out of this page: while grading, training is shortened to 2 episodes, so a video of "
@@ -152,9 +167,10 @@ def _sums(course: Path, row: dict[str, str], manual_ids: list[str]) -> str:
     return "<p>" + "<br>".join(lines) + "</p>"
 
 
-def page(course: Path, student: str, row: dict[str, str] | None = None) -> str:
+def page(course: Path, student: str, row: dict[str, str] | None = None, preface: str = "") -> str:
     """The feedback page of one autograded student (``row``: the student's row of ``autograder.export.rows``;
-    read from the gradebook when not given)."""
+    read from the gradebook when not given; ``preface``: HTML put first, made by the caller from no student
+    text, such as the pre-grading service's notice)."""
     if row is None:
         row = next((r for r in export.rows(course)[1] if r["student_id"] == student), {})
     nb = nbformat.read(autograded_notebook(course, student), as_version=4)
@@ -182,7 +198,7 @@ def page(course: Path, student: str, row: dict[str, str] | None = None) -> str:
         rows.append(f"<tr><td>late penalty ({days} day{'s' if days > 1 else ''} late)</td>"
                     f"<td>&minus;{html.escape(row.get('late_penalty', '0'))}</td><td></td></tr>")
     notes = "".join(f"<li>{html.escape(str(n))}</li>" for n in report.get("notes", []))
-    body = [f"<h1>Feedback: {html.escape(student)}, assignment {html.escape(ASSIGNMENT)}</h1>",
+    body = [f"<h1>Feedback: {html.escape(student)}, assignment {html.escape(ASSIGNMENT)}</h1>", preface,
             _sums(course, row, manual_ids),
             "<table><tr><th>part</th><th>score</th><th>grader's message or comment</th></tr>" + "".join(rows)
             + "</table>",
@@ -219,6 +235,78 @@ def page(course: Path, student: str, row: dict[str, str] | None = None) -> str:
             + "\n".join(body) + "</body></html>")
 
 
+def read_keys(folder: Path) -> tuple[str, str]:
+    """``(timestamp, secret)`` from the ``timestamp.txt`` and ``submission_secret.txt`` in ``folder``, which a
+    student's ``nbgrader submit`` wrote. Read as ingest reads a submission's files
+    (:func:`autograder.ingest.read_regular`: regular files only, never through a link, at most :data:`KEY_BYTES`);
+    the timestamp must be one nbgrader can parse, the secret plain hexadecimal.
+
+    Raises:
+        Refused: a file is missing, not a regular file, or too big.
+        ValueError: a file's text is not what ``nbgrader submit`` writes (UnicodeDecodeError included).
+    """
+    from nbgrader.utils import parse_utc
+
+    timestamp = read_regular(folder / "timestamp.txt", KEY_BYTES).decode("utf-8").strip()
+    try:
+        parse_utc(timestamp)
+    except Exception as err:  # noqa: BLE001 - whatever dateutil raises, it is not a timestamp
+        raise ValueError(f"timestamp.txt: expected a date as nbgrader submit writes it, got {shown(timestamp, 40)!r}") \
+            from err
+    secret = read_regular(folder / "submission_secret.txt", KEY_BYTES).decode("utf-8").strip()
+    if not SECRET.fullmatch(secret):
+        raise ValueError("submission_secret.txt: expected the hexadecimal secret nbgrader submit writes, got "
+                         f"{len(secret)} characters of something else")
+    return timestamp, secret
+
+
+def submission_keys(course: Path, student: str) -> tuple[str, str]:
+    """:func:`read_keys` of the submission graded for ``student``: the copies of the two files that the grader
+    put in ``autograded/<student>/ddpg/`` (so the page goes out under the secret of the very submission it
+    grades, even if the student submitted again since)."""
+    return read_keys(autograded_dir(course, student))
+
+
+def write_keys(course: Path, student: str) -> str | None:
+    """Write ``timestamp.txt`` and ``submission_secret.txt`` beside ``student``'s page (:func:`submission_keys`);
+    remove stale ones first. Returns None, or why they could not be written (safe to print)."""
+    folder = feedback_page(course, student).parent
+    for name in KEY_FILES:
+        (folder / name).unlink(missing_ok=True)
+    try:
+        timestamp, secret = submission_keys(course, student)
+    except (Refused, ValueError) as err:
+        return str(err)
+    (folder / "timestamp.txt").write_text(timestamp)
+    (folder / "submission_secret.txt").write_text(secret)
+    return None
+
+
+def write_pages(course: Path, students: list[str],
+                preface: Callable[[str], str] | None = None) -> dict[str, str]:
+    """Write the page of each of ``students`` and the two files beside it that ``release_feedback`` reads.
+
+    Args:
+        course: the course folder.
+        students: autograded students.
+        preface: ``student -> HTML`` put first on that student's page (the pre-grading service's notice).
+
+    Returns:
+        ``{student: why}`` of each page written without its ``timestamp.txt``/``submission_secret.txt``.
+    """
+    table = {row["student_id"]: row for row in export.rows(course)[1]}  # one pass over the gradebook
+    unkeyed = {}
+    for student in students:
+        out = feedback_page(course, student)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page(course, student, table.get(student, {}), preface(student) if preface else ""))
+        why = write_keys(course, student)
+        if why:
+            unkeyed[student] = why
+        print(f"wrote {out.relative_to(course)}" + (f" (cannot be released: {why})" if why else ""))
+    return unkeyed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write one feedback page per autograded student.")
     parser.add_argument("--course", type=Path, default=COURSE_DIR, help="the nbgrader course folder")
@@ -230,12 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     if not students:
         print(f"No autograded submissions in {root}: run `make grade` first.")
         return 0
-    table = {row["student_id"]: row for row in export.rows(course)[1]}  # one pass over the gradebook
-    for student in students:
-        out = feedback_page(course, student)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(page(course, student, table.get(student, {})))
-        print(f"wrote {out.relative_to(course)}")
+    unkeyed = write_pages(course, students)
+    if unkeyed:
+        print(f"{len(unkeyed)} page(s) without the submission's timestamp.txt and submission_secret.txt (fine for "
+              "pages handed out by your LMS or e-mail; `nbgrader release_feedback` needs them and would stop at these "
+              "pages: collect and grade those submissions through nbgrader's exchange, or release with `python -m "
+              "autograder.hub.feedback`, which holds such pages back): "
+              + "; ".join(f"{table_cell(s, 40)}: {why}" for s, why in unkeyed.items()))
     return 0
 
 

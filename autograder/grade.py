@@ -5,6 +5,8 @@
     python -m autograder.grade --no-sandbox       # without bubblewrap: only for code you trust
     python -m autograder.grade --jobs 4           # four submissions at once (default: the machine's cores)
     python -m autograder.grade --scheduler tcp://HOST:8786   # the jobs on a dask.distributed cluster
+    python -m autograder.grade --student alice --student bob  # only these folders of submitted/
+    python -m autograder.grade --reuse-preflight  # keep the release and skip the preflight while they are current
 
 One run, with the course's lock held (a second run on the same course refuses and names the first):
 
@@ -45,7 +47,7 @@ from typing import Any
 
 import nbformat
 
-from autograder import ingest
+from autograder import ingest, preflight_cache
 from autograder.course_folder import (
     ASSIGNMENT,
     CONFIG_NAME,
@@ -54,6 +56,7 @@ from autograder.course_folder import (
     NOTEBOOK_FILE,
     autograded_dir,
     autograded_notebook,
+    gradebook_path,
     gradebook_url,
     is_course,
     read_scores,
@@ -314,25 +317,44 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
         print(f"removed what a killed run left: {path}")
     check_free_space(course, int(args.min_free_mb * 1024**2))
     students = submissions(course)
+    if args.student:
+        missing = sorted(set(args.student) - set(students))
+        if missing:
+            print(f"No submission folder for {', '.join(table_cell(s, 40) for s in missing)} in "
+                  f"{submitted_root(course)}: expected one of {len(students)} there. Nothing was graded.",
+                  file=sys.stderr)
+            return 2
+        students = sorted(set(args.student))
     if not students:
         print(f"No submissions to grade: put each student's notebook in "
               f"{submitted_root(course)}/<student>/{ASSIGNMENT}/{NOTEBOOK_FILE} (or run `nbgrader collect "
               f"{ASSIGNMENT}` when you use nbgrader's exchange), then run this again.")
         return 0
-    # 2. the release
-    status, _ = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course,
-                             show="on failure" if args.quiet else "all")
-    if status != 0:
-        print("generate_assignment failed: see its log above. Nothing was graded.", file=sys.stderr)
-        return 1
+    # 2. the release (with --reuse-preflight: kept, with the preflight's pass, while nothing they depend on changed)
+    key = preflight_cache.key(course) if args.reuse_preflight else None
+    reuse = (key is not None and preflight_cache.passed(course, key) and release_notebook(course).is_file()
+             and gradebook_path(course).is_file())
+    if reuse:
+        print(f"release and preflight: made and passed before with this master and grader ({key[:12]}), "
+              "not made again", flush=True)
+    else:
+        status, _ = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course,
+                                 show="on failure" if args.quiet else "all")
+        if status != 0:
+            print("generate_assignment failed: see its log above. Nothing was graded.", file=sys.stderr)
+            return 1
     run = start_run(course, no_sandbox=args.no_sandbox)
     # 3. ingest
     notes, ingested = ingest_all(run, students)
     start = time.perf_counter()
     with make_runner(args.jobs, args.scheduler) as runner:
-        # 4. preflight
-        print(f"preflight: grading the master's solution on {runner.where()}", flush=True)
-        problem = preflight(run.grader, runner, course, run.release_nb, run.secret)
+        # 4. preflight (unless step 2 found its pass recorded)
+        problem = None
+        if not reuse:
+            print(f"preflight: grading the master's solution on {runner.where()}", flush=True)
+            problem = preflight(run.grader, runner, course, run.release_nb, run.secret)
+            if key is not None and not problem:
+                preflight_cache.record(course, preflight_cache.key(course))  # the secret may be new since step 2
         if problem:
             print(f"Refusing to grade: the reference solution, graded exactly as a submission, did not pass: "
                   f"{problem}\nFix the grading set-up (the sandbox, the environment, the workers, the limits in "
@@ -527,6 +549,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="submissions graded at once on this machine (default: its cores; 1: one after the other)")
     parser.add_argument("--scheduler", default=None,
                         help="address of a dask.distributed scheduler (tcp://HOST:8786) whose workers run the jobs")
+    parser.add_argument("--student", action="append", metavar="NAME",
+                        help="grade only this folder of submitted/ (repeatable; default: every one)")
+    parser.add_argument("--reuse-preflight", action="store_true",
+                        help="keep the release and skip the preflight when they were made and passed before with "
+                             "the same master and grader (autograder/preflight_cache.py; the pre-grading service "
+                             "uses it)")
     parser.add_argument("--min-free-mb", type=float, default=MIN_FREE_BYTES / 1024**2,
                         help="refuse to start with less free space on the course's disk (default: %(default)g MB)")
     args = parser.parse_args(argv)

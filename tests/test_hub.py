@@ -16,6 +16,11 @@ One run of the whole term, in order:
    instructor's user), writes the feedback pages (``python -m autograder.feedback``) and releases them;
 5. each student fetches feedback in the Assignments tab and reads their own page: alice 10/10, bob 10 minus one day's
    late penalty;
+   before that, grading on submit (the hub's service ``ddpg-pregrade``, as the instructor, with a rate limit of
+   :data:`PREGRADE_INTERVAL` seconds): alice's submission is pre-graded in the sandbox and she reads her pre-grade
+   page after *Fetch Feedback* (each part's verdict, the "grade of record" sentence, the limit); her second
+   submission, inside the limit, gets a page that says when the next pre-grade is possible; bob's, after the due
+   date, is not pre-graded; the official gradebook holds nothing of it;
 6. isolation, through the file system as each student's Unix user and through the hub: neither student can read the
    other's home, submission or feedback, nor the course's source, gradebook, secret or collected submissions, nor
    open the instructor's server or a formgrader.
@@ -26,7 +31,8 @@ prefix), their groups, the exchange and the hub's state.
 Needs root, bubblewrap, ``/usr/bin/chromium``, and ``make hub-install`` (the hub's environment in ``.hub-venv`` and
 the proxy in ``autograder/hub/node_modules``). Without them the test is skipped, unless ``REQUIRE_HUB=1``
 (``.ci/run`` sets it when it runs as root and has installed the hub), which turns the skip into a failure.
-3.5 to 5.5 minutes on 2 cores (about 9 when other work loads them), most of it the sandboxed grading.
+5.5 minutes on 2 cores with other work loading them (load 4 to 5; 3.5 to 5.5 minutes before grading on submit was
+in it, about 90 s of it now), most of it the sandboxed grading.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -65,6 +72,8 @@ STUDENTS = (ALICE, BOB)
 GROUPS = {"DDPG_INSTRUCTORS": PREFIX + "instructors", "DDPG_STUDENTS": PREFIX + "students"}
 MASTER = settings.DEFAULT_COURSE_DIR / "source" / settings.ASSIGNMENT / "ddpg_pendulum.ipynb"
 ANSWERS = ("select_action", "backward")  # the grade_ids of the two code exercises
+PREGRADE_INTERVAL = 90  # seconds between two pre-grades of one student (a course: 900)
+PREGRADE_TIMEOUT = 600  # seconds a pre-grade may take here (about 40 to 90 on these 2 cores, the preflight included)
 SCREENSHOTS = REPO / "tmp_ddpg_learning" / "hub"
 UI_TIMEOUT_MS = 60_000
 
@@ -133,6 +142,10 @@ class Hub:
     def exchange(self) -> Path:
         return Path(self.env["DDPG_EXCHANGE"])
 
+    @property
+    def pregrade(self) -> Path:
+        return Path(f"/home/{INSTRUCTOR}/course-pregrade")
+
     def user_env(self, name: str) -> dict[str, str]:
         """The environment the hub's spawner gives ``name``'s server (jupyterhub_config.py's course_environment)."""
         home = f"/home/{name}"
@@ -182,7 +195,10 @@ def hub() -> Iterator[Hub]:
     port = _free_ports()
     env = {**GROUPS, "DDPG_EXCHANGE": str(base / "exchange"), "DDPG_HUB_STATE": str(base / "state"),
            "DDPG_HUB_PORT": str(port), "DDPG_HUB_IP": "127.0.0.1",
-           "DDPG_COURSE_DIR": f"/home/{INSTRUCTOR}/course"}
+           "DDPG_COURSE_DIR": f"/home/{INSTRUCTOR}/course",
+           # grading on submit: a short limit, a quick look at inbound/ (the service's folder: the default,
+           # /home/ddpgtest-teach/course-pregrade; its user: the course folder's owner, the instructor)
+           "DDPG_PREGRADE_INTERVAL": str(PREGRADE_INTERVAL), "DDPG_PREGRADE_POLL": "1"}
     world = Hub(base, port, env)
     users = [INSTRUCTOR, *STUDENTS]
     try:
@@ -333,6 +349,44 @@ def fetch_feedback(page) -> None:
     page.locator("#submitted_assignments_list").get_by_text("view feedback").first.wait_for()
 
 
+def wait_for_pregrade(hub: Hub, student: str, statuses: set[str], count: int = 1) -> list[dict]:
+    """The service's state entries of ``student``'s submissions, once ``count`` of them have reached one of
+    ``statuses`` (its state file, read as root)."""
+    path = hub.pregrade / "pregrade_state.json"
+    deadline = time.monotonic() + PREGRADE_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            state = {"submissions": {}}
+        mine = sorted((e for e in state["submissions"].values() if e["student"] == student and e.get("released")),
+                      key=lambda e: e["timestamp"])
+        if sum(e["status"] in statuses for e in mine) >= count:
+            return mine
+        time.sleep(1)
+    raise AssertionError(f"no pre-grade of {student} reached {statuses} in {PREGRADE_TIMEOUT} s; the service's "
+                         f"log is in the hub's log:\n{(hub.base / 'hub.log').read_text()[-4000:]}")
+
+
+def official_submissions(course: Path) -> list[str]:
+    """The students with a submission in the official gradebook (read-only)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{course / 'gradebook.db'}?mode=ro", uri=True) as db:
+        return [row[0] for row in db.execute("SELECT student_id FROM submitted_assignment")]
+
+
+def feedback_text(page, hub: Hub, name: str, timestamp: str) -> str:
+    """The text of ``name``'s fetched feedback page of the submission at ``timestamp``, as their browser shows it."""
+    path = Path(f"/home/{name}/{settings.ASSIGNMENT}/feedback/{timestamp}/ddpg_pendulum.html")
+    deadline = time.monotonic() + 30  # Fetch Feedback's copy may still be under way
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert path.is_file(), sorted(str(p) for p in path.parent.parent.glob("*/*"))
+    page.goto(f"{hub.url}/user/{name}/files/{path.relative_to(f'/home/{name}')}")
+    return page.locator("body").inner_text()
+
+
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
@@ -373,6 +427,36 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
             submit(alice)
             shot(alice, "alice-submitted")
 
+            # grading on submit: the service pre-grades alice's submission; she fetches it in the Assignments tab
+            pregrade_started = time.monotonic()
+            (first,) = wait_for_pregrade(hub, ALICE, {"graded"})
+            print(f"alice's pre-grade released {time.monotonic() - pregrade_started:.0f} s after her submit")
+            assert official_submissions(hub.course) == [], "a pre-grade reached the official gradebook"
+            fetch_feedback(alice)
+            text = feedback_text(alice, hub, ALICE, first["timestamp"])
+            shot(alice, "alice-pregrade-page")
+            from autograder.parts import PARTS
+
+            for part in PARTS:  # each part's verdict, with the visible check's message ("passed" here)
+                assert re.search(rf"{re.escape(part.title)}\s+{part.points:g}\s*/\s*{part.points:g}\s+passed",
+                                 text), (part.title, text[:3000])
+            assert re.search(r"Autograded: 10(\.0)? / 10", text), text[:3000]
+            assert "The grade of record is the instructor's grade after the due date" in text, text[:3000]
+            assert re.search(r"next pre-grade possible at \d\d:\d\d", text), text[:3000]
+            assert "HIDDEN" not in text and BOB not in text
+            # a second submission inside the limit: a page that says when the next pre-grade is possible
+            alice.goto(f"{hub.url}/user/{ALICE}/lab")
+            submit(alice)
+            _, second = wait_for_pregrade(hub, ALICE, {"graded", "queued"}, count=2)
+            assert second["status"] == "queued", second
+            alice.goto(f"{hub.url}/user/{ALICE}/lab")
+            alice.wait_for_selector("#jp-main-dock-panel")
+            fetch_feedback(alice)
+            text = feedback_text(alice, hub, ALICE, second["timestamp"])
+            shot(alice, "alice-pregrade-later")
+            assert re.search(r"next pre-grade possible at \d\d:\d\d", text) and "grade of record" in text, text
+            assert hub.pregrade.stat().st_uid == pwd.getpwnam(INSTRUCTOR).pw_uid  # the service ran as the instructor
+
             # the due date falls between the two submissions
             time.sleep(1.5)
             due = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -384,6 +468,9 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
             fetch(bob)
             answer(bob, hub, BOB)
             submit(bob)
+            (late,) = wait_for_pregrade(hub, BOB, {"closed"})  # after the due date: no pre-grade, a page says so
+            assert late["status"] == "closed", late
+            assert official_submissions(hub.course) == [], "a pre-grade reached the official gradebook"
 
             # neither student reaches the instructor's server or a formgrader through the hub
             for page, name in ((alice, ALICE), (bob, BOB)):
@@ -417,15 +504,18 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
                 page.wait_for_selector("#jp-main-dock-panel")
                 fetch_feedback(page)
                 shot(page, f"{name}-feedback")
-                fetched = sorted(Path(f"/home/{name}/{settings.ASSIGNMENT}/feedback").glob("*/*.html"))
-                assert len(fetched) == 1, fetched
+                # the page of the collected (last) submission is the instructor's: it replaced the service's
+                collected = (hub.course / "submitted" / name / settings.ASSIGNMENT / "timestamp.txt").read_text()
+                fetched = Path(f"/home/{name}/{settings.ASSIGNMENT}/feedback/{collected.strip()}/ddpg_pendulum.html")
+                others = set(fetched.parent.parent.glob("*/*.html")) - {fetched}
+                assert len(others) == (1 if name == ALICE else 0), others  # alice's first pre-grade stays hers
                 expected = hub.course / "feedback" / name / settings.ASSIGNMENT / "ddpg_pendulum.html"
-                assert fetched[0].read_bytes() == expected.read_bytes(), f"{name} got another page than theirs"
-                rel = fetched[0].relative_to(f"/home/{name}")
-                page.goto(f"{hub.url}/user/{name}/files/{rel}")
-                pages[name] = page.locator("body").inner_text()
+                assert fetched.read_bytes() == expected.read_bytes(), f"{name} got another page than theirs"
+                pages[name] = feedback_text(page, hub, name, collected.strip())
                 shot(page, f"{name}-feedback-page")
             assert pages[ALICE] != pages[BOB]
+            assert sorted(official_submissions(hub.course)) == sorted(STUDENTS)  # the official run's, and only once
+            assert "pre-grade" not in pages[ALICE] and "pre-grade" not in pages[BOB]
             for name, expected_total in ((ALICE, 10.0), (BOB, 10.0 - penalty)):
                 total = re.search(r"Total: ([0-9.]+) / ([0-9.]+)", pages[name])
                 assert total and float(total.group(1)) == pytest.approx(expected_total), (name, total)
@@ -446,6 +536,8 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
                     hub.course / "gradebook.db", hub.course / ".grading_secret",
                     hub.course / "submitted" / them / settings.ASSIGNMENT / "ddpg_pendulum.ipynb",
                     hub.course / "feedback" / them / settings.ASSIGNMENT / "ddpg_pendulum.html",
+                    hub.pregrade, hub.pregrade / "gradebook.db", hub.pregrade / "pregrade_state.json",
+                    hub.pregrade / "submitted" / ALICE / settings.ASSIGNMENT / "ddpg_pendulum.ipynb",
                 ]
                 readable = [str(path) for path in forbidden if hub.can_read(name, path)]
                 assert not readable, f"{name} can read: {readable}"

@@ -15,6 +15,9 @@ that override them). What the hub does:
   ``etc/jupyter`` by ``make hub-install``: students need nothing from the repository, which can stay private);
   instructors also get the formgrader on the course folder (``autograder/hub/instructor/``, first on their
   JUPYTER_CONFIG_PATH).
+* **Grading on submit**: the managed service ``ddpg-pregrade`` (``autograder/hub/pregrade.py``), run as the
+  instructor who owns the course folder (``DDPG_PREGRADE_USER``), never as root; it needs no scope of the hub's
+  API and serves no page: it reads the exchange's ``inbound/`` and answers through nbgrader's feedback.
 * **Where it listens**: the proxy (configurable-http-proxy, pinned in ``autograder/hub/package.json``) on
   127.0.0.1:8000; the hub's API and the proxy's API on the next two ports, 127.0.0.1 only.
 """
@@ -133,3 +136,36 @@ def _check_course_setup() -> None:
 
 
 _check_course_setup()
+
+
+def pregrade_service() -> dict | None:
+    """The managed service ``ddpg-pregrade`` (docs/hub.md, "Grading on submit"), or None (with a warning in the
+    hub's log) when it is switched off or has no instructor to run as: it never runs as root."""
+    import logging
+
+    log = logging.getLogger("JupyterHub")
+    if not settings.pregrade_enabled():
+        return None
+    user = settings.pregrade_user()
+    if user is None or not is_instructor(user):
+        log.warning("grading on submit is off: the course folder %s is owned by %s, not by an instructor (group %s); "
+                    "set DDPG_PREGRADE_USER to an instructor, or DDPG_PREGRADE=off", settings.course_dir(),
+                    user or "root or nobody", settings.instructors_group())
+        return None
+    env = {key: value for key, value in os.environ.items() if key.startswith("DDPG_")}
+    env.update({
+        "DDPG_COURSE_DIR": str(settings.course_dir()),
+        "DDPG_EXCHANGE": str(settings.exchange_dir()),
+        "DDPG_PREGRADE_DIR": str(settings.pregrade_dir()),
+        "PYTHONPATH": str(settings.REPO),  # autograder.hub is the repository's, as in the instructor's server
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONUNBUFFERED": "1",  # its log lines reach the hub's log as they come
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+    })
+    return {"name": "ddpg-pregrade", "command": [sys.executable, "-m", "autograder.hub.pregrade"], "user": user,
+            "cwd": pwd.getpwnam(user).pw_dir, "environment": env}
+
+
+_pregrade = pregrade_service()
+if _pregrade:
+    c.JupyterHub.services = [_pregrade]

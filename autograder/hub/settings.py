@@ -20,6 +20,21 @@ variable               default                       what it is
 ``DDPG_INSTRUCTORS``   ``ddpg-instructors``          Unix group of the instructors (hub admins, formgrader)
 ``DDPG_STUDENTS``      ``ddpg-students``             Unix group of the students
 =====================  ============================  ==========================================================
+
+The pre-grading service (``autograder/hub/pregrade.py``, docs/hub.md "Grading on submit"):
+
+===========================  ==================================  ====================================================
+variable                     default                             what it is
+===========================  ==================================  ====================================================
+``DDPG_PREGRADE``            ``on``                              ``off``: the hub does not start the service
+``DDPG_PREGRADE_USER``       the owner of the course folder      the Unix user it runs as (an instructor, never root)
+``DDPG_PREGRADE_DIR``        ``<course folder>-pregrade``        its own nbgrader course folder (own gradebook),
+                                                                 state file and log; the service's user owns it
+``DDPG_PREGRADE_INTERVAL``   ``900``                             seconds between two pre-grades of one student
+``DDPG_PREGRADE_PER_DAY``    ``8``                               pre-grades of one student in any 24 hours
+``DDPG_PREGRADE_POLL``       ``2``                               seconds between two looks at the exchange's inbound/
+``DDPG_PREGRADE_JOBS``       the machine's cores                 submissions of one batch graded at once
+===========================  ==================================  ====================================================
 """
 
 from __future__ import annotations
@@ -69,3 +84,54 @@ def instructors_group() -> str:
 
 def students_group() -> str:
     return _get("DDPG_STUDENTS", "ddpg-students")
+
+
+def pregrade_enabled() -> bool:
+    return _get("DDPG_PREGRADE", "on").lower() not in ("off", "0", "no", "false")
+
+
+def pregrade_user() -> str | None:
+    """The Unix user the pre-grading service runs as: ``DDPG_PREGRADE_USER``, else the owner of the course folder
+    (None when that folder is missing or root's: the service never runs as root)."""
+    import pwd
+
+    name = os.environ.get("DDPG_PREGRADE_USER")
+    if name:
+        return name
+    try:
+        uid = course_dir().stat().st_uid
+    except OSError:
+        return None
+    return pwd.getpwuid(uid).pw_name if uid != 0 else None
+
+
+def pregrade_dir() -> Path:
+    course = course_dir()
+    return Path(_get("DDPG_PREGRADE_DIR", str(course.with_name(course.name + "-pregrade")))).resolve()
+
+
+def _positive(name: str, default: str, kind: type) -> float | int:
+    text = _get(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"{name}: expected a positive {kind.__name__}, got {text!r}; fix: set it to e.g. {default}")
+    return value
+
+
+def pregrade_interval_s() -> float:
+    return float(_positive("DDPG_PREGRADE_INTERVAL", "900", float))
+
+
+def pregrade_per_day() -> int:
+    return int(_positive("DDPG_PREGRADE_PER_DAY", "8", int))
+
+
+def pregrade_poll_s() -> float:
+    return float(_positive("DDPG_PREGRADE_POLL", "2", float))
+
+
+def pregrade_jobs() -> int:
+    return int(_positive("DDPG_PREGRADE_JOBS", str(os.cpu_count() or 1), int))

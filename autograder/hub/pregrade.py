@@ -1,0 +1,660 @@
+"""Grading on submit: the hub's managed service ``ddpg-pregrade`` (docs/hub.md, "Grading on submit").
+
+    python -m autograder.hub.pregrade            # what the hub runs, as the instructor's Unix user (never root)
+    python -m autograder.hub.pregrade --once     # one look at the exchange, one batch, then exit
+
+It never takes a request: what it reads of a student is what they submitted, and it answers through nbgrader's
+own feedback channel. Every ``DDPG_PREGRADE_POLL`` seconds (2) it:
+
+1. **notices** each new folder of the exchange's ``inbound/`` (``{student}+ddpg+{timestamp}+{random}``, written
+   by the student's ``nbgrader submit``). A folder is taken only if it is a real folder, owned by the Unix user it
+   names, a member of the students' group; anything else is recorded as refused (in the log and the state file)
+   and never read. Only the newest submission of a student waits in the queue: a newer one replaces it.
+2. **limits**: a student is pre-graded at most once per ``DDPG_PREGRADE_INTERVAL`` seconds and
+   ``DDPG_PREGRADE_PER_DAY`` times in any 24 hours (:func:`next_allowed`). A submission that must wait gets a short
+   page at once, "next pre-grade possible at 14:05", and is graded then (if no newer one replaced it). After the
+   due date (the official gradebook's, read-only) nothing more is pre-graded: the grade is the instructor's
+   ``make grade``; a submission after it gets a page that says so.
+3. **grades everything queued in one run**: each submission is copied through :mod:`autograder.ingest`'s readers
+   (the folder opened once, without following a link, and checked again to be the student's; the files at its top
+   only, regular files only, capped; :func:`copy_submission`) into the service's own nbgrader
+   course folder (``DDPG_PREGRADE_DIR``: the course's ``nbgrader_config.py`` and ``source/``, its own gradebook
+   and secret), then ONE ``python -m autograder.grade --course DIR --student A --student B ... --reuse-preflight``
+   grades them all, in the sandboxes, with the preflight skipped while the master and the grader are unchanged.
+   One run for a batch: on 2 cores ten students at once cost one generate_assignment, one nbgrader apply and no
+   preflight, instead of ten of each.
+4. **hands back**: each graded student's page (:func:`autograder.feedback.page`: each part's verdict with the
+   visible check's message, no hidden test, no reference value) with a notice on top (it is a pre-grade, the grade
+   of record is the instructor's after the due date, the next pre-grade's time), beside the submission's own
+   ``timestamp.txt`` and ``submission_secret.txt``, then ``nbgrader release_feedback``: the student clicks *Fetch
+   Feedback* in the Assignments tab. The page's name in the exchange is a hash of that submission's secret: only
+   the student who submitted can find it. The instructor's later ``release_feedback`` of the same submission
+   replaces it with the grade of record.
+
+The official course folder, its gradebook, the formgrader and ``make export`` never see a pre-grade: all of it is
+in ``DDPG_PREGRADE_DIR``. The state file there (``pregrade_state.json``) records every folder seen and what became of
+it and each student's pre-grade times: a restarted service resumes the queue and never grades again a submission
+it released. A submission whose grading was cut by a restart is graded again (it was never released).
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import html
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from autograder import feedback, ingest
+from autograder.course_folder import (
+    ASSIGNMENT,
+    CONFIG_NAME,
+    COURSE_ID,
+    autograded_dir,
+    autograded_notebook,
+    feedback_page,
+    gradebook_path,
+    source_dir,
+    submitted_root,
+)
+from autograder.text import shown
+
+STATE_NAME = "pregrade_state.json"
+STATE_VERSION = 1
+DAY_S = 24 * 3600.0
+GRADE_SECONDS = 1800.0
+"""The most one batch's grading run may take before it is stopped (the sandboxes' own limits come first)."""
+FINISHED = ("graded", "replaced", "refused", "closed", "failed")
+"""Statuses of a submission the service is done with: never looked at again."""
+
+
+class StateError(RuntimeError):
+    """The state file cannot be used; the message says what was expected, what was found and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How often one student may be pre-graded."""
+
+    interval_s: float = 900.0
+    per_day: int = 8
+
+    def describe(self) -> str:
+        return f"one pre-grade every {_duration(self.interval_s)} and {self.per_day} a day per student"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        hours = int(seconds // 3600)
+        return f"{hours} hour{'s' if hours > 1 else ''}"
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes > 1 else ''}"
+    return f"{seconds:g} seconds"
+
+
+def next_allowed(graded: list[float], now: float, limits: Limits) -> float:
+    """When the next pre-grade of a student is allowed, given the times of their pre-grades (seconds since the
+    epoch): not before ``interval_s`` after the last one, and not while ``per_day`` of them fall in the last 24
+    hours. A time at or before ``now`` means: now."""
+    recent = sorted(t for t in graded if t > now - DAY_S)
+    at = now
+    if recent:
+        at = max(at, recent[-1] + limits.interval_s)
+    if len(recent) >= limits.per_day:
+        at = max(at, recent[-limits.per_day] + DAY_S)
+    return at
+
+
+def clock(at: float, limits: Limits) -> str:
+    """``14:05 UTC`` (rounded up to the minute), or ``14:04:37 UTC`` when the interval is under two minutes."""
+    if limits.interval_s < 120:
+        return time.strftime("%H:%M:%S %Z", time.localtime(at))
+    return time.strftime("%H:%M %Z", time.localtime(-(-at // 60) * 60))
+
+
+# ------------------------------------------------------------------------------------------- the state file
+def empty_state() -> dict[str, Any]:
+    return {"version": STATE_VERSION, "submissions": {}, "students": {}}
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """The state file's content; a fresh state when there is none.
+
+    Raises:
+        StateError: the file is not a state this service wrote (not JSON, another shape or version).
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return empty_state()
+    fix = (f"fix: look at it, then move it aside (mv {path} {path}.broken) and restart the service; it then takes "
+           "every submission now in inbound/ as new and pre-grades each student's newest one once")
+    try:
+        state = json.loads(text)
+    except ValueError as err:
+        raise StateError(f"{path}: expected the pre-grading service's JSON state, got unreadable JSON ({err}); "
+                         f"{fix}") from None
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        got = state.get("version") if isinstance(state, dict) else type(state).__name__
+        raise StateError(f"{path}: expected a state of version {STATE_VERSION}, got {shown(got, 40)!r}; {fix}")
+    subs, students = state.get("submissions"), state.get("students")
+    if not isinstance(subs, dict) or not isinstance(students, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("student"), str) and isinstance(v.get("status"), str)
+            for v in subs.values()) or not all(
+            isinstance(v, dict) and isinstance(v.get("graded"), list)
+            and all(isinstance(t, (int, float)) for t in v["graded"])
+            and (v.get("queued") is None or isinstance(subs.get(v["queued"]), dict)
+                 and isinstance(subs[v["queued"]].get("timestamp"), str))
+            for v in students.values()):
+        raise StateError(f"{path}: expected 'submissions' ({{folder: {{student, status}}}}) and 'students' "
+                         f"({{name: {{graded: [times], queued: a folder of 'submissions' or null}}}}), got another "
+                         f"shape; {fix}")
+    return state
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Write the state whole, then rename it over the old one: a crash leaves the old or the new, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(state, out, indent=1, sort_keys=True)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------- the exchange
+@dataclass(frozen=True)
+class Submission:
+    """One folder of ``inbound/``, its name parsed (not yet trusted: see :meth:`Pregrader.check`)."""
+
+    name: str
+    student: str
+    timestamp: str
+
+
+def parse_name(name: str) -> Submission | None:
+    """``{student}+ddpg+{timestamp}+{random}`` (or without the random part), else None."""
+    parts = name.split("+")
+    if len(parts) not in (3, 4) or parts[1] != ASSIGNMENT or not ingest.STUDENT_ID.fullmatch(parts[0]) \
+            or "+" in parts[0]:
+        return None
+    return Submission(name=name, student=parts[0], timestamp=parts[2])
+
+
+def parse_time(text: str) -> float | None:
+    """nbgrader's timestamp (``2026-12-07 11:30:00.123456 UTC``) as seconds since the epoch, or None."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(text).timestamp()
+    except Exception:  # noqa: BLE001 - any text nbgrader cannot parse is no time
+        return None
+
+
+def due_date(course: Path) -> float | None:
+    """The assignment's due date in the official gradebook (read-only, never created), or None when it has none."""
+    import sqlite3
+
+    path = gradebook_path(course)
+    if not path.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            row = db.execute("SELECT duedate FROM assignment WHERE name = ?", (ASSIGNMENT,)).fetchone()
+    except sqlite3.Error:
+        return None
+    if not row or not row[0]:
+        return None
+    return parse_time(f"{row[0]} UTC")
+
+
+def student_uid(name: str, group: str) -> int | None:
+    """The uid of the Unix user ``name`` if they are in the students' ``group``, else None."""
+    try:
+        if name not in grp.getgrnam(group).gr_mem:
+            return None
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
+
+
+@contextmanager
+def opened_folder(path: Path, uid: int | None) -> Iterator[Path]:
+    """``path`` opened as a folder without following a link, checked to belong to ``uid`` (None: any owner), and
+    given back as ``/proc/self/fd/N``: every path under it resolves inside the folder that was opened, even if the
+    student renames it and puts a link to elsewhere (the course's master, another student's folder) in its place
+    after it was checked.
+
+    Raises:
+        Refused: not a folder, a link, or not ``uid``'s (the message says which).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        raise ingest.Refused(f"submission folder could not be opened as a folder ({err.strerror})") from None
+    try:
+        if uid is not None and os.fstat(fd).st_uid != uid:
+            raise ingest.Refused("submission folder not owned by the student it names")
+        yield Path(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def copy_submission(src: Path, dest: Path, uid: int | None = None) -> list[str]:
+    """Copy a submission folder of ``inbound/`` to ``dest`` through ingest's readers: the files at its top only
+    (the notebook, ``timestamp.txt``, ``submission_secret.txt``; grading needs nothing below, and a folder below
+    could be swapped for a link between two reads), regular files only (no link, FIFO, socket or device), within
+    ingest's caps (:data:`autograder.ingest.CAPS`), from the folder opened once (:func:`opened_folder`). Returns
+    the notes of what was left out (safe to print). ``autograder.grade`` ingests the copy again.
+
+    Raises:
+        Refused: the folder itself is not one to read (:func:`opened_folder`).
+    """
+    caps, notes = replace(ingest.CAPS, depth=0), []
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True, mode=0o700)
+    total = 0
+    with opened_folder(src, uid) as root:
+        for rel in ingest._walk(root, caps, notes):  # noqa: SLF001 - ingest's own bounded walk
+            cap = caps.notebook_bytes if rel.endswith(".ipynb") else min(caps.file_bytes, caps.total_bytes - total)
+            try:
+                data = ingest.read_regular(root / rel, cap)
+            except ingest.Refused as err:
+                notes.append(str(err))
+                continue
+            if not rel.endswith(".ipynb"):
+                total += len(data)
+            (dest / rel).write_bytes(data)
+    return notes
+
+
+def read_keys(src: Path, uid: int | None) -> tuple[str, str]:
+    """:func:`autograder.feedback.read_keys` of a submission folder of ``inbound/``, opened once
+    (:func:`opened_folder`)."""
+    with opened_folder(src, uid) as root:
+        return feedback.read_keys(root)
+
+
+# ------------------------------------------------------------------------------------------------ the pages
+CSP = feedback.CSP
+
+
+def notice(student: str, title: str, paragraphs: list[str]) -> str:
+    """A short page (no grade in it) handed out through the same channel as a feedback page."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+            f"<title>Pre-grade: {html.escape(student)}</title><style>{feedback.STYLE}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1>{body}</body></html>")
+
+
+RECORD = ("This is a pre-grade, made automatically when you submitted: it is not your grade. The grade of record is "
+          "the instructor's grade after the due date, of the submission you handed in last.")
+
+
+# ------------------------------------------------------------------------------------------------ the service
+@dataclass
+class Tick:
+    """What one look at the exchange did (for the log, the tests and the benchmark)."""
+
+    noticed: list[str] = field(default_factory=list)
+    graded: list[str] = field(default_factory=list)
+    """Submission folders pre-graded and released."""
+    deferred: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    released_at: float | None = None
+
+
+GradeFn = Callable[[Path, list[str], int], tuple[int, str]]
+
+
+def run_grader(course: Path, students: list[str], jobs: int) -> tuple[int, str]:
+    """One ``python -m autograder.grade`` for the whole batch (this interpreter; its output returned)."""
+    cmd = [sys.executable, "-m", "autograder.grade", "--course", str(course), "--jobs", str(jobs), "--quiet",
+           "--reuse-preflight"]
+    for student in students:
+        cmd += ["--student", student]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=GRADE_SECONDS)
+    except subprocess.TimeoutExpired:
+        return -9, f"the grading run was stopped after {GRADE_SECONDS:g} s"
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+class Pregrader:
+    """The service's state and its steps; :meth:`tick` is one look at the exchange."""
+
+    def __init__(self, folder: Path, course: Path, exchange: Path, limits: Limits, jobs: int = 2,
+                 uid_of: Callable[[str], int | None] | None = None, grade: GradeFn = run_grader,
+                 clock_fn: Callable[[], float] = time.time, log: Callable[[str], None] | None = None) -> None:
+        """
+        Args:
+            folder: the service's own course folder (``DDPG_PREGRADE_DIR``), made if missing (mode 700).
+            course: the official course folder (read only: its config, source and due date).
+            exchange: nbgrader's exchange root (``inbound/`` and ``feedback/`` are under ``<exchange>/<course id>``).
+            limits: how often one student may be pre-graded.
+            jobs: submissions graded at once in a batch.
+            uid_of: ``student -> uid`` of a student of the course (None: not one); default, the Unix user in the
+                students' group of the hub's settings.
+            grade: runs the grader on the batch (default :func:`run_grader`).
+        """
+        from autograder.hub import settings
+
+        self.folder, self.course, self.exchange = folder, course, exchange
+        self.limits, self.jobs, self.grade, self.now = limits, jobs, grade, clock_fn
+        group = settings.students_group()
+        self.uid_of = uid_of or (lambda name: student_uid(name, group))
+        self.log = log or (lambda line: print(line, flush=True))
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.state_path = folder / STATE_NAME
+        self.state = load_state(self.state_path)
+        self._resume()
+
+    @property
+    def inbound(self) -> Path:
+        return self.exchange / COURSE_ID / "inbound"
+
+    # -- state helpers
+    def _student(self, name: str) -> dict[str, Any]:
+        return self.state["students"].setdefault(name, {"graded": [], "queued": None})
+
+    def _set(self, name: str, status: str, why: str = "") -> None:
+        entry = self.state["submissions"][name]
+        entry.update(status=status, at=self.now())
+        if why:
+            entry["why"] = why
+
+    def _resume(self) -> None:
+        """A submission left 'grading' by a stopped service was never released: it goes back to the queue."""
+        for name, entry in self.state["submissions"].items():
+            if entry["status"] == "grading":
+                student = self._student(entry["student"])
+                if student.get("queued") in (None, name):
+                    student["queued"] = name
+                    entry["status"] = "queued"
+                else:
+                    entry["status"] = "replaced"
+
+    # -- 1. notice
+    def check(self, sub: Submission) -> str | None:
+        """Why the folder ``sub`` is not taken (None: taken). Read with lstat only: nothing of it is opened."""
+        uid = self.uid_of(sub.student)
+        if uid is None:
+            return "not a student of the course"
+        try:
+            info = os.lstat(self.inbound / sub.name)
+        except OSError as err:
+            return f"cannot be read ({err.strerror})"
+        if not stat.S_ISDIR(info.st_mode):
+            return "not a folder"
+        if info.st_uid != uid:
+            return "not owned by the student it names"
+        if parse_time(sub.timestamp) is None:
+            return "its name holds no time nbgrader writes"
+        return None
+
+    def scan(self, tick: Tick) -> None:
+        try:
+            names = sorted(e.name for e in os.scandir(self.inbound))
+        except FileNotFoundError:
+            return
+        seen = self.state["submissions"]
+        for name in names:
+            if name in seen:
+                continue
+            sub = parse_name(name)
+            if sub is None:
+                seen[name] = {"student": "", "status": "refused", "at": self.now(), "why": "not a submission's name"}
+                self.log(f"refused {shown(name, 120)}: not a submission's name")
+                continue
+            why = self.check(sub)
+            seen[name] = {"student": sub.student, "status": "new", "at": self.now(), "timestamp": sub.timestamp}
+            if why:
+                self._set(name, "refused", why)
+                self.log(f"refused {shown(name, 120)}: {why}")
+                continue
+            tick.noticed.append(name)
+            student = self._student(sub.student)
+            older = student.get("queued")
+            if older and parse_time(seen[older]["timestamp"]) > parse_time(sub.timestamp):
+                self._set(name, "replaced", "an older submission than the one queued")
+                continue
+            if older:
+                self._set(older, "replaced", f"replaced by {name}")
+            student["queued"] = name
+            self._set(name, "queued")
+
+    # -- 2. limit, 3. grade, 4. hand back
+    def tick(self) -> Tick:
+        """One look at the exchange: notice, limit, grade the batch, release. The state is saved after each step
+        that changes what a restart must know."""
+        tick = Tick()
+        self.scan(tick)
+        due = due_date(self.course)
+        now = self.now()
+        batch, pages = [], {}
+        for student, info in sorted(self.state["students"].items()):
+            name = info.get("queued")
+            if not name:
+                continue
+            entry = self.state["submissions"][name]
+            submitted = parse_time(entry["timestamp"]) or now
+            if due is not None and (submitted > due or now > due):
+                info["queued"] = None
+                self._set(name, "closed")
+                tick.closed.append(name)
+                pages[name] = notice(student, "No pre-grade after the due date", [
+                    f"Your submission of {html.escape(entry['timestamp'])} came after the due date "
+                    f"({time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(due))})"
+                    if submitted > due else "The due date passed before this submission's turn came "
+                    f"({time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(due))}).",
+                    "Pre-grading stops at the due date. The grade of record is the instructor's grade after the due "
+                    "date, of the submission you handed in last."])
+                continue
+            at = next_allowed(info["graded"], now, self.limits)
+            if at <= now:
+                batch.append(name)
+            elif not entry.get("noticed"):
+                entry["noticed"] = True
+                tick.deferred.append(name)
+                pages[name] = notice(student, "Submission received: pre-grade later", [
+                    f"Your submission of {html.escape(entry['timestamp'])} was received.",
+                    f"Pre-grades are limited to {self.limits.describe()}: the next pre-grade possible at "
+                    f"<b>{clock(at, self.limits)}</b>. Then the service pre-grades the newest submission you have "
+                    "made by that time; its page replaces this one (click Fetch Feedback again).",
+                    html.escape(RECORD, quote=False)])
+        if batch:
+            for name in batch:
+                self._set(name, "grading")
+            save_state(self.state_path, self.state)
+            pages.update(self.grade_batch(batch, tick))
+        if pages:
+            self.release(pages, tick)
+        save_state(self.state_path, self.state)
+        return tick
+
+    def prepare_course(self) -> None:
+        """The service's course folder: the official course's ``nbgrader_config.py`` and ``source/``, fresh each
+        batch (an instructor's fix of the master reaches the next pre-grade)."""
+        shutil.copy2(self.course / CONFIG_NAME, self.folder / CONFIG_NAME)
+        dest = source_dir(self.folder)
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(source_dir(self.course), dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints",
+                                                                                        "__pycache__"))
+
+    def grade_batch(self, batch: list[str], tick: Tick) -> dict[str, str]:
+        """Copy the batch's submissions in, grade them in one run, write their pages. Returns ``{folder: page}`` of
+        the pages to release (written here; a failed one gets a notice instead)."""
+        self.prepare_course()
+        students = {}
+        for name in batch:
+            student = self.state["submissions"][name]["student"]
+            for stale in (autograded_dir(self.folder, student), feedback_page(self.folder, student).parent):
+                shutil.rmtree(stale, ignore_errors=True)
+            try:
+                notes = copy_submission(self.inbound / name, submitted_root(self.folder) / student / ASSIGNMENT,
+                                        self.uid_of(student))
+            except ingest.Refused as err:  # changed since it was noticed: not graded, the rest of the batch is
+                self.log(f"{shown(name, 120)}: refused: {err}")
+                shutil.rmtree(submitted_root(self.folder) / student, ignore_errors=True)
+                self._student(student)["queued"] = None
+                self._set(name, "refused", str(err))
+                continue
+            for note in notes:
+                self.log(f"{shown(name, 120)}: {note}")
+            students[student] = name
+        if not students:
+            return {}
+        started = time.perf_counter()
+        status, output = self.grade(self.folder, sorted(students), self.jobs)
+        self.log(f"graded {len(students)} submission(s) in {time.perf_counter() - started:.1f} s (exit {status})")
+        if status != 0:
+            for line in output.splitlines()[-30:]:
+                self.log("  " + shown(line, 300))
+        now = self.now()
+        graded = [s for s in students if autograded_notebook(self.folder, s).is_file()]
+
+        def preface(student: str) -> str:
+            at = next_allowed(self._student(student)["graded"], now, self.limits)
+            due = due_date(self.course)
+            due_text = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(due)) if due else "not set yet"
+            return ("<div class='verdict' style='border-color:#1f6feb'>"
+                    f"<p><b>{html.escape(RECORD, quote=False)}</b> Due date: {html.escape(due_text)}.</p>"
+                    f"<p>Pre-graded at {time.strftime('%H:%M:%S %Z', time.localtime(now))}, from your submission "
+                    f"of {html.escape(self.state['submissions'][students[student]]['timestamp'])}. Pre-grades are "
+                    f"limited to {self.limits.describe()}: the next pre-grade possible at "
+                    f"<b>{clock(at, self.limits)}</b>.</p></div>")
+
+        for student in graded:
+            self._student(student)["graded"].append(now)  # counted before the page states the next time
+        pages = {}
+        if graded:  # the keys beside them are the exchange's copies, read again by release()
+            feedback.write_pages(self.folder, graded, preface)
+            pages = {students[s]: feedback_page(self.folder, s).read_text() for s in graded}
+        for student, name in students.items():
+            info = self._student(student)
+            if info.get("queued") == name:
+                info["queued"] = None
+            if student not in graded:
+                self._set(name, "failed", "the grader produced no grade")
+                tick.failed.append(name)
+                pages[name] = notice(student, "This submission could not be pre-graded", [
+                    "The grader could not grade this submission (no notebook it could read, or the grader failed). "
+                    "This changes nothing for your grade of record: the instructor grades the submission you "
+                    "handed in last, after the due date.",
+                    f"Pre-grades are limited to {self.limits.describe()}."])
+        return pages
+
+    def release(self, pages: dict[str, str], tick: Tick) -> None:
+        """Put each page in the service's ``feedback/<student>/ddpg/`` with its submission's ``timestamp.txt`` and
+        ``submission_secret.txt`` (read from the exchange's copy as ingest reads files), and run ``nbgrader
+        release_feedback`` once for all of them. Pages of another batch are not in that folder any more."""
+        shutil.rmtree(self.folder / "feedback", ignore_errors=True)
+        released = []
+        for name, text in pages.items():
+            student = self.state["submissions"][name]["student"]
+            try:
+                timestamp, secret = read_keys(self.inbound / name, self.uid_of(student))
+            except (ingest.Refused, ValueError) as err:
+                self.log(f"{shown(name, 120)}: no page released: {err}")
+                continue
+            out = feedback_page(self.folder, student)
+            out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            out.write_text(text)
+            (out.parent / "timestamp.txt").write_text(timestamp)
+            (out.parent / "submission_secret.txt").write_text(secret)
+            released.append(name)
+        if not released:
+            return
+        try:
+            release_feedback(self.folder, self.exchange)
+        except Exception as err:  # noqa: BLE001 - nbgrader's ExchangeError, OSError: the batch is not released
+            self.log(f"release_feedback failed: {shown(err, 2000)}")
+            for name in released:
+                if self.state["submissions"][name]["status"] == "grading":
+                    self._set(name, "failed", "release_feedback failed")
+            return
+        tick.released_at = time.time()
+        for name in released:
+            entry = self.state["submissions"][name]
+            if entry["status"] == "grading":
+                self._set(name, "graded")
+                tick.graded.append(name)
+            entry["released"] = True
+            self.log(f"released a page for {shown(name, 120)} ({entry['status']})")
+
+
+def release_feedback(folder: Path, exchange: Path) -> None:
+    """nbgrader's own ``release_feedback`` of every page in ``folder``'s ``feedback/``, run in this process (the
+    command's 3 s of start-up are a fifth of a lone pre-grade's latency): the same naming (a hash of each
+    submission's secret), permissions and atomic move as ``nbgrader release_feedback ddpg``.
+
+    Raises:
+        nbgrader.exchange.abc.ExchangeError: nbgrader refused (its message says why).
+    """
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default import ExchangeReleaseFeedback
+    from traitlets.config import Config
+
+    config = Config()
+    config.CourseDirectory.root = str(folder)
+    config.CourseDirectory.course_id = COURSE_ID
+    config.CourseDirectory.assignment_id = ASSIGNMENT
+    config.Exchange.root = str(exchange)
+    config.Exchange.path_includes_course = False
+    coursedir = CourseDirectory(config=config)
+    ExchangeReleaseFeedback(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+
+
+def from_settings(**kwargs: Any) -> Pregrader:
+    """The service as the hub's settings describe it (autograder/hub/settings.py)."""
+    from autograder.hub import settings
+
+    limits = Limits(settings.pregrade_interval_s(), settings.pregrade_per_day())
+    return Pregrader(settings.pregrade_dir(), settings.course_dir(), settings.exchange_dir(), limits,
+                     jobs=settings.pregrade_jobs(), **kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from autograder.hub import settings
+
+    parser = argparse.ArgumentParser(description="Pre-grade each submission of the hub's exchange on arrival.")
+    parser.add_argument("--once", action="store_true", help="one look at the exchange, then exit")
+    args = parser.parse_args(argv)
+    if os.geteuid() == 0:
+        print("The pre-grading service never runs as root: run it as the instructor who owns the course folder "
+              "(the hub does, from DDPG_PREGRADE_USER or the course folder's owner).", file=sys.stderr)
+        return 2
+    try:
+        service = from_settings()
+    except (StateError, ValueError) as err:
+        print(f"ddpg-pregrade cannot start: {err}", file=sys.stderr)
+        return 2
+    service.log(f"ddpg-pregrade: watching {service.inbound}, {service.limits.describe()}, course {service.folder}")
+    poll = settings.pregrade_poll_s()
+    while True:
+        tick = service.tick()
+        if args.once:
+            return 0 if not tick.failed else 1
+        time.sleep(poll)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

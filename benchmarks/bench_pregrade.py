@@ -1,0 +1,205 @@
+"""Grading on submit: latency from a student's submit to their pre-grade page released in the exchange.
+
+    .venv/bin/python -m benchmarks.bench_pregrade             # 1 student x 3, 10 at once x 1; rewrites PREGRADE.md
+    .venv/bin/python -m benchmarks.bench_pregrade --quick     # 1 student x 1, 3 at once x 1; prints only
+
+The real parts, without the hub and the browser: a copy of the course, ``nbgrader release_assignment`` into a
+temporary exchange, each student's ``nbgrader submit`` (a correct notebook: the master's solution in the released
+notebook), the service's own code (:class:`autograder.hub.pregrade.Pregrader`) looking at ``inbound/`` every
+``DDPG_PREGRADE_POLL`` seconds (2) in a thread, as the hub's service does, with its real grading run (``python -m
+autograder.grade`` in the bubblewrap sandboxes) and its real ``nbgrader release_feedback``.
+
+Latency = from the start of a student's ``nbgrader submit`` to the ``release_feedback`` that put their page in the
+exchange (what the student's *Fetch Feedback* then finds). The rate limit is set to 1 s so that it never holds a
+submission back. The first, cold pre-grade (it runs the preflight once; later batches reuse it) is reported apart.
+Students here are names, not Unix users (the benchmark runs as one user; the owner check is the hub test's).
+Target (issue 18): with 10 students at once, median under 15 s and 95th percentile under 45 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from autograder.build_notebooks import copy_course
+from autograder.course_folder import ASSIGNMENT, COURSE_ID, NOTEBOOK_FILE, release_notebook, source_notebook
+from autograder.hub.pregrade import Limits, Pregrader
+from autograder.nbgrader_cli import nbgrader, nbgrader_env
+from tests import grading_catalog as gc
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+POLL_S = 2.0
+
+
+class World:
+    """A course, an exchange and the service, in a temporary folder; students submit into it."""
+
+    def __init__(self, base: Path, jobs: int) -> None:
+        self.base = base
+        self.exchange = base / "exchange"
+        self.exchange.mkdir()
+        self.course = copy_course(base / "course")
+        opts = [f"--Exchange.root={self.exchange}", f"--CourseDirectory.course_id={COURSE_ID}"]
+        nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=self.course)
+        nbgrader(["release_assignment", ASSIGNMENT, *opts], cwd=self.course)
+        release_nb = nbformat.read(release_notebook(self.course), as_version=4)
+        self.correct = gc.build_submission(release_nb, gc.reference_pieces(source_notebook(self.course)),
+                                           gc.CORRECT[0])
+        self.released: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.service = Pregrader(base / "pregrade", self.course, self.exchange, Limits(interval_s=1, per_day=10_000),
+                                 jobs=jobs, uid_of=lambda name: os.getuid(), log=lambda line: None)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            tick = self.service.tick()
+            with self.lock:
+                for name in tick.graded:
+                    self.released[name] = tick.released_at or time.time()
+            self.stop.wait(POLL_S)
+
+    def submit(self, student: str) -> tuple[float, str]:
+        """``nbgrader submit ddpg`` as ``student`` (a correct notebook); returns (when it started, the inbound
+        folder it made)."""
+        home = self.base / "homes" / student
+        folder = home / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(self.correct, folder / NOTEBOOK_FILE)
+        inbound = self.exchange / COURSE_ID / "inbound"
+        before = set(os.listdir(inbound)) if inbound.is_dir() else set()
+        start = time.time()
+        subprocess.run([sys.executable, "-m", "nbgrader", "submit", ASSIGNMENT, f"--student={student}",
+                        f"--Exchange.root={self.exchange}", f"--CourseDirectory.course_id={COURSE_ID}",
+                        f"--Exchange.cache={home / '.cache'}"], cwd=home, env={**nbgrader_env(), "HOME": str(home)},
+                       check=True, capture_output=True)
+        made = [n for n in set(os.listdir(inbound)) - before if n.startswith(f"{student}+")]
+        assert len(made) == 1, made
+        return start, made[0]
+
+    def wait(self, names: list[str], timeout: float = 900) -> dict[str, float]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if all(n in self.released for n in names):
+                    return {n: self.released[n] for n in names}
+            time.sleep(0.2)
+        raise TimeoutError(f"no page released within {timeout:g} s for {[n for n in names if n not in self.released]}")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=1200)
+
+
+def round_of(world: World, students: list[str]) -> list[float]:
+    """Every student of ``students`` submits at the same moment; the latency of each, in seconds."""
+    with ThreadPoolExecutor(len(students)) as pool:
+        submitted = list(pool.map(world.submit, students))
+    released = world.wait([name for _, name in submitted])
+    return [released[name] - start for start, name in submitted]
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Latency of grading on submit.")
+    parser.add_argument("--quick", action="store_true", help="1 round each, 3 at once; print only")
+    parser.add_argument("--single-rounds", type=int, default=3)
+    parser.add_argument("--class-rounds", type=int, default=1)
+    parser.add_argument("--at-once", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    single_rounds, class_rounds, at_once = (1, 1, 3) if args.quick else (args.single_rounds, args.class_rounds,
+                                                                         args.at_once)
+    results: dict[str, list[float]] = {}
+    loads: dict[str, tuple[float, float, float]] = {}
+    measured_at = commit()  # the code that runs: HEAD when it starts
+    with tempfile.TemporaryDirectory(prefix="bench-pregrade-") as tmp:
+        world = World(Path(tmp), args.jobs)
+        try:
+            results["cold"] = round_of(world, ["cold01"])
+            print(f"cold (with the preflight): {results['cold'][0]:.1f} s", flush=True)
+            results["1"] = []
+            for r in range(single_rounds):
+                results["1"] += round_of(world, [f"one{r:02d}"])
+                print(f"1 student, round {r + 1}: {results['1'][-1]:.1f} s", flush=True)
+            loads["1"] = os.getloadavg()
+            results["many"] = []
+            for r in range(class_rounds):
+                got = round_of(world, [f"c{r}s{i:02d}" for i in range(at_once)])
+                results["many"] += got
+                print(f"{at_once} at once, round {r + 1}: " + ", ".join(f"{x:.1f}" for x in sorted(got)), flush=True)
+            loads["many"] = os.getloadavg()
+        finally:
+            world.close()
+    rows = [("1 (cold: the preflight runs once)", results["cold"], loads["1"]),
+            ("1", results["1"], loads["1"]), (f"{at_once} at once", results["many"], loads["many"])]
+    table = ["| students submitting | pre-grades measured | median [s] | 95th percentile [s] | max [s] | "
+             "load average after (1 / 5 / 15 min) |", "|---|---|---|---|---|---|"]
+    for label, values, load in rows:
+        table.append(f"| {label} | {len(values)} | {statistics.median(values):.1f} | {p95(values):.1f} | "
+                     f"{max(values):.1f} | {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} |")
+    print("\n".join(table))
+    if args.quick:
+        return 0
+    many = results["many"]
+    met = statistics.median(many) < 15 and p95(many) < 45
+    write_page(table, at_once, met, args.jobs, measured_at)
+    return 0
+
+
+def write_page(table: list[str], at_once: int, met: bool, jobs: int, measured_at: str) -> None:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = "\n".join([
+        "# Grading on submit: latency",
+        "",
+        f"Measured by `benchmarks/bench_pregrade.py` on {platform.machine()} with {os.cpu_count()} CPU cores "
+        f"(Python {platform.python_version()}), {now}, at commit {measured_at}; the service grading {jobs} "
+        "submissions at once.",
+        "",
+        "Latency: from the start of a student's `nbgrader submit` to the `nbgrader release_feedback` that put their "
+        "pre-grade page in the exchange (the service looks at `inbound/` every 2 s, grades everything queued in "
+        "one `python -m autograder.grade` run in the sandboxes, writes the pages, releases them). Correct "
+        "submissions; the rate limit set to 1 s so that it holds nothing back.",
+        "",
+        *table,
+        "",
+        f"Target (issue 18), with {at_once} at once: median under 15 s, 95th percentile under 45 s: "
+        f"**{'met' if met else 'not met'}**.",
+        "",
+        "The figures depend on the CPU cost of one submission's two sandboxed runs (the notebook run and the verdict "
+        "run): a batch of N on 2 cores cannot end before N times that cost / 2, and every student of a batch gets "
+        "their page when the batch ends. Rerun after a change to the grader: `python -m benchmarks.bench_pregrade`.",
+        "",
+    ])
+    (HERE / "PREGRADE.md").write_text(text)
+    print(f"wrote {HERE / 'PREGRADE.md'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,12 +10,14 @@ One run of the whole term, in order:
    instructor's Unix user with the environment the hub gives their server) and finds it in the formgrader, in
    JupyterLab on the hub;
 3. each student logs in with their password, fetches ``ddpg`` in JupyterLab's Assignments tab, types the master's
-   solution of ``select_action`` and ``backward`` into the two answer cells, saves and submits there; the due date
-   is set between the two submissions, so alice is on time and bob is late;
+   solution of ``select_action`` and ``backward`` into the two answer cells, runs every cell up to the last check
+   in their own kernel (each of the four checks says it passed), saves and submits there; the due date is set
+   between the two submissions, so alice is on time and bob is late;
 4. the instructor collects, grades with ``python -m autograder.grade --course`` (the sandboxed grader, as the
-   instructor's user), writes the feedback pages (``python -m autograder.feedback``) and releases them;
-5. each student fetches feedback in the Assignments tab and reads their own page: alice 10/10, bob 10 minus one day's
-   late penalty;
+   instructor's user), grades one of alice's written answers by hand in the formgrader on the hub (half its
+   points), writes the feedback pages (``python -m autograder.feedback``) and releases them;
+5. each student fetches feedback in the Assignments tab and reads their own page: alice 10 plus her hand-graded
+   points, bob 10 minus one day's late penalty;
    before that, grading on submit (the hub's service ``ddpg-pregrade``, as the instructor, with a rate limit of
    :data:`PREGRADE_INTERVAL` seconds): alice's submission is pre-graded in the sandbox and she reads her pre-grade
    page after *Fetch Feedback* (each part's verdict, the "grade of record" sentence, the limit); her second
@@ -57,6 +59,7 @@ import pytest
 from autograder.build_notebooks import copy_course
 from autograder.hub import settings
 from tests.lab_server import jupyter_server
+from tests.test_formgrader import manual_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -284,26 +287,35 @@ def fetch(page) -> None:
 
 #: Code cells a student runs first, in their own kernel on the hub: the environment check and the imports (torch,
 #: jdc, workshop_lib from the hub's environment).
-FIRST_CELLS = ("# Environment check: run this cell first.", "import jdc  # registers the %%add_to cell magic")
+CHECKS = {  # each graded check cell of the notebook, and what it prints when the answer is right
+    "test_select_action": "Exercise 1: all checks passed",
+    "test_critic_prediction": "critic prediction: all checks passed",
+    "test_critic_target": "critic target: all checks passed",
+    "test_policy_loss": "policy loss: all checks passed",
+}
+LAST_CHECK = "# Checks of Exercise 2, step 3 (the policy loss)"  # the policy-loss check cell begins so
+
+
+def _menu(page, menu: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).first.click()
+
+
+def _wait_idle(page, timeout_ms: int = 180_000) -> None:
+    """The kernel is idle and no cell waits to run (no ``[*]`` prompt)."""
+    page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle")).wait_for(timeout=timeout_ms)
+    page.wait_for_function("() => !Array.from(document.querySelectorAll('.jp-InputPrompt'))"
+                           ".some(p => p.textContent.includes('*'))", timeout=timeout_ms)
 
 
 def answer(page, hub: Hub, name: str) -> None:
-    """Open the fetched notebook, run its first cells in the student's kernel, type the master's solution into both
-    answer cells, save."""
-    from playwright.sync_api import expect
-
+    """Open the fetched notebook, type the master's solution into both answer cells, then run every cell up to the
+    last check (Run > Run All Above Selected Cell, then that cell) in the student's own kernel, as a student checks
+    their work before submitting, and save. The saved file must hold both answers, and each check's output must
+    say it passed."""
     page.goto(f"{hub.url}/user/{name}/lab/tree/{settings.ASSIGNMENT}/ddpg_pendulum.ipynb")
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle")).wait_for(timeout=180_000)  # the kernel
-    for text in FIRST_CELLS:  # (read-only cells: selected by their prompt)
-        cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=text).first
-        cell.locator(".jp-InputPrompt").click()
-        page.keyboard.press("Control+Enter")
-        try:
-            expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=180_000)
-        except AssertionError:
-            shot(page, f"{name}-first-cells")
-            raise
     for grade_id in ANSWERS:
         signature = {"select_action": "def select_action(self, state):", "backward": "def backward(self):"}[grade_id]
         cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text="%%add_to DDPGAgent").filter(
@@ -314,22 +326,57 @@ def answer(page, hub: Hub, name: str) -> None:
         page.keyboard.press("Control+a")
         page.keyboard.insert_text(solution_source(grade_id))
         page.keyboard.press("Escape")
+    last = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=LAST_CHECK).first
+    last.scroll_into_view_if_needed()
+    last.locator(".jp-InputPrompt").click()  # selects the (read-only) cell without editing it
+    _menu(page, "Run", "Run All Above Selected Cell")
+    _wait_idle(page)
+    _menu(page, "Run", "Run Selected Cell")
+    _wait_idle(page)
     page.keyboard.press("Control+s")
     path = Path(f"/home/{name}/{settings.ASSIGNMENT}/ddpg_pendulum.ipynb")
     deadline = time.monotonic() + 30
-    while True:  # the saved file holds both answers, exactly
+    while True:  # the saved file holds both answers, exactly, and the outputs of every cell up to the last check
         nb = json.loads(path.read_text())
-        sources = {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in nb["cells"]}
-        ran = [c for c in nb["cells"] if c["cell_type"] == "code" and any(t in "".join(c["source"])
-                                                                          for t in FIRST_CELLS)]
+        ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in nb["cells"]]
+        sources = {g: "".join(c["source"]) for g, c in zip(ids, nb["cells"])}
+        upto = nb["cells"][:ids.index("test_policy_loss") + 1]
+        ran = [c for c in upto if c["cell_type"] == "code"]
         if all(sources.get(g) == solution_source(g) for g in ANSWERS) and all(c["execution_count"] for c in ran):
-            errors = [o for c in ran for o in c["outputs"] if o["output_type"] == "error"]
-            assert len(ran) == len(FIRST_CELLS) and not errors, f"{name}'s first cells failed: {errors}"
-            return
+            break
         if time.monotonic() > deadline:
-            raise AssertionError(f"{name}'s saved notebook does not hold the typed answers: "
+            shot(page, f"{name}-checks")
+            raise AssertionError(f"{name}'s saved notebook does not hold the typed answers and the checks' outputs: "
                                  f"{ {g: sources.get(g, '')[-300:] for g in ANSWERS} }")
         time.sleep(0.5)
+    errors = [o for c in ran for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, f"{name}'s cells up to the last check failed: {errors}"
+    for grade_id, passed in CHECKS.items():
+        cell = nb["cells"][ids.index(grade_id)]
+        printed = "".join(o.get("text", "") for o in cell["outputs"] if o["output_type"] == "stream")
+        assert passed in printed, f"{name}'s check {grade_id} did not pass in their kernel: {printed[-500:]}"
+
+
+def grade_by_hand(page, hub: Hub, student: str, grade_id: str, score: float) -> None:
+    """The instructor types ``score`` into ``student``'s answer ``grade_id`` in the formgrader on the hub (it saves
+    on the box's change event)."""
+    base = f"{hub.url}/user/{INSTRUCTOR}"
+    page.goto(f"{base}/formgrader/gradebook/{settings.ASSIGNMENT}/ddpg_pendulum")  # what the instructor opens
+    page.wait_for_selector("tbody tr")
+    listed = page.request.get(f"{base}/formgrader/api/submitted_notebooks/{settings.ASSIGNMENT}/ddpg_pendulum")
+    assert listed.ok, f"the formgrader's list of submissions: HTTP {listed.status}"
+    ids = [s["id"] for s in listed.json() if s["student"] == student]
+    assert len(ids) == 1, f"{student} has {len(ids)} submissions in the formgrader"
+    page.goto(f"{base}/formgrader/submissions/{ids[0]}")  # the link of the student's row in that list
+    box = page.locator(f"input.score#{grade_id}")
+    box.wait_for(timeout=60_000)
+    box.scroll_into_view_if_needed()
+    with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT",
+                              timeout=30_000) as saved:
+        box.fill(f"{score:g}")
+        box.press("Tab")
+    assert saved.value.ok, f"saving {grade_id} in the formgrader failed: HTTP {saved.value.status}"
+    assert json.loads(saved.value.text())["manual_score"] == score
 
 
 def submit(page) -> None:
@@ -493,6 +540,11 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
             code, penalty, late_s, max_score = scores[BOB]
             assert code == 10.0 and 0 < late_s < 24 * 3600, scores
             assert penalty == pytest.approx(0.10 * max_score) and penalty > 0, scores
+            # the instructor grades one of alice's written answers by hand, in the formgrader on the hub
+            question, points = next(iter(manual_cells(MASTER).items()))
+            grade_by_hand(teach, hub, ALICE, question, points / 2)
+            shot(teach, "instructor-graded-by-hand")
+            assert read_totals(hub.course)[ALICE][0] == 10.0, "grading by hand changed the autograded score"
             released = hub.run_as(INSTRUCTOR, [str(HUB_VENV / "bin" / "python"), "-m", "autograder.hub.feedback",
                                                "--course", str(hub.course)], cwd=REPO)
             print(released.stdout[-2000:])
@@ -516,7 +568,7 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
             assert pages[ALICE] != pages[BOB]
             assert sorted(official_submissions(hub.course)) == sorted(STUDENTS)  # the official run's, and only once
             assert "pre-grade" not in pages[ALICE] and "pre-grade" not in pages[BOB]
-            for name, expected_total in ((ALICE, 10.0), (BOB, 10.0 - penalty)):
+            for name, expected_total in ((ALICE, 10.0 + points / 2), (BOB, 10.0 - penalty)):
                 total = re.search(r"Total: ([0-9.]+) / ([0-9.]+)", pages[name])
                 assert total and float(total.group(1)) == pytest.approx(expected_total), (name, total)
             other = {ALICE: BOB, BOB: ALICE}

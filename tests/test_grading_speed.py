@@ -102,3 +102,15 @@ def test_the_notebook_runner_reads_and_validates_notebooks_without_the_iri_gramm
     """)
     assert not got["grammar"]
     assert got["refused"]  # validation itself is as strict as before
+
+
+def test_nbgrader_runs_through_the_launcher_without_the_iri_grammar(tmp_path):
+    from autograder import nbgrader_cli
+
+    status, log = nbgrader_cli.run_nbgrader(["--version"], tmp_path, show="nothing")
+    assert status == 0 and log.strip(), log
+    code = nbgrader_cli.nbgrader_command(["x"])[2]
+    proc = subprocess.run([sys.executable, "-c", code.replace("main()", "print(sys.modules.get('rfc3987_syntax', "
+                                                                     "'missing') is None)")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "True", proc.stderr[-2000:]  # nbgrader imported, the grammar not

@@ -280,8 +280,8 @@ def class_section(trusted: dict[str, Any], plain: dict[str, Any], variants: list
         f"**about {est:.0f} s ({est / 60:.1f} min)** for {TARGET_CLASS} submissions on this {cores}-core machine "
         f"(target: at most {TARGET_SECONDS / 60:.0f} min, "
         f"{'met' if est <= TARGET_SECONDS else 'not met'} by this estimate). The estimate assumes the class's "
-        f"mix ({hangs} hang in {size}: a hang costs a worker its whole-notebook limit and little CPU) and an "
-        "idle machine.",
+        f"mix ({hangs} hang in {size}: a hang costs a worker its whole-notebook limit, in CPU too, since an "
+        "endless loop keeps its core busy) and an idle machine.",
     ]
     return lines
 

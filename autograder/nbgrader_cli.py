@@ -30,6 +30,17 @@ NBGRADER_SECONDS = 3600.0
 Shown = Literal["all", "on failure", "nothing"]
 
 
+NBGRADER_LAUNCH = ("import sys; sys.modules.setdefault('rfc3987_syntax', None); sys.argv[0] = 'nbgrader'; "
+                   "from nbgrader.apps.nbgraderapp import main; main()")
+"""What ``python -m nbgrader`` runs, after making jsonschema's optional IRI grammar unimportable: building it
+costs 1.5 CPU-s per nbgrader process and no notebook schema uses it (see ``workshop_lib/grading/speed.py``)."""
+
+
+def nbgrader_command(args: list[str]) -> list[str]:
+    """The command line that runs ``nbgrader ARGS`` with this interpreter (:data:`NBGRADER_LAUNCH`)."""
+    return [sys.executable, "-c", NBGRADER_LAUNCH, *args]
+
+
 def nbgrader_env() -> dict[str, str]:
     """The environment for nbgrader: this one, with this interpreter's bin directory first on PATH.
 
@@ -62,7 +73,7 @@ def run_nbgrader(args: list[str], course: Path, show: Shown = "all",
     """
     if show != "nothing":
         print("$ nbgrader " + " ".join(args), flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(),
+    proc = subprocess.Popen(nbgrader_command(args), cwd=course, env=nbgrader_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
                             preexec_fn=_limit_memory)
     timer = threading.Timer(timeout_s, proc.kill)

@@ -23,3 +23,38 @@ def test_solve_benchmark_quick_run(repo):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "seed 0 workbook: {'solved': True" in proc.stdout, proc.stdout
+
+
+def test_grading_cpu_meter_counts_a_child_and_its_children():
+    from benchmarks.grading_profile import CpuMeter
+
+    meter = CpuMeter("test")
+    burn = "import subprocess, sys, time\n" \
+           "subprocess.run([sys.executable, '-c', 'import time\\nt = time.process_time()\\n" \
+           "while time.process_time() - t < 0.5: pass'])"
+    proc = subprocess.run([sys.executable, "-c", burn], preexec_fn=meter.join, timeout=120)
+    used = meter.seconds()
+    meter.close()
+    assert proc.returncode == 0
+    assert used >= 0.45, (meter.kind, used)  # the grandchild's half second counts (sandboxes are grandchildren)
+    if meter.path is not None:
+        assert used < 5.0, used  # and nothing else of the machine does
+        assert not meter.path.exists()
+
+
+def test_grading_class_section_labels_the_300_as_an_estimate(monkeypatch):
+    from benchmarks import bench_grading as bg
+
+    monkeypatch.setattr(bg.os, "cpu_count", lambda: 2)
+
+    variants = bg.class_of(30)
+    assert sum(v.name == "bad_act_hangs" for v in variants) == 1  # the class holds the catalog's one hang
+    trusted = {"seconds": 200.0, "cpu": 330.0, "jobs_start": 20.0, "jobs_start_cpu": 25.0, "jobs_end": 170.0,
+               "jobs_end_cpu": 295.0, "apply_end": 195.0, "apply_end_cpu": 325.0, "meter": "m", "load": "0.5"}
+    plain = {"seconds": 150.0, "cpu": 140.0, "load": "0.5"}
+    text = "\n".join(bg.class_section(trusted, plain, variants, jobs=2))
+    assert "an estimate, not a measurement" in text
+    assert "| trusted: `python -m autograder.grade --jobs 2` | 200 | 330 | 11.00 |" in text
+    # fixed 20 + 5 = 25 s; jobs 270 CPU-s / 30 = 9 per submission on 2 cores; apply 25 s / 30 per submission
+    assert f"about {25 + 300 * 9 / 2 + 300 * 25 / 30:.0f} s" in text
+    assert "**10.00 CPU-s** (jobs 9.00 + apply 1.00)" in text

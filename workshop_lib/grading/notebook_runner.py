@@ -24,12 +24,15 @@ import sys
 import time
 from typing import Any
 
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from workshop_lib.grading import open_channel, speed
 
-from workshop_lib.grading import open_channel
-from workshop_lib.grading.limits import SandboxLimits
+speed.skip_iri_grammar()  # before nbformat imports jsonschema: 1.5 CPU-s of grammar no notebook needs
+
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import DeadKernelError  # noqa: E402
+
+from workshop_lib.grading.limits import SandboxLimits  # noqa: E402
 
 CUT_NOTE = ("[output cut by the grader: {what} wrote more than {limit} of output; the rest was not kept. "
             "Print less, e.g. only every 10th episode.]\n")

@@ -1,0 +1,116 @@
+"""workshop_lib/grading/speed.py: the imports the grading runs skip, and that skipping them changes no value.
+
+Each check runs in a fresh interpreter: the test process may have imported torch._dynamo or nbformat already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+def run_fresh(code: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300,
+                          cwd=REPO, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+TRAIN = """
+def train(seed):
+    torch.manual_seed(seed)
+    net = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        net(torch.ones(4, 3)).pow(2).sum().backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.add_param_group  # noqa: B018 - touched, not called
+    return [p.detach().tolist() for p in net.parameters()], opt.state_dict()["param_groups"][0]["lr"]
+"""
+
+
+def test_an_agent_builds_its_optimizers_without_importing_dynamo():
+    got = run_fresh(f"""
+        import json, sys, torch
+        from workshop_lib.grading import speed
+        deferred = speed.defer_dynamo_import()
+        {textwrap.indent(TRAIN, " " * 8).strip()}
+        weights, lr = train(0)
+        print(json.dumps({{"deferred": deferred, "dynamo": "torch._dynamo" in sys.modules, "weights": weights,
+                          "again": speed.defer_dynamo_import()}}))
+    """)
+    assert got["deferred"] > 0  # the optimizers' wrapped functions were found
+    assert not got["dynamo"], "building and zeroing an optimizer imported torch._dynamo"
+    assert got["again"] == 0  # each function is given its wrapper once
+    plain = run_fresh(f"""
+        import json, torch
+        {textwrap.indent(TRAIN, " " * 8).strip()}
+        weights, lr = train(0)
+        print(json.dumps({{"weights": weights}}))
+    """)
+    assert got["weights"] == plain["weights"]  # the same values as PyTorch left alone
+
+
+def test_a_real_step_and_a_compile_still_get_pytorchs_own_wrapper():
+    got = run_fresh("""
+        import json, sys, torch
+        from workshop_lib.grading import speed
+        speed.defer_dynamo_import()
+        p = torch.nn.Parameter(torch.ones(3))
+        opt = torch.optim.Adam([p], lr=0.1)
+        (p ** 2).sum().backward()
+        opt.step()  # imports torch._dynamo (PyTorch's step does, whatever this module did)
+        opt.zero_grad()  # now through torch._dynamo.disable
+        fn = torch.optim.Optimizer.zero_grad.__closure__[0].cell_contents
+        print(json.dumps({"dynamo": "torch._dynamo" in sys.modules, "p": p.detach().tolist(),
+                          "real": fn.__dynamo_disable.__code__.co_filename}))
+    """)
+    assert got["dynamo"]
+    assert all(abs(x - 0.9) < 1e-6 for x in got["p"])  # Adam's first step: lr, against the gradient
+    assert "speed.py" not in got["real"], got  # PyTorch's own disable wrapper replaced the deferred one
+
+
+def test_defer_does_nothing_once_dynamo_is_imported():
+    got = run_fresh("""
+        import json, torch, torch._dynamo
+        from workshop_lib.grading import speed
+        print(json.dumps({"deferred": speed.defer_dynamo_import()}))
+    """)
+    assert got["deferred"] == 0
+
+
+def test_the_notebook_runner_reads_and_validates_notebooks_without_the_iri_grammar():
+    got = run_fresh("""
+        import json, sys
+        from workshop_lib.grading import notebook_runner  # noqa: F401 - it skips the grammar on import
+        import nbformat
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+        nbformat.validate(nb)
+        bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+        bad.cells[0]["outputs"] = [{"output_type": "not a type"}]
+        try:
+            nbformat.validate(bad)
+            refused = False
+        except nbformat.ValidationError:
+            refused = True
+        print(json.dumps({"grammar": sys.modules.get("rfc3987_syntax", "missing") is not None, "refused": refused}))
+    """)
+    assert not got["grammar"]
+    assert got["refused"]  # validation itself is as strict as before
+
+
+def test_nbgrader_runs_through_the_launcher_without_the_iri_grammar(tmp_path):
+    from autograder import nbgrader_cli
+
+    status, log = nbgrader_cli.run_nbgrader(["--version"], tmp_path, show="nothing")
+    assert status == 0 and log.strip(), log
+    code = nbgrader_cli.nbgrader_command(["x"])[2]
+    proc = subprocess.run([sys.executable, "-c", code.replace("main()", "print(sys.modules.get('rfc3987_syntax', "
+                                                                     "'missing') is None)")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "True", proc.stderr[-2000:]  # nbgrader imported, the grammar not

@@ -5,9 +5,10 @@ Measured on the grading machine (CPU-seconds per process, ``benchmarks/GRADING.m
 * **torch._dynamo** (about 1.5 s): PyTorch imports its compiler the first time an optimizer is built, only to
   wrap a few of ``torch.optim``'s functions in ``torch._dynamo.disable``, a wrapper that does nothing unless a
   compilation is under way. Every agent builds two Adam optimizers, so every process that builds one pays it:
-  the verdict run and the student's kernel. :func:`defer_dynamo_import` gives those functions a wrapper that
+  the verdict run and the student's kernel. In the verdict run, :func:`defer_dynamo_import` gives those functions a wrapper that
   calls them directly while ``torch._dynamo`` is not imported, and switches to PyTorch's own wrapper the moment
-  it is (a submission that uses ``torch.compile`` gets exactly PyTorch's behaviour).
+  it is (a submission that uses ``torch.compile`` gets exactly PyTorch's behaviour). The student's kernel (the notebook run) still
+  pays the import: it runs the student's own cells, and is left as PyTorch makes it.
 * **rfc3987_syntax** (about 1.5 s): ``jsonschema``, which ``nbformat`` imports, builds a grammar for IRI
   formats when that package is installed; ``nbformat`` validates notebooks with no such format.
   :func:`skip_iri_grammar` makes that optional import fail, so ``jsonschema`` goes without it (the notebook
@@ -24,11 +25,6 @@ import gc
 import sys
 from collections.abc import Callable
 from typing import Any
-
-KERNEL_LINE = "import workshop_lib.grading.speed as _grading_speed; _grading_speed.defer_dynamo_import(); " \
-              "del _grading_speed"
-"""The statement the notebook run's kernel executes before any cell (IPython's ``exec_lines``: no execution
-count, no output, no name left in the namespace)."""
 
 
 def skip_iri_grammar() -> None:

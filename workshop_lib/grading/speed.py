@@ -5,10 +5,11 @@ Measured on the grading machine (CPU-seconds per process, ``benchmarks/GRADING.m
 * **torch._dynamo** (about 1.5 s): PyTorch imports its compiler the first time an optimizer is built, only to
   wrap a few of ``torch.optim``'s functions in ``torch._dynamo.disable``, a wrapper that does nothing unless a
   compilation is under way. Every agent builds two Adam optimizers, so every process that builds one pays it:
-  the verdict run and the student's kernel. In the verdict run, :func:`defer_dynamo_import` gives those functions a wrapper that
-  calls them directly while ``torch._dynamo`` is not imported, and switches to PyTorch's own wrapper the moment
-  it is (a submission that uses ``torch.compile`` gets exactly PyTorch's behaviour). The student's kernel (the notebook run) still
-  pays the import: it runs the student's own cells, and is left as PyTorch makes it.
+  the verdict run and the student's kernel. In the verdict run, :func:`defer_dynamo_import` gives those
+  functions a wrapper that calls them directly while ``torch._dynamo`` is not imported, and switches to
+  PyTorch's own wrapper the moment it is (a submission that uses ``torch.compile`` gets exactly PyTorch's
+  behaviour). The student's kernel (the notebook run) still pays the import: it runs the student's own cells,
+  and is left as PyTorch makes it.
 * **rfc3987_syntax** (about 1.5 s): ``jsonschema``, which ``nbformat`` imports, builds a grammar for IRI
   formats when that package is installed; ``nbformat`` validates notebooks with no such format.
   :func:`skip_iri_grammar` makes that optional import fail, so ``jsonschema`` goes without it (the notebook

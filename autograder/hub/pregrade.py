@@ -590,8 +590,13 @@ class Pregrader:
                 if self.state["submissions"][name]["status"] == "grading":
                     self._set(name, "failed", "release_feedback failed")
             return
-        tick.released_at = time.time()
-        for name in released:
+        self.mark_released(released, tick)
+
+    def mark_released(self, names: list[str], tick: Tick) -> None:
+        """Record that the pages of ``names`` are in the exchange: a submission being graded is now graded (and
+        counts against its student's limit), and none of them is released again."""
+        tick.released_at = self.now()
+        for name in names:
             entry = self.state["submissions"][name]
             if entry["status"] == "grading":
                 self._set(name, "graded")

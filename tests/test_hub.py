@@ -353,7 +353,7 @@ def answer(page, hub: Hub, name: str) -> None:
     assert not errors, f"{name}'s cells up to the last check failed: {errors}"
     for grade_id, passed in CHECKS.items():
         cell = nb["cells"][ids.index(grade_id)]
-        printed = "".join(o.get("text", "") for o in cell["outputs"] if o["output_type"] == "stream")
+        printed = "".join("".join(o["text"]) for o in cell["outputs"] if o["output_type"] == "stream")  # str or lines
         assert passed in printed, f"{name}'s check {grade_id} did not pass in their kernel: {printed[-500:]}"
 
 

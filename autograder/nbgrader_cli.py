@@ -30,10 +30,10 @@ NBGRADER_SECONDS = 3600.0
 Shown = Literal["all", "on failure", "nothing"]
 
 
-NBGRADER_LAUNCH = ("import sys; sys.modules.setdefault('rfc3987_syntax', None); sys.argv[0] = 'nbgrader'; "
-                   "from nbgrader.apps.nbgraderapp import main; main()")
-"""What ``python -m nbgrader`` runs, after making jsonschema's optional IRI grammar unimportable: building it
-costs 1.5 CPU-s per nbgrader process and no notebook schema uses it (see ``workshop_lib/grading/speed.py``)."""
+NBGRADER_LAUNCH = ("import sys; from workshop_lib.grading import speed; speed.skip_iri_grammar(); "
+                   "sys.argv[0] = 'nbgrader'; from nbgrader.apps.nbgraderapp import main; main()")
+"""What ``python -m nbgrader`` runs, after :func:`workshop_lib.grading.speed.skip_iri_grammar` (jsonschema's
+optional IRI grammar costs 1.5 CPU-s per nbgrader process and no notebook schema uses it)."""
 
 
 def nbgrader_command(args: list[str]) -> list[str]:

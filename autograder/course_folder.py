@@ -77,6 +77,11 @@ def autograded_dir(course: Path, student: str) -> Path:
     return course / "autograded" / student / ASSIGNMENT
 
 
+def autograded_students(course: Path) -> list[str]:
+    """The students with an ``autograded/<student>/ddpg/`` folder in ``course``, sorted (whom feedback is for)."""
+    return sorted(p.parent.name for p in (course / "autograded").glob(f"*/{ASSIGNMENT}") if p.is_dir())
+
+
 def autograded_notebook(course: Path, student: str) -> Path:
     """``course/autograded/<student>/ddpg/ddpg_pendulum.ipynb`` (nbgrader removes it when grading failed)."""
     return autograded_dir(course, student) / NOTEBOOK_FILE

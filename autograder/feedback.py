@@ -46,6 +46,7 @@ from autograder.course_folder import (
     NOTEBOOK,
     autograded_dir,
     autograded_notebook,
+    autograded_students,
     cell_scores,
     feedback_page,
     gradebook_url,
@@ -313,10 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--student", action="append", help="only these students (repeatable)")
     args = parser.parse_args(argv)
     course = args.course.resolve()
-    root = course / "autograded"
-    students = args.student or sorted(p.parent.name for p in root.glob(f"*/{ASSIGNMENT}") if p.is_dir())
+    students = args.student or autograded_students(course)
     if not students:
-        print(f"No autograded submissions in {root}: run `make grade` first.")
+        print(f"No autograded submissions in {course / 'autograded'}: run `make grade` first.")
         return 0
     unkeyed = write_pages(course, students)
     if unkeyed:

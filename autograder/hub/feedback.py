@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from autograder import feedback
-from autograder.course_folder import ASSIGNMENT, feedback_page
+from autograder.course_folder import ASSIGNMENT, autograded_students, feedback_page
 from autograder.nbgrader_cli import nbgrader
 from autograder.text import shown
 
@@ -28,10 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course", type=Path, required=True, help="the nbgrader course directory")
     args = parser.parse_args(argv)
     course = args.course.resolve()
-    root = course / "autograded"
-    students = sorted(p.parent.name for p in root.glob(f"*/{ASSIGNMENT}") if p.is_dir())
+    students = autograded_students(course)
     if not students:
-        print(f"No autograded submissions in {root}: run `python -m autograder.grade --course {course}` first.")
+        print(f"No autograded submissions in {course / 'autograded'}: run `python -m autograder.grade --course "
+              f"{course}` first.")
         return 0
     unkeyed = feedback.write_pages(course, students)
     for student, why in unkeyed.items():

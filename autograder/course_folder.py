@@ -68,7 +68,7 @@ def release_notebook(course: Path = COURSE_DIR) -> Path:
 
 
 def submitted_root(course: Path = COURSE_DIR) -> Path:
-    """``course/submitted/``: one folder per student (``nbgrader collect``, or copied there by hand)."""
+    """``course/submitted/``: one folder per student (``python -m autograder.hub.collect``, or copied there by hand)."""
     return course / "submitted"
 
 

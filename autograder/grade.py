@@ -327,8 +327,8 @@ def grade_class(args: argparse.Namespace, course: Path) -> int:
         students = sorted(set(args.student))
     if not students:
         print(f"No submissions to grade: put each student's notebook in "
-              f"{submitted_root(course)}/<student>/{ASSIGNMENT}/{NOTEBOOK_FILE} (or run `nbgrader collect "
-              f"{ASSIGNMENT}` when you use nbgrader's exchange), then run this again.")
+              f"{submitted_root(course)}/<student>/{ASSIGNMENT}/{NOTEBOOK_FILE} (or run `python -m "
+              "autograder.hub.collect` on the course's hub), then run this again.")
         return 0
     # 2. the release (with --reuse-preflight: kept, with the preflight's pass, while nothing they depend on changed)
     key = preflight_cache.key(course) if args.reuse_preflight else None

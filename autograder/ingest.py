@@ -53,6 +53,8 @@ STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 """A student id the grader accepts (the folder name under ``submitted/``)."""
 SAFE_NAME = re.compile(r"[\w.+@=,() -]{1,120}")
 """A file or folder name kept from a submission (no control characters, no path separators)."""
+FOLDER_NOTE = "folder nested too deep left out"
+"""The start of the note for a folder deeper than the caps allow (:func:`_walk`)."""
 SKIPPED_DIRS = {".ipynb_checkpoints", "__pycache__", "__MACOSX", ".git"}
 """Folders an honest submission often carries: left out without a note."""
 
@@ -193,7 +195,7 @@ def _walk(root: Path, caps: Caps, notes: list[str]) -> list[str]:
                 if entry.name in SKIPPED_DIRS:
                     continue
                 if depth + 1 > caps.depth:
-                    notes.append(f"folder nested too deep left out: {shown(rel, 120)}")
+                    notes.append(f"{FOLDER_NOTE}: {shown(rel, 120)}")
                     continue
                 stack.append((Path(entry.path), depth + 1))
                 continue

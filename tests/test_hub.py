@@ -526,8 +526,38 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
                 resp = page.goto(f"{hub.url}/user/{name}/formgrader")
                 assert resp is not None and resp.status == 404, f"{name}'s server serves a formgrader"
 
-            # 4. the instructor collects, grades in the sandbox, writes and releases feedback
-            hub.nbgrader("collect", settings.ASSIGNMENT)
+            # bob, in his terminal, tries what `nbgrader collect` would believe (docs/hub.md, "Collecting"): he renames
+            # his late submission to a time before the due date (and writes that time in its timestamp.txt), and
+            # makes a folder named for alice, with a later time and an empty notebook
+            inbound = hub.exchange / settings.COURSE_ID / "inbound"
+            (real,) = [n for n in os.listdir(inbound) if n.startswith(f"{BOB}+")]
+            bob_stamp = real.split("+")[2]
+            early = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)).strftime(
+                "%Y-%m-%d %H:%M:%S.%f UTC")
+            later = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)).strftime(
+                "%Y-%m-%d %H:%M:%S.%f UTC")
+            forged = f"{ALICE}+{settings.ASSIGNMENT}+{later}+forged"
+            hub.run_as(BOB, ["/usr/bin/python3", "-c", (
+                "import os, sys; inbound, real, early, forged = sys.argv[1:]\n"
+                "back = os.path.join(inbound, real.replace(real.split('+')[2], early))\n"
+                "os.rename(os.path.join(inbound, real), back)\n"
+                "open(os.path.join(back, 'timestamp.txt'), 'w').write(early)\n"
+                "os.mkdir(os.path.join(inbound, forged))\n"
+                "open(os.path.join(inbound, forged, 'ddpg_pendulum.ipynb'), 'w').write("
+                "'{\"cells\": [], \"metadata\": {}, \"nbformat\": 4, \"nbformat_minor\": 5}')\n"
+                "open(os.path.join(inbound, forged, 'timestamp.txt'), 'w').write(forged.split('+')[2])\n"),
+                str(inbound), real, early, forged])
+
+            # 4. the instructor collects (checking each folder's owner, links and time), grades in the sandbox,
+            # writes and releases feedback
+            collected_run = hub.run_as(INSTRUCTOR, [
+                str(HUB_VENV / "bin" / "python"), "-m", "autograder.hub.collect", "--course", str(hub.course),
+                "--exchange", str(hub.exchange), "--group", GROUPS["DDPG_STUDENTS"]], cwd=REPO, check=False)
+            print(collected_run.stdout[-3000:], collected_run.stderr[-2000:])
+            assert collected_run.returncode == 0, collected_run.stdout + collected_run.stderr
+            assert re.search(rf"^\| {BOB} \|.*\| collected: .*the later time counts", collected_run.stdout, re.M)
+            assert re.search(r"^\| alice \| .*forged \|.*\| refused: not owned by the student it names",
+                             collected_run.stdout.replace(ALICE, "alice"), re.M), collected_run.stdout
             for name in STUDENTS:
                 assert (hub.course / "submitted" / name / settings.ASSIGNMENT / "timestamp.txt").is_file()
             graded = hub.run_as(INSTRUCTOR, [str(HUB_VENV / "bin" / "python"), "-m", "autograder.grade",
@@ -557,7 +587,10 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
                 fetch_feedback(page)
                 shot(page, f"{name}-feedback")
                 # the page of the collected (last) submission is the instructor's: it replaced the service's
+                # (its folder is named by the time of the student's own submit: bob's, not the time of record)
                 collected = (hub.course / "submitted" / name / settings.ASSIGNMENT / "timestamp.txt").read_text()
+                if name == BOB:
+                    collected = bob_stamp
                 fetched = Path(f"/home/{name}/{settings.ASSIGNMENT}/feedback/{collected.strip()}/ddpg_pendulum.html")
                 others = set(fetched.parent.parent.glob("*/*.html")) - {fetched}
                 assert len(others) == (1 if name == ALICE else 0), others  # alice's first pre-grade stays hers

@@ -21,7 +21,7 @@ import pytest
 from autograder import feedback, grade, preflight_cache
 from autograder.build_notebooks import copy_course
 from autograder.course_folder import ASSIGNMENT, COURSE_ID, autograded_notebook, feedback_page
-from autograder.hub import pregrade
+from autograder.hub import exchange, pregrade
 from autograder.hub.pregrade import Limits, Pregrader, StateError, next_allowed
 
 SECRET = "ab" * 64
@@ -198,6 +198,23 @@ def test_after_the_due_date_nothing_is_graded(world):
     assert "after the due date" in service.released[0][late]
 
 
+def test_a_backdated_folder_counts_at_the_time_the_exchange_received_it(world):
+    """A folder made by hand with a name from two days before it was made (before the due date): the service
+    takes the time the exchange received it (its ctime), so the due date closes it."""
+    real_now = time.time()
+    db = sqlite3.connect(world["course"] / "gradebook.db")
+    db.execute("CREATE TABLE assignment (name TEXT, duedate DATETIME)")
+    db.execute("INSERT INTO assignment VALUES (?, ?)", (ASSIGNMENT, stamp(real_now - 24 * 3600)[:-4]))
+    db.commit()
+    db.close()
+    world["clock"].now = real_now
+    service = world["make"]()
+    backdated = submit(world, "bob", at=real_now - 2 * 24 * 3600)
+    tick = service.tick()
+    assert tick.closed == [backdated] and world["calls"] == []
+    assert pregrade.parse_time(service.state["submissions"][backdated]["timestamp"]) >= real_now - 1
+
+
 # ---- what it refuses to read -----------------------------------------------------------------------------------------
 
 def test_folders_it_does_not_take(world):
@@ -222,7 +239,7 @@ def test_copy_submission_reads_regular_files_only(tmp_path):
     (src / "ddpg_pendulum.ipynb").write_text("{}")
     (src / "secret-link").symlink_to("/etc/passwd")
     os.mkfifo(src / "pipe")
-    notes = pregrade.copy_submission(src, tmp_path / "dest")
+    notes = exchange.copy_submission(src, tmp_path / "dest")
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["ddpg_pendulum.ipynb"]
     assert any("symlink" in n for n in notes) and any("FIFO" in n for n in notes)
 
@@ -330,6 +347,6 @@ def test_a_folder_swapped_for_a_link_after_the_check_is_not_read_through(world):
     assert world["calls"] == [["bob"]] and tick.graded == [bob]  # the rest of the batch is graded
     assert service.state["submissions"][name]["status"] == "refused"
     assert not (world["tmp"] / "pregrade" / "submitted" / "alice").exists()
-    with pregrade.opened_folder(world["inbound"] / bob, os.getuid()) as root:
+    with exchange.opened_folder(world["inbound"] / bob, os.getuid()) as root:
         assert sorted(p.name for p in root.iterdir()) == ["ddpg_pendulum.ipynb", "submission_secret.txt",
                                                           "timestamp.txt"]

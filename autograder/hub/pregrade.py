@@ -9,7 +9,9 @@ own feedback channel. Every ``DDPG_PREGRADE_POLL`` seconds (2) it:
 1. **notices** each new folder of the exchange's ``inbound/`` (``{student}+ddpg+{timestamp}+{random}``, written
    by the student's ``nbgrader submit``). A folder is taken only if it is a real folder, owned by the Unix user it
    names, a member of the students' group; anything else is recorded as refused (in the log and the state file)
-   and never read. Only the newest submission of a student waits in the queue: a newer one replaces it.
+   and never read. Its time is :func:`autograder.hub.exchange.received_time` (a backdated name counts at the
+   time the exchange received the folder). Only the newest submission of a student waits in the queue: a newer one
+   replaces it.
 2. **limits**: a student is pre-graded at most once per ``DDPG_PREGRADE_INTERVAL`` seconds and
    ``DDPG_PREGRADE_PER_DAY`` times in any 24 hours (:func:`next_allowed`). A submission that must wait gets a short
    page at once, "next pre-grade possible at 14:05", and is graded then (if no newer one replaced it). After the
@@ -40,19 +42,15 @@ it released. A submission whose grading was cut by a restart is graded again (it
 from __future__ import annotations
 
 import argparse
-import grp
 import html
 import json
 import os
-import pwd
 import shutil
-import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +62,19 @@ from autograder.course_folder import (
     autograded_dir,
     autograded_notebook,
     feedback_page,
-    gradebook_path,
     source_dir,
     submitted_root,
+)
+from autograder.hub.exchange import (
+    Submission,
+    copy_submission,
+    due_date,
+    parse_name,
+    parse_time,
+    read_keys,
+    received_time,
+    refusal,
+    student_uid,
 )
 from autograder.text import shown
 
@@ -175,120 +183,6 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-# ------------------------------------------------------------------------------------------- the exchange
-@dataclass(frozen=True)
-class Submission:
-    """One folder of ``inbound/``, its name parsed (not yet trusted: see :meth:`Pregrader.check`)."""
-
-    name: str
-    student: str
-    timestamp: str
-
-
-def parse_name(name: str) -> Submission | None:
-    """``{student}+ddpg+{timestamp}+{random}`` (or without the random part), else None."""
-    parts = name.split("+")
-    if len(parts) not in (3, 4) or parts[1] != ASSIGNMENT or not ingest.STUDENT_ID.fullmatch(parts[0]) \
-            or "+" in parts[0]:
-        return None
-    return Submission(name=name, student=parts[0], timestamp=parts[2])
-
-
-def parse_time(text: str) -> float | None:
-    """nbgrader's timestamp (``2026-12-07 11:30:00.123456 UTC``) as seconds since the epoch, or None."""
-    from nbgrader.utils import parse_utc
-
-    try:
-        return parse_utc(text).timestamp()
-    except Exception:  # noqa: BLE001 - any text nbgrader cannot parse is no time
-        return None
-
-
-def due_date(course: Path) -> float | None:
-    """The assignment's due date in the official gradebook (read-only, never created), or None when it has none."""
-    import sqlite3
-
-    path = gradebook_path(course)
-    if not path.is_file():
-        return None
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            row = db.execute("SELECT duedate FROM assignment WHERE name = ?", (ASSIGNMENT,)).fetchone()
-    except sqlite3.Error:
-        return None
-    if not row or not row[0]:
-        return None
-    return parse_time(f"{row[0]} UTC")
-
-
-def student_uid(name: str, group: str) -> int | None:
-    """The uid of the Unix user ``name`` if they are in the students' ``group``, else None."""
-    try:
-        if name not in grp.getgrnam(group).gr_mem:
-            return None
-        return pwd.getpwnam(name).pw_uid
-    except KeyError:
-        return None
-
-
-@contextmanager
-def opened_folder(path: Path, uid: int | None) -> Iterator[Path]:
-    """``path`` opened as a folder without following a link, checked to belong to ``uid`` (None: any owner), and
-    given back as ``/proc/self/fd/N``: every path under it resolves inside the folder that was opened, even if the
-    student renames it and puts a link to elsewhere (the course's master, another student's folder) in its place
-    after it was checked.
-
-    Raises:
-        Refused: not a folder, a link, or not ``uid``'s (the message says which).
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as err:
-        raise ingest.Refused(f"submission folder could not be opened as a folder ({err.strerror})") from None
-    try:
-        if uid is not None and os.fstat(fd).st_uid != uid:
-            raise ingest.Refused("submission folder not owned by the student it names")
-        yield Path(f"/proc/self/fd/{fd}")
-    finally:
-        os.close(fd)
-
-
-def copy_submission(src: Path, dest: Path, uid: int | None = None) -> list[str]:
-    """Copy a submission folder of ``inbound/`` to ``dest`` through ingest's readers: the files at its top only
-    (the notebook, ``timestamp.txt``, ``submission_secret.txt``; grading needs nothing below, and a folder below
-    could be swapped for a link between two reads), regular files only (no link, FIFO, socket or device), within
-    ingest's caps (:data:`autograder.ingest.CAPS`), from the folder opened once (:func:`opened_folder`). Returns
-    the notes of what was left out (safe to print). ``autograder.grade`` ingests the copy again.
-
-    Raises:
-        Refused: the folder itself is not one to read (:func:`opened_folder`).
-    """
-    caps, notes = replace(ingest.CAPS, depth=0), []
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True, mode=0o700)
-    total = 0
-    with opened_folder(src, uid) as root:
-        for rel in ingest._walk(root, caps, notes):  # noqa: SLF001 - ingest's own bounded walk
-            cap = caps.notebook_bytes if rel.endswith(".ipynb") else min(caps.file_bytes, caps.total_bytes - total)
-            try:
-                data = ingest.read_regular(root / rel, cap)
-            except ingest.Refused as err:
-                notes.append(str(err))
-                continue
-            if not rel.endswith(".ipynb"):
-                total += len(data)
-            (dest / rel).write_bytes(data)
-    return notes
-
-
-def read_keys(src: Path, uid: int | None) -> tuple[str, str]:
-    """:func:`autograder.feedback.read_keys` of a submission folder of ``inbound/``, opened once
-    (:func:`opened_folder`)."""
-    with opened_folder(src, uid) as root:
-        return feedback.read_keys(root)
-
-
 # ------------------------------------------------------------------------------------------------ the pages
 CSP = feedback.CSP
 
@@ -392,21 +286,8 @@ class Pregrader:
 
     # -- 1. notice
     def check(self, sub: Submission) -> str | None:
-        """Why the folder ``sub`` is not taken (None: taken). Read with lstat only: nothing of it is opened."""
-        uid = self.uid_of(sub.student)
-        if uid is None:
-            return "not a student of the course"
-        try:
-            info = os.lstat(self.inbound / sub.name)
-        except OSError as err:
-            return f"cannot be read ({err.strerror})"
-        if not stat.S_ISDIR(info.st_mode):
-            return "not a folder"
-        if info.st_uid != uid:
-            return "not owned by the student it names"
-        if parse_time(sub.timestamp) is None:
-            return "its name holds no time nbgrader writes"
-        return None
+        """Why the folder ``sub`` is not taken (None: taken): :func:`autograder.hub.exchange.refusal`."""
+        return refusal(self.inbound, sub, self.uid_of(sub.student))
 
     def scan(self, tick: Tick) -> None:
         try:
@@ -428,10 +309,18 @@ class Pregrader:
                 self._set(name, "refused", why)
                 self.log(f"refused {shown(name, 120)}: {why}")
                 continue
+            try:  # when it was handed in: a backdated name counts at the time the exchange received the folder
+                received = received_time(self.inbound, sub)
+            except (OSError, ValueError) as err:
+                self._set(name, "refused", f"cannot be read ({err})")
+                continue
+            seen[name]["timestamp"] = received.text
+            if received.note:
+                self.log(f"{shown(name, 120)}: {received.note}")
             tick.noticed.append(name)
             student = self._student(sub.student)
             older = student.get("queued")
-            if older and parse_time(seen[older]["timestamp"]) > parse_time(sub.timestamp):
+            if older and parse_time(seen[older]["timestamp"]) > received.seconds:
                 self._set(name, "replaced", "an older submission than the one queued")
                 continue
             if older:

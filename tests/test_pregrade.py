@@ -233,6 +233,30 @@ def test_folders_it_does_not_take(world):
                     "not owned by the student it names"]
 
 
+def test_folders_past_the_caps_are_left_alone_and_never_grow_the_state(world, monkeypatch):
+    """A student who makes folders by the hundred, and names nobody's, cannot grow the state file without end."""
+    monkeypatch.setattr(pregrade, "MAX_TAKEN_PER_STUDENT", 3)
+    monkeypatch.setattr(pregrade, "MAX_REFUSED_RECORDED", 2)
+    lines: list[str] = []
+    service = world["make"]()
+    service.log = lines.append
+    mine = [submit(world, "mallory", at=T0 + i) for i in range(6)]
+    for i in range(5):
+        (world["inbound"] / f"junk-{i}").mkdir()
+    service.tick()
+    subs = service.state["submissions"]
+    assert sorted(n for n in subs if subs[n]["student"] == "mallory") == sorted(mine)[:3]
+    assert sum(v["status"] == "refused" for v in subs.values()) == 2
+    assert sum("more than 3 submissions" in line for line in lines) == 1, lines
+    assert sum("more than 2 refused folders" in line for line in lines) == 1, lines
+    size = len(json.dumps(service.state))
+    for i in range(6, 40):
+        submit(world, "mallory", at=T0 + i)
+        (world["inbound"] / f"junk-{i}").mkdir()
+    service.tick()
+    assert len(json.dumps(service.state)) < size + 200  # the rate limit's times only
+
+
 def test_copy_submission_reads_regular_files_only(tmp_path):
     src = tmp_path / "src"
     src.mkdir()

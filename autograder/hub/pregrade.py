@@ -49,6 +49,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,12 @@ STATE_VERSION = 1
 DAY_S = 24 * 3600.0
 GRADE_SECONDS = 1800.0
 """The most one batch's grading run may take before it is stopped (the sandboxes' own limits come first)."""
+MAX_TAKEN_PER_STUDENT = 100
+"""Submission folders of one student the service takes (records and may grade); the ones after are left alone (not
+recorded, logged once): a student who makes folders by the thousand cannot grow the state file without end."""
+MAX_REFUSED_RECORDED = 1000
+"""Refused folders recorded in the state file (and logged one by one); the ones after are kept in memory only, and
+logged once."""
 FINISHED = ("graded", "replaced", "refused", "closed", "failed")
 """Statuses of a submission the service is done with: never looked at again."""
 
@@ -257,6 +264,12 @@ class Pregrader:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state_path = folder / STATE_NAME
         self.state = load_state(self.state_path)
+        self.ignored: set[str] = set()
+        """Folders past the caps: not recorded, not looked at again while the service runs."""
+        self.capped: set[str] = set()
+        """Students past :data:`MAX_TAKEN_PER_STUDENT` (logged once each)."""
+        self.taken = Counter(v["student"] for v in self.state["submissions"].values() if v["status"] != "refused")
+        self.refused = sum(v["status"] == "refused" for v in self.state["submissions"].values())
         self._resume()
 
     @property
@@ -289,6 +302,18 @@ class Pregrader:
         """Why the folder ``sub`` is not taken (None: taken): :func:`autograder.hub.exchange.refusal`."""
         return refusal(self.inbound, sub, self.uid_of(sub.student))
 
+    def _refuse(self, name: str, student: str, why: str) -> None:
+        """Record ``name`` as refused (in memory only past :data:`MAX_REFUSED_RECORDED`)."""
+        if self.refused >= MAX_REFUSED_RECORDED:
+            self.ignored.add(name)
+            if len(self.ignored) == 1:
+                self.log(f"more than {MAX_REFUSED_RECORDED} refused folders in inbound/: the next ones are neither "
+                         "recorded nor logged one by one (look at who makes them: `ls -ln` of inbound/)")
+            return
+        self.refused += 1
+        self.state["submissions"][name] = {"student": student, "status": "refused", "at": self.now(), "why": why}
+        self.log(f"refused {shown(name, 120)}: {why}")
+
     def scan(self, tick: Tick) -> None:
         try:
             names = sorted(e.name for e in os.scandir(self.inbound))
@@ -296,25 +321,31 @@ class Pregrader:
             return
         seen = self.state["submissions"]
         for name in names:
-            if name in seen:
+            if name in seen or name in self.ignored:
                 continue
             sub = parse_name(name)
             if sub is None:
-                seen[name] = {"student": "", "status": "refused", "at": self.now(), "why": "not a submission's name"}
-                self.log(f"refused {shown(name, 120)}: not a submission's name")
+                self._refuse(name, "", "not a submission's name")
                 continue
             why = self.check(sub)
-            seen[name] = {"student": sub.student, "status": "new", "at": self.now(), "timestamp": sub.timestamp}
+            if why is None:
+                try:  # when it was handed in: a backdated name counts at the time the exchange received the folder
+                    received = received_time(self.inbound, sub)
+                except (OSError, ValueError) as err:
+                    why = f"cannot be read ({err})"
             if why:
-                self._set(name, "refused", why)
-                self.log(f"refused {shown(name, 120)}: {why}")
+                self._refuse(name, sub.student, why)
                 continue
-            try:  # when it was handed in: a backdated name counts at the time the exchange received the folder
-                received = received_time(self.inbound, sub)
-            except (OSError, ValueError) as err:
-                self._set(name, "refused", f"cannot be read ({err})")
+            if self.taken[sub.student] >= MAX_TAKEN_PER_STUDENT:
+                self.ignored.add(name)
+                if sub.student in self.capped:
+                    continue
+                self.capped.add(sub.student)
+                self.log(f"{shown(name, 120)}: left alone, {shown(sub.student, 40)} has made more than "
+                         f"{MAX_TAKEN_PER_STUDENT} submissions (the instructor's collect still takes their newest)")
                 continue
-            seen[name]["timestamp"] = received.text
+            self.taken[sub.student] += 1
+            seen[name] = {"student": sub.student, "status": "new", "at": self.now(), "timestamp": received.text}
             if received.note:
                 self.log(f"{shown(name, 120)}: {received.note}")
             tick.noticed.append(name)

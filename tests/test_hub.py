@@ -560,6 +560,17 @@ def test_a_term_on_the_hub(hub: Hub) -> None:
                              collected_run.stdout.replace(ALICE, "alice"), re.M), collected_run.stdout
             for name in STUDENTS:
                 assert (hub.course / "submitted" / name / settings.ASSIGNMENT / "timestamp.txt").is_file()
+            # the grading on submit service refused the forgery too, and took bob's renamed folder as after the due
+            # date (its state file, read as root)
+            deadline, entries = time.monotonic() + 60, {}
+            while time.monotonic() < deadline and len(entries) < 2:
+                entries = {n: e for n, e in json.loads((hub.pregrade / "pregrade_state.json").read_text())[
+                    "submissions"].items() if n == forged or n.endswith("+" + real.split("+")[3])}
+                time.sleep(1)
+            assert entries[forged]["status"] == "refused", entries
+            assert entries[forged]["why"] == "not owned by the student it names", entries
+            (renamed,) = [e for n, e in entries.items() if n != forged]
+            assert renamed["status"] == "closed", renamed
             graded = hub.run_as(INSTRUCTOR, [str(HUB_VENV / "bin" / "python"), "-m", "autograder.grade",
                                              "--course", str(hub.course), "--jobs", "1"], cwd=REPO, timeout=1200)
             print(graded.stdout[-3000:])

@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 def run_fresh(code: str) -> dict:
@@ -114,3 +116,16 @@ def test_nbgrader_runs_through_the_launcher_without_the_iri_grammar(tmp_path):
                                                                      "'missing') is None)")],
                           capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "True", proc.stderr[-2000:]  # nbgrader imported, the grammar not
+
+
+@pytest.mark.parametrize("module", ["autograder.grade", "autograder.hub.pregrade", "autograder.feedback"])
+def test_host_commands_import_nbformat_without_the_iri_grammar(module):
+    """Every host process (``make grade``, the pre-grading service's batches, ``make feedback``) starts without
+    building jsonschema's IRI grammar: ``autograder/__init__.py`` skips it before anything imports nbformat."""
+    got = run_fresh(f"""
+        import json, sys
+        import {module}  # noqa: F401
+        print(json.dumps({{"nbformat": "nbformat" in sys.modules,
+                          "grammar": sys.modules.get("rfc3987_syntax", "missing") is not None}}))
+    """)
+    assert got == {"nbformat": True, "grammar": False}

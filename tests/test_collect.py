@@ -16,6 +16,7 @@ import pytest
 
 from autograder.course_folder import ASSIGNMENT, COURSE_ID, submitted_root
 from autograder.hub import collect as collect_mod
+from autograder.hub import exchange
 from autograder.hub.collect import collect, table
 from autograder.hub.exchange import RECEIVED_GRACE_S, nbgrader_time, parse_time, time_of_record
 from autograder.lock import course_lock
@@ -87,7 +88,7 @@ def test_a_backdated_folder_counts_at_the_time_the_exchange_received_it(world):
     submit(world, "bob", before - 2 * 24 * 3600)
     rows = run(world)
     row = rows["collected:bob"]
-    assert "the later time counts" in row.note and "exchange received it at" in row.note
+    assert "the later time counts" in row.note and "the exchange received it" in row.note
     who, stamp = collected(world, "bob")
     assert parse_time(stamp) >= before - 1, stamp  # its ctime: now, not two days ago
     assert "the later time counts" in table(list(rows.values()))
@@ -184,3 +185,23 @@ def test_the_command_refuses_during_a_grading_run_and_without_an_exchange(world,
     code = collect_mod.main(["--course", str(world["course"]), "--exchange", str(world["tmp"] / "nowhere")])
     err = capsys.readouterr().err
     assert code == 2 and "expected nbgrader's inbound folder at" in err and "--exchange" in err
+
+
+def test_a_file_rewritten_in_an_on_time_folder_counts_when_it_was_rewritten(world, owners, monkeypatch):
+    """The student owns the files of their on-time folder and rewrites the notebook in place after the due date:
+    the folder's ctime does not move, the file's does. (The grace is made 1 s here, so that "later" is 1.5 s.)"""
+    monkeypatch.setattr(exchange, "RECEIVED_GRACE_S", 1.0)
+    now = time.time()
+    kept = owned(world, submit(world, "alice", now, text="on time"), ALICE)
+    rewritten = owned(world, submit(world, "bob", now, text="on time"), BOB)
+    time.sleep(1.5)
+    notebook = world["inbound"] / rewritten / "ddpg_pendulum.ipynb"
+    notebook.write_text(json.dumps({**NOTEBOOK, "metadata": {"who": "rewritten after the due date"}}))
+    rewrite = os.lstat(notebook).st_ctime
+    assert os.lstat(world["inbound"] / rewritten).st_ctime < rewrite - 1  # the folder did not move
+    rows = run(world, uids=owners)
+    assert rows["collected:alice"].note == "" and collected(world, "alice")[1] == nbgrader_time(now)
+    assert "the later time counts" in rows["collected:bob"].note, rows
+    who, stamp = collected(world, "bob")
+    assert who == "rewritten after the due date" and parse_time(stamp) >= rewrite
+    assert kept != rewritten

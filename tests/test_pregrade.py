@@ -263,7 +263,7 @@ def test_copy_submission_reads_regular_files_only(tmp_path):
     (src / "ddpg_pendulum.ipynb").write_text("{}")
     (src / "secret-link").symlink_to("/etc/passwd")
     os.mkfifo(src / "pipe")
-    notes = exchange.copy_submission(src, tmp_path / "dest")
+    notes = exchange.copy_submission(src, tmp_path / "dest").notes
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["ddpg_pendulum.ipynb"]
     assert any("symlink" in n for n in notes) and any("FIFO" in n for n in notes)
 

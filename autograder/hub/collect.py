@@ -17,8 +17,10 @@ It does the job of ``nbgrader collect --update ddpg`` (each student's latest sub
 * it takes the time in the folder's name, and the ``timestamp.txt`` inside, as when the student handed in: a
   student who makes a backdated folder by hand escapes the late penalty. Here a submission counts at the time in
   its name only if the exchange received the folder (its ``ctime``, which no user can set back) within
-  :data:`~autograder.hub.exchange.RECEIVED_GRACE_S` of it; otherwise at the time it was received, and the table
-  says so. The ``timestamp.txt`` written into ``submitted/`` is that time of record; the student's own is not kept.
+  :data:`~autograder.hub.exchange.RECEIVED_GRACE_S` of it, and no file in it changed later (a student owns their
+  files in ``inbound/`` and can rewrite one in place after the due date: that moves the file's ``ctime``); otherwise
+  at the latest of those times, and the table says so. The ``timestamp.txt`` written into ``submitted/`` is that
+  time of record; the student's own is not kept.
 
 A newer submission replaces the one collected before (as ``--update`` does); an older one never does, except with
 ``--before-duedate`` (nbgrader's option: each student's latest submission before the due date, if any, else the
@@ -46,6 +48,7 @@ from autograder.hub.exchange import (
     received_time,
     refusal,
     student_uid,
+    time_of_record,
 )
 from autograder.lock import CourseBusy, course_lock
 from autograder.text import shown, table_cell
@@ -81,18 +84,21 @@ def _collected_time(dest: Path) -> float | None:
         return None
 
 
-def _copy(src: Path, dest: Path, uid: int, received: Received) -> list[str]:
-    """Copy the folder ``src`` to ``dest`` (beside it first, then swapped in: a failure keeps the old one) with the
-    time of record as its ``timestamp.txt``; returns the notes of what was left out."""
+def _copy(src: Path, dest: Path, uid: int, claimed: str) -> tuple[Received, list[str]]:
+    """Copy the folder ``src`` to ``dest`` (beside it first, then swapped in: a failure keeps the old one) with its
+    time of record as its ``timestamp.txt``: the time ``claimed`` in its name, unless the folder or a file in it
+    changed later (:func:`autograder.hub.exchange.time_of_record`). Returns that time and the notes of what was
+    left out."""
     staging = dest.with_name(f".{dest.name}.collecting")
     if staging.exists():
         shutil.rmtree(staging)
-    notes = copy_submission(src, staging, uid)
+    copied = copy_submission(src, staging, uid)
+    received = time_of_record(claimed, copied.changed_at)
     (staging / "timestamp.txt").write_text(received.text)
     if dest.exists():
         shutil.rmtree(dest)
     staging.rename(dest)
-    return notes
+    return received, copied.notes
 
 
 def collect(course: Path, exchange: Path, uid_of: Callable[[str], int | None],
@@ -148,8 +154,8 @@ def collect(course: Path, exchange: Path, uid_of: Callable[[str], int | None],
         uid = uid_of(student)
         assert uid is not None  # refusal() took only students of the course
         try:
-            notes = _copy(inbound / name, dest, uid, received)
-        except (ingest.Refused, OSError) as err:
+            received, notes = _copy(inbound / name, dest, uid, name.split("+")[2])
+        except (ingest.Refused, OSError, ValueError) as err:
             rows.append(Row(student, shown(name, 80), "failed", received.text,
                             f"not collected ({err}); the submission collected before, if any, is kept"))
             continue

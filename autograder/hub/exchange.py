@@ -9,8 +9,9 @@ back). This module is the one place that reads ``inbound/`` on the host, for :mo
 
 * :func:`parse_name` and :func:`refusal`: a folder is taken only if it is a real folder (not a link), owned by the
   student it names, who is in the students' group, and its name holds a time nbgrader writes;
-* :func:`time_of_record`: when the submission was handed in: the time in its name, unless the exchange received
-  the folder later than that (by more than :data:`RECEIVED_GRACE_S`), then the time it received it;
+* :func:`time_of_record`: when the submission was handed in: the time in its name, unless the folder or a file in
+  it was made or changed later than that (by more than :data:`RECEIVED_GRACE_S`), then that time (a student owns
+  their files in ``inbound/`` and can rewrite one in place: that moves the file's ``ctime``, not the folder's);
 * :func:`opened_folder`, :func:`copy_submission`, :func:`read_keys`: the folder opened once without following a
   link, checked again to be the student's, and only its top-level regular files read, within ingest's caps.
 """
@@ -129,7 +130,7 @@ class Received:
     """Set when the folder's name was not believed (safe to print: no text of the student's in it)."""
 
 
-def time_of_record(claimed: str, received: float, grace: float = RECEIVED_GRACE_S) -> Received:
+def time_of_record(claimed: str, received: float, grace: float | None = None) -> Received:
     """The time a submission counts at: the time its name claims (``claimed``, nbgrader's format), unless the
     exchange received the folder (``received``, its ``ctime``) more than ``grace`` seconds later; then
     ``received``. A claimed time later than ``received`` counts as claimed (a student may only make themself
@@ -138,14 +139,15 @@ def time_of_record(claimed: str, received: float, grace: float = RECEIVED_GRACE_
     Raises:
         ValueError: ``claimed`` is no time nbgrader writes (:func:`refusal` refuses such a folder first).
     """
+    grace = RECEIVED_GRACE_S if grace is None else grace
     at = parse_time(claimed)
     if at is None:
         raise ValueError("expected a time as nbgrader writes it in a submission's name")
     if received <= at + grace:
         return Received(at, claimed)
     return Received(received, nbgrader_time(received),
-                    f"its name says it was submitted at {nbgrader_time(at)}, but the exchange received it at "
-                    f"{nbgrader_time(received)} ({received - at:.0f} s later): the later time counts")
+                    f"its name says it was submitted at {nbgrader_time(at)}, but the exchange received it (or a file "
+                    f"in it changed) at {nbgrader_time(received)} ({received - at:.0f} s later): the later time counts")
 
 
 def received_time(inbound: Path, sub: Submission) -> Received:
@@ -175,12 +177,23 @@ def opened_folder(path: Path, uid: int | None) -> Iterator[Path]:
         os.close(fd)
 
 
-def copy_submission(src: Path, dest: Path, uid: int | None = None) -> list[str]:
+@dataclass(frozen=True)
+class Copied:
+    """What :func:`copy_submission` copied."""
+
+    notes: list[str]
+    """What was left out (safe to print)."""
+    changed_at: float
+    """The latest change time (``ctime``) of the folder and of every file copied, read after the copy: a file
+    rewritten in place after it was submitted (the student owns it) moves its own ``ctime``, not the folder's."""
+
+
+def copy_submission(src: Path, dest: Path, uid: int | None = None) -> Copied:
     """Copy a submission folder of ``inbound/`` to ``dest`` through ingest's readers: the files at its top only
     (the notebook, ``timestamp.txt``, ``submission_secret.txt``; grading needs nothing below, and a folder below
     could be swapped for a link between two reads), regular files only (no link, FIFO, socket or device), within
-    ingest's caps (:data:`autograder.ingest.CAPS`), from the folder opened once (:func:`opened_folder`). Returns
-    the notes of what was left out (safe to print). ``autograder.grade`` ingests the copy again.
+    ingest's caps (:data:`autograder.ingest.CAPS`), from the folder opened once (:func:`opened_folder`).
+    ``autograder.grade`` ingests the copy again.
 
     Raises:
         Refused: the folder itself is not one to read (:func:`opened_folder`).
@@ -190,6 +203,7 @@ def copy_submission(src: Path, dest: Path, uid: int | None = None) -> list[str]:
         shutil.rmtree(dest)
     dest.mkdir(parents=True, mode=0o700)
     total = 0
+    copied: list[str] = []
     with opened_folder(src, uid) as root:
         for rel in ingest._walk(root, caps, notes):  # noqa: SLF001 - ingest's own bounded walk
             cap = caps.notebook_bytes if rel.endswith(".ipynb") else min(caps.file_bytes, caps.total_bytes - total)
@@ -201,7 +215,15 @@ def copy_submission(src: Path, dest: Path, uid: int | None = None) -> list[str]:
             if not rel.endswith(".ipynb"):
                 total += len(data)
             (dest / rel).write_bytes(data)
-    return notes
+            copied.append(rel)
+        # after the reads: a change during the copy can only make the time later
+        times = [os.stat(root).st_ctime]
+        for rel in copied:
+            try:
+                times.append(os.lstat(root / rel).st_ctime)
+            except OSError:  # removed since it was read: the folder's ctime moved with it
+                continue
+    return Copied(notes, max(times))
 
 
 def read_keys(src: Path, uid: int | None) -> tuple[str, str]:

@@ -429,7 +429,7 @@ class Pregrader:
                 shutil.rmtree(stale, ignore_errors=True)
             try:
                 notes = copy_submission(self.inbound / name, submitted_root(self.folder) / student / ASSIGNMENT,
-                                        self.uid_of(student))
+                                        self.uid_of(student)).notes
             except ingest.Refused as err:  # changed since it was noticed: not graded, the rest of the batch is
                 self.log(f"{shown(name, 120)}: refused: {err}")
                 shutil.rmtree(submitted_root(self.folder) / student, ignore_errors=True)

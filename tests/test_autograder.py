@@ -74,9 +74,8 @@ def test_hyperparameter_cell_holds_the_library_defaults():
 
 # ---------------------------------------------------------------------------------- the student notebook
 @pytest.mark.slow
-def test_committed_student_notebook_is_what_generate_assignment_makes(tmp_path):
-    release = build_notebooks.generate_release(tmp_path)
-    assert build_notebooks.release_differences(release) == [], "run `make notebooks` to regenerate notebooks/"
+def test_committed_student_notebook_is_what_generate_assignment_makes(generated_release):
+    assert build_notebooks.release_differences(generated_release) == [], "run `make notebooks` to regenerate notebooks/"
 
 
 def test_student_notebook_has_stubs_and_given_code_but_no_solution():

@@ -20,3 +20,12 @@ torch.set_num_threads(1)
 def repo() -> Path:
     """The repository root."""
     return REPO
+
+
+@pytest.fixture(scope="session")
+def generated_release(tmp_path_factory) -> Path:
+    """The release folder of ``nbgrader generate_assignment`` on a copy of the course, made once for the session
+    (tests/test_autograder.py and tests/test_video.py read it; neither changes it)."""
+    from autograder import build_notebooks
+
+    return build_notebooks.generate_release(tmp_path_factory.mktemp("generated_release"))

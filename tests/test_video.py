@@ -110,11 +110,10 @@ def test_the_video_is_committed_once_and_linked_where_the_notebooks_need_it(repo
 
 
 @pytest.mark.slow
-def test_the_release_holds_the_video_itself(tmp_path, repo):
+def test_the_release_holds_the_video_itself(generated_release, repo):
     """nbgrader generate_assignment on a copy of the course: the released resources/ holds a regular file with the
     video's bytes, not a link (which would dangle in the students' folder)."""
-    release = build_notebooks.generate_release(tmp_path)
-    shipped = release / "resources" / "pendulum_env.mp4"
+    shipped = generated_release / "resources" / "pendulum_env.mp4"
     assert shipped.is_file() and not shipped.is_symlink()
     assert shipped.read_bytes() == (repo / "resources" / "pendulum_env.mp4").read_bytes()
 

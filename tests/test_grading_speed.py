@@ -186,3 +186,40 @@ def test_the_notebook_runner_starts_a_kernel_without_debugger_or_dynamo(tmp_path
     text = "".join(o.get("text", "") for o in records[0]["outputs"])
     assert text.startswith("['ipykernel'] "), text  # neither the debugger nor torch._dynamo was imported
     assert text.strip().endswith("workshop_lib/grading/kernel.py"), text  # the kernel the runner starts
+
+
+def test_the_sandboxes_library_copy_loads_from_bytecode_compiled_from_its_own_sources(tmp_path):
+    from autograder.sandbox import plain_library_copy
+
+    lib = plain_library_copy(tmp_path / "lib")
+    got = run_fresh(f"""
+        import json, sys
+        import importlib.machinery
+        from pathlib import Path
+        compiled = []
+        for path in sorted(Path({str(lib)!r}).rglob("*.py")):
+            loader = importlib.machinery.SourceFileLoader("m", str(path))
+            loader.source_to_code = lambda data, where, *a, **k: compiled.append(where) or compile(data, where, "exec")
+            loader.get_code("m")
+        print(json.dumps({{"compiled": [str(c) for c in compiled]}}))
+    """)
+    assert got["compiled"] == []  # every module of the copy has valid bytecode: no sandboxed run compiles it
+
+
+def test_the_compiled_library_is_remade_when_a_source_changes(tmp_path):
+    import os
+
+    from autograder import sandbox
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("X = 1\n")
+    with sandbox._compiled_lock:
+        first = sandbox._compiled_library(package)
+        assert sandbox._compiled_library(package) == first  # once per process
+        (package / "a.py").write_text("X = 22\n")
+        os.utime(package / "a.py", ns=(1, 1))
+        second = sandbox._compiled_library(package)
+    assert second != first and not first.exists()
+    assert (second / "a.py").read_text() == "X = 22\n"
+    assert list((second / "__pycache__").glob("a.*.pyc"))

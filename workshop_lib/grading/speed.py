@@ -33,6 +33,7 @@ import functools
 import gc
 import importlib.abc
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -60,10 +61,16 @@ def _deferred(fn: Callable[..., Any], recursive: bool) -> Callable[..., Any]:
     return call
 
 
-def defer_dynamo_import() -> int:
+def _functions() -> list[Any]:
+    """Every Python function object alive in this process."""
+    return [obj for obj in gc.get_objects() if type(obj) is types.FunctionType]
+
+
+def defer_dynamo_import(functions: list[Any] | None = None) -> int:
     """Let ``torch.optim`` run without importing ``torch._dynamo`` (see the module's docstring); return how many
     of its functions now go without it. Does nothing (returns 0) when PyTorch is missing, when
-    ``torch._dynamo`` is already imported, or when PyTorch's private wrapper is not the one this knows."""
+    ``torch._dynamo`` is already imported, or when PyTorch's private wrapper is not the one this knows.
+    ``functions``: where to look (default: every function alive, :func:`_functions`)."""
     try:
         import torch._compile as compile_api
     except Exception:  # noqa: BLE001 - no PyTorch (or a broken one): the run says so itself, later
@@ -77,8 +84,8 @@ def defer_dynamo_import() -> int:
     if code.co_freevars != ("fn", "recursive"):
         return 0
     done = 0
-    for obj in gc.get_objects():
-        if type(obj).__name__ != "function" or getattr(obj, "__code__", None) is not code:
+    for obj in _functions() if functions is None else functions:
+        if obj.__code__ is not code:
             continue
         cells = dict(zip(code.co_freevars, obj.__closure__ or ()))
         fn, recursive = cells["fn"].cell_contents, cells["recursive"].cell_contents
@@ -128,10 +135,10 @@ def _use_grad_template(func: Callable[..., Any]) -> Callable[..., Any]:
     return _use_grad
 
 
-def defer_dynamo_in_step() -> int:
+def defer_dynamo_in_step(functions: list[Any] | None = None) -> int:
     """Give every optimizer's ``step`` wrapper the body of :func:`_use_grad_template` (see the module's
     docstring); return how many wrappers changed. Does nothing (returns 0) when ``torch.optim`` is not imported
-    or its wrapper is not the one this knows."""
+    or its wrapper is not the one this knows. ``functions``: as for :func:`defer_dynamo_import`."""
     optimizer = sys.modules.get("torch.optim.optimizer")
     if optimizer is None:
         return 0
@@ -143,8 +150,8 @@ def defer_dynamo_in_step() -> int:
         return 0
     new = _use_grad_template(lambda: None).__code__
     done = 0
-    for obj in gc.get_objects():
-        if type(obj).__name__ == "function" and getattr(obj, "__code__", None) is code:
+    for obj in _functions() if functions is None else functions:
+        if obj.__code__ is code:
             obj.__code__ = new
             done += 1
     return done
@@ -190,8 +197,9 @@ def defer_dynamo_import_when_torch_loads() -> None:
     imported in this process (at once if it already is). Imports nothing itself."""
 
     def both() -> None:
-        defer_dynamo_import()
-        defer_dynamo_in_step()
+        functions = _functions()  # one walk over the process's objects for both
+        defer_dynamo_import(functions)
+        defer_dynamo_in_step(functions)
 
     if "torch" in sys.modules:
         both()

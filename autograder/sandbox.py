@@ -22,9 +22,12 @@ output, no isolation.
 
 from __future__ import annotations
 
+import atexit
+import compileall
 import fcntl
 import json
 import os
+import py_compile
 import random
 import resource
 import shutil
@@ -219,11 +222,46 @@ class RunResult:
     stderr_tail: str = ""
 
 
+_compiled_lock = threading.Lock()
+_compiled: dict[str, Any] = {}
+"""This process's compiled copy of ``workshop_lib``: ``{"key": its sources' signature, "path": its folder}``."""
+
+
+def _sources_signature(src: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple(sorted((str(path.relative_to(src)), info.st_size, info.st_mtime_ns)
+                        for path in src.rglob("*.py") if "__pycache__" not in path.parts
+                        for info in [path.stat()]))
+
+
+def _compiled_library(src: Path) -> Path:
+    """A copy of the package ``src`` (sources only), with bytecode compiled from those sources, made once per
+    grader process (again if the sources change); removed when the process exits (or by
+    :func:`remove_leftovers`, from its name, if it is killed). Call with ``_compiled_lock`` held."""
+    key = _sources_signature(src)
+    if _compiled.get("key") == key and Path(_compiled["path"]).is_dir():
+        return _compiled["path"]
+    old = _compiled.get("path")
+    root = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-library-"))
+    os.chmod(root, 0o755)
+    target = root / src.name
+    shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    compileall.compile_dir(str(target), quiet=2, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    if old is None:
+        atexit.register(lambda: shutil.rmtree(Path(_compiled["path"]).parent, ignore_errors=True))
+    else:
+        shutil.rmtree(Path(old).parent, ignore_errors=True)
+    _compiled.update(key=key, path=target)
+    return target
+
+
 def plain_library_copy(dest: Path) -> Path:
-    """Copy the installed ``workshop_lib`` package (sources only) into ``dest``; return ``dest``.
+    """Copy the installed ``workshop_lib`` package (its sources, and bytecode the grader compiled from them) into
+    ``dest``; return ``dest``.
 
     The sandbox imports this copy, read-only: never the repository's (possibly editable) one, which a
-    submission could otherwise write to.
+    submission could otherwise write to. The bytecode is compiled once per grader process from the same sources
+    (:func:`_compiled_library`), never taken from the repository's ``__pycache__``: each sandboxed process then
+    loads ``workshop_lib`` without compiling it again (it may not write bytecode).
     """
     import workshop_lib
 
@@ -231,7 +269,8 @@ def plain_library_copy(dest: Path) -> Path:
     target = dest / "workshop_lib"
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    with _compiled_lock:
+        shutil.copytree(_compiled_library(src), target)  # copy2: the sources' times, which the bytecode checks
     return dest
 
 

@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.bench_grading --baseline /tmp/old  # the profile also for an older checkout
     .venv/bin/python -m benchmarks.bench_grading --quick              # 4 submissions, 1 repeat; prints only
     .venv/bin/python -m benchmarks.bench_grading --only-hostile       # rewrites only GRADING.md's hostile section
+    .venv/bin/python -m benchmarks.bench_grading --only-profile --baseline /tmp/old  # only the per-step section
 
 Three measurements, in one run, so that their figures compare like with like:
 
@@ -387,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a checkout (git worktree) of older code to profile beside this one")
     parser.add_argument("--only-hostile", action="store_true", help="rewrite only GRADING.md's hostile section")
+    parser.add_argument("--only-profile", action="store_true",
+                        help="rewrite only GRADING.md's per-step section (its own date and load; the class and "
+                             "hostile sections stay as measured)")
     parser.add_argument("--skip-hostile", action="store_true",
                         help="leave the hostile catalog out (the file says it was not measured; --only-hostile "
                              "adds it later)")
@@ -396,6 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         if args.only_hostile:
             rewrite_section("## The hostile catalog", hostile_section(tmp))
+            return 0
+        if args.only_profile:
+            prof = profiles(args.repeats, args.baseline)
+            section = profile_section(prof, args.baseline)
+            section[2:2] = [f"Measured alone (`--only-profile`), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; "
+                            f"load average at the start {started}, at the end {load()}. The sections below are "
+                            "from the run the title names.", ""]
+            rewrite_section("## Where one submission's CPU-seconds go", section)
             return 0
         size = 4 if args.quick else args.class_size
         prof = profiles(1 if args.quick else args.repeats, args.baseline)

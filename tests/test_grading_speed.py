@@ -118,6 +118,113 @@ def test_nbgrader_runs_through_the_launcher_without_the_iri_grammar(tmp_path):
     assert proc.stdout.strip() == "True", proc.stderr[-2000:]  # nbgrader imported, the grammar not
 
 
+STEPS = """
+def steps(seed, **adam):
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    opt = torch.optim.Adam(net.parameters(), lr=0.1, **adam)
+    grad_mode = []
+    for _ in range(4):
+        opt.zero_grad()
+        net(torch.ones(5, 3)).pow(2).sum().backward()
+        opt.step()
+        grad_mode.append(torch.is_grad_enabled())
+    return [p.detach().tolist() for p in net.parameters()], grad_mode
+"""
+
+
+def test_the_kernels_optimizers_step_without_importing_dynamo_and_with_the_same_values():
+    runs = {}
+    for name, setup in (("deferred", "from workshop_lib.grading import speed\n"
+                                     "speed.defer_dynamo_import_when_torch_loads()\n"
+                                     "import importlib.util\nimportlib.util.find_spec('torch')  # a lookup only\n"),
+                        ("plain", "")):
+        runs[name] = run_fresh(setup + textwrap.dedent(f"""
+            import json, sys, torch
+            {textwrap.indent(STEPS, " " * 12).strip()}
+            kinds = (("default", {{}}), ("fused", {{"fused": True}}), ("foreach", {{"foreach": True}}),
+                     ("single", {{"foreach": False}}))
+            out = {{k: steps(0, **kw) for k, kw in kinds}}
+            print(json.dumps({{"dynamo": "torch._dynamo" in sys.modules, "out": out}}))
+        """))
+    assert not runs["deferred"]["dynamo"], "an optimizer's step imported torch._dynamo in the grading kernel"
+    assert runs["plain"]["dynamo"]  # PyTorch left alone imports it: the test would see a saving lost
+    assert runs["deferred"]["out"] == runs["plain"]["out"]  # the same weights, the same grad mode after each step
+
+
+def test_a_compile_in_the_kernel_gets_pytorchs_graph_breaks_back():
+    got = run_fresh(f"""
+        import json, sys
+        from workshop_lib.grading import speed
+        speed.defer_dynamo_import_when_torch_loads()
+        import torch
+        {textwrap.indent(STEPS, " " * 8).strip()}
+        before = steps(0)
+        import torch._dynamo
+        calls = []
+        real = torch._dynamo.graph_break
+        torch._dynamo.graph_break = lambda *a, **k: calls.append(1) or real(*a, **k)
+        after = steps(0)
+        print(json.dumps({{"same": before == after, "graph_breaks": len(calls)}}))
+    """)
+    assert got["same"]
+    assert got["graph_breaks"] == 8  # two per step, as PyTorch's own wrapper makes them, once dynamo is imported
+
+
+def test_the_notebook_runner_starts_a_kernel_without_debugger_or_dynamo(tmp_path):
+    import nbformat
+
+    probe = ("import sys\nimport torch\nopt = torch.optim.Adam(torch.nn.Linear(2, 1).parameters())\n"
+             "torch.nn.Linear(2, 1)(torch.ones(1, 2)).sum().backward()\nopt.step()\n"
+             "print(sorted(m for m in ('debugpy', 'torch._dynamo', 'ipykernel') if sys.modules.get(m)), sys.argv[0])")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "workshop_lib.grading.notebook_runner", "nb.ipynb"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO),
+                               "HOME": str(tmp_path), "JUPYTER_PLATFORM_DIRS": "1"})
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert records[-1] == {"event": "done"}, proc.stdout[-2000:]
+    text = "".join(o.get("text", "") for o in records[0]["outputs"])
+    assert text.startswith("['ipykernel'] "), text  # neither the debugger nor torch._dynamo was imported
+    assert text.strip().endswith("workshop_lib/grading/kernel.py"), text  # the kernel the runner starts
+
+
+def test_the_sandboxes_library_copy_loads_from_bytecode_compiled_from_its_own_sources(tmp_path):
+    from autograder.sandbox import plain_library_copy
+
+    lib = plain_library_copy(tmp_path / "lib")
+    got = run_fresh(f"""
+        import json, sys
+        import importlib.machinery
+        from pathlib import Path
+        compiled = []
+        for path in sorted(Path({str(lib)!r}).rglob("*.py")):
+            loader = importlib.machinery.SourceFileLoader("m", str(path))
+            loader.source_to_code = lambda data, where, *a, **k: compiled.append(where) or compile(data, where, "exec")
+            loader.get_code("m")
+        print(json.dumps({{"compiled": [str(c) for c in compiled]}}))
+    """)
+    assert got["compiled"] == []  # every module of the copy has valid bytecode: no sandboxed run compiles it
+
+
+def test_the_compiled_library_is_remade_when_a_source_changes(tmp_path):
+    import os
+
+    from autograder import sandbox
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("X = 1\n")
+    with sandbox._compiled_lock:
+        first = sandbox._compiled_library(package)
+        assert sandbox._compiled_library(package) == first  # once per process
+        (package / "a.py").write_text("X = 22\n")
+        os.utime(package / "a.py", ns=(1, 1))
+        second = sandbox._compiled_library(package)
+    assert second != first and not first.exists()
+    assert (second / "a.py").read_text() == "X = 22\n"
+    assert list((second / "__pycache__").glob("a.*.pyc"))
 @pytest.mark.parametrize("module", ["autograder.grade", "autograder.hub.pregrade", "autograder.feedback"])
 def test_host_commands_import_nbformat_without_the_iri_grammar(module):
     """Every host process (``make grade``, the pre-grading service's batches, ``make feedback``) starts without

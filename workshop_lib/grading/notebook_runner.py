@@ -29,6 +29,7 @@ from workshop_lib.grading import open_channel, speed
 speed.skip_iri_grammar()  # before nbformat imports jsonschema: 1.5 CPU-s of grammar no notebook needs
 
 import nbformat  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import DeadKernelError  # noqa: E402
 
@@ -44,6 +45,15 @@ def _size(out: Any) -> int:
 
 def _human(n: int) -> str:
     return f"{n / 1e6:g} MB" if n >= 1e6 else f"{n / 1e3:g} kB"
+
+
+class GradingKernelManager(AsyncKernelManager):
+    """The ``python3`` kernel, started through :mod:`workshop_lib.grading.kernel` (ipykernel without the imports
+    that decide nothing) instead of ``ipykernel_launcher``."""
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return [sys.executable, "-m", "workshop_lib.grading.kernel", "-f", os.path.realpath(self.connection_file),
+                *(extra_arguments or [])]
 
 
 class CappedClient(NotebookClient):
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     nb = nbformat.read(path, as_version=4)
     client = CappedClient(nb, cell_cap, notebook_cap, timeout=timeout, interrupt_on_timeout=True,
                           allow_errors=True, kernel_name="python3", record_timing=False,
+                          kernel_manager_class=GradingKernelManager,
                           shutdown_kernel="immediate",  # every cell has reported: nothing left to wait for
                           extra_arguments=["--HistoryManager.hist_file=:memory:"],
                           resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})

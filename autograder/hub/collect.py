@@ -38,20 +38,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import ingest
-from autograder.course_folder import ASSIGNMENT, COURSE_ID, submitted_root
+from autograder.course_folder import ASSIGNMENT, submitted_root
 from autograder.hub.exchange import (
     Received,
+    Submission,
     copy_submission,
     due_date,
+    examine,
+    inbound_dir,
     parse_name,
     parse_time,
-    received_time,
-    refusal,
     student_uid,
     time_of_record,
 )
 from autograder.lock import CourseBusy, course_lock
-from autograder.text import shown, table_cell
+from autograder.text import table_cell
 
 SHOWN_REFUSALS = 50
 """At most this many refused folders are named one by one (``inbound/`` may hold thousands); the rest are counted."""
@@ -63,17 +64,13 @@ class Row:
 
     student: str
     folder: str
+    """The folder's name as the student wrote it (:func:`table` makes it safe to show)."""
     status: str
     """``collected`` (first time), ``updated`` (a newer one replaced the one collected before), ``unchanged``,
     ``refused`` (the folder is not taken), ``failed`` (taken, but it could not be copied: the one collected before,
     if any, is kept)."""
     time: str = ""
     note: str = ""
-
-
-def inbound_dir(exchange: Path) -> Path:
-    """``<exchange>/<course id>/inbound``: where ``nbgrader submit`` writes."""
-    return exchange / COURSE_ID / "inbound"
 
 
 def _collected_time(dest: Path) -> float | None:
@@ -125,45 +122,41 @@ def collect(course: Path, exchange: Path, uid_of: Callable[[str], int | None],
                                 "--exchange (DDPG_EXCHANGE) and that the assignment was released to this course") \
             from None
     rows: list[Row] = []
-    taken: dict[str, list[tuple[Received, str]]] = {}
+    taken: dict[str, list[tuple[Received, Submission]]] = {}
     for name in names:
         sub = parse_name(name)
         if sub is None:
             if f"+{ASSIGNMENT}+" in name:  # another assignment's folders are not ours to judge
-                rows.append(Row("", shown(name, 80), "refused", note="not a submission's name"))
+                rows.append(Row("", name, "refused", note="not a submission's name"))
             continue
-        why = refusal(inbound, sub, uid_of(sub.student))
-        if why is None:
-            try:
-                taken.setdefault(sub.student, []).append((received_time(inbound, sub), name))
-            except (OSError, ValueError) as err:
-                why = f"cannot be read ({err})"
-        if why is not None:
-            rows.append(Row(sub.student, shown(name, 80), "refused", note=why))
+        got = examine(inbound, sub, uid_of(sub.student))
+        if isinstance(got, str):
+            rows.append(Row(sub.student, name, "refused", note=got))
+        else:
+            taken.setdefault(sub.student, []).append((got, sub))
     due = due_date(course) if before_duedate else None
     for student, subs in sorted(taken.items()):
         subs.sort(key=lambda item: item[0].seconds)
         on_time = [item for item in subs if due is not None and item[0].seconds <= due]
-        received, name = (on_time or subs)[-1]
+        received, sub = (on_time or subs)[-1]
         dest = submitted_root(course) / student / ASSIGNMENT
         before = _collected_time(dest) if dest.is_dir() else None
         if before is not None and (received.seconds == before or (not before_duedate and received.seconds < before)):
-            rows.append(Row(student, shown(name, 80), "unchanged", received.text,
+            rows.append(Row(student, sub.name, "unchanged", received.text,
                             "the submission collected before is this one or newer"))
             continue
         uid = uid_of(student)
-        assert uid is not None  # refusal() took only students of the course
+        assert uid is not None  # examine() took only students of the course
         try:
-            received, notes = _copy(inbound / name, dest, uid, name.split("+")[2])
+            received, notes = _copy(inbound / sub.name, dest, uid, sub.timestamp)
         except (ingest.Refused, OSError, ValueError) as err:
-            rows.append(Row(student, shown(name, 80), "failed", received.text,
+            rows.append(Row(student, sub.name, "failed", received.text,
                             f"not collected ({err}); the submission collected before, if any, is kept"))
             continue
         # the folders inside (``resources/``, which every submission holds) are left out on purpose: not noted
         notes = [n for n in notes if not n.startswith(ingest.FOLDER_NOTE)]
         note = "; ".join([n for n in [received.note, *notes] if n])
-        rows.append(Row(student, shown(name, 80), "updated" if before is not None else "collected",
-                        received.text, note))
+        rows.append(Row(student, sub.name, "updated" if before is not None else "collected", received.text, note))
     return rows
 
 

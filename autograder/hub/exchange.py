@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autograder import feedback, ingest
-from autograder.course_folder import ASSIGNMENT, gradebook_path
+from autograder.course_folder import ASSIGNMENT, COURSE_ID, gradebook_path
 
 RECEIVED_GRACE_S = 60.0
 """How much later than the time in its name a submission folder may have been received (its ``ctime``) and still
@@ -38,6 +38,11 @@ count at the name's time. ``nbgrader submit`` writes the name's time first, then
 permissions (each of which moves the folder's ``ctime``): that takes a second or two. A folder received later than
 this was not made by ``nbgrader submit`` at the time its name says (it was made by hand, backdated): it counts at
 the time it was received."""
+
+
+def inbound_dir(exchange: Path) -> Path:
+    """``<exchange>/<course id>/inbound``: where ``nbgrader submit`` writes."""
+    return exchange / COURSE_ID / "inbound"
 
 
 def nbgrader_time(seconds: float) -> str:
@@ -153,6 +158,18 @@ def time_of_record(claimed: str, received: float, grace: float | None = None) ->
 def received_time(inbound: Path, sub: Submission) -> Received:
     """:func:`time_of_record` of the folder ``inbound/sub.name``, its ``ctime`` read with ``lstat``."""
     return time_of_record(sub.timestamp, os.lstat(inbound / sub.name).st_ctime)
+
+
+def examine(inbound: Path, sub: Submission, uid: int | None) -> Received | str:
+    """The folder ``inbound/sub.name`` judged with ``lstat`` alone: its :func:`received_time` when it is taken,
+    else why it is not (:func:`refusal`, or that it could not be read)."""
+    why = refusal(inbound, sub, uid)
+    if why is not None:
+        return why
+    try:
+        return received_time(inbound, sub)
+    except (OSError, ValueError) as err:
+        return f"cannot be read ({err})"
 
 
 @contextmanager

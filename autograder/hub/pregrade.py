@@ -9,7 +9,7 @@ own feedback channel. Every ``DDPG_PREGRADE_POLL`` seconds (2) it:
 1. **notices** each new folder of the exchange's ``inbound/`` (``{student}+ddpg+{timestamp}+{random}``, written
    by the student's ``nbgrader submit``). A folder is taken only if it is a real folder, owned by the Unix user it
    names, a member of the students' group; anything else is recorded as refused (in the log and the state file)
-   and never read. Its time is :func:`autograder.hub.exchange.received_time` (a backdated name counts at the
+   and never read. Its time is :func:`autograder.hub.exchange.examine`'s (a backdated name counts at the
    time the exchange received the folder). Only the newest submission of a student waits in the queue: a newer one
    replaces it.
 2. **limits**: a student is pre-graded at most once per ``DDPG_PREGRADE_INTERVAL`` seconds and
@@ -67,14 +67,15 @@ from autograder.course_folder import (
     submitted_root,
 )
 from autograder.hub.exchange import (
+    Received,
     Submission,
     copy_submission,
     due_date,
+    examine,
+    inbound_dir,
     parse_name,
     parse_time,
     read_keys,
-    received_time,
-    refusal,
     student_uid,
 )
 from autograder.text import shown
@@ -274,7 +275,7 @@ class Pregrader:
 
     @property
     def inbound(self) -> Path:
-        return self.exchange / COURSE_ID / "inbound"
+        return inbound_dir(self.exchange)
 
     # -- state helpers
     def _student(self, name: str) -> dict[str, Any]:
@@ -298,9 +299,9 @@ class Pregrader:
                     entry["status"] = "replaced"
 
     # -- 1. notice
-    def check(self, sub: Submission) -> str | None:
-        """Why the folder ``sub`` is not taken (None: taken): :func:`autograder.hub.exchange.refusal`."""
-        return refusal(self.inbound, sub, self.uid_of(sub.student))
+    def check(self, sub: Submission) -> Received | str:
+        """The folder ``sub``'s time if it is taken, else why not (:func:`autograder.hub.exchange.examine`)."""
+        return examine(self.inbound, sub, self.uid_of(sub.student))
 
     def _refuse(self, name: str, student: str, why: str) -> None:
         """Record ``name`` as refused (in memory only past :data:`MAX_REFUSED_RECORDED`)."""
@@ -327,14 +328,9 @@ class Pregrader:
             if sub is None:
                 self._refuse(name, "", "not a submission's name")
                 continue
-            why = self.check(sub)
-            if why is None:
-                try:  # when it was handed in: a backdated name counts at the time the exchange received the folder
-                    received = received_time(self.inbound, sub)
-                except (OSError, ValueError) as err:
-                    why = f"cannot be read ({err})"
-            if why:
-                self._refuse(name, sub.student, why)
+            received = self.check(sub)  # its time: a backdated name counts at the time the exchange received it
+            if isinstance(received, str):
+                self._refuse(name, sub.student, received)
                 continue
             if self.taken[sub.student] >= MAX_TAKEN_PER_STUDENT:
                 self.ignored.add(name)

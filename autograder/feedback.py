@@ -168,26 +168,69 @@ def _sums(course: Path, row: dict[str, str], manual_ids: list[str]) -> str:
     return "<p>" + "<br>".join(lines) + "</p>"
 
 
+def _part_rows(parts: dict[str, dict[str, Any]], scores: dict[str, float | None]) -> list[str]:
+    """One table row per autograded part: its title, score and the grader's message (``parts``: the report's)."""
+    rows = []
+    for part in PARTS:
+        verdict = parts.get(part.grade_id, {})
+        score = scores.get(part.grade_id)
+        ok = verdict.get("passed", False)
+        message = "passed" if ok else verdict.get("message", "not graded")
+        rows.append(f"<tr><td>{html.escape(part.title)}</td><td>{'' if score is None else f'{score:g}'} / "
+                    f"{part.points:g}</td><td class='{'passed' if ok else 'failed'}'>{html.escape(message)}</td></tr>")
+    return rows
+
+
+def _cells(nb: nbformat.NotebookNode, parts: dict[str, dict[str, Any]], answers: dict[str, tuple[int, str]],
+           grades: dict[str, dict[str, Any]]) -> list[str]:
+    """The notebook, cell by cell: markdown rendered, code as text with its (sanitized) outputs, each graded test
+    cell with its part's verdict, each answer graded by hand with its points and the grader's comment."""
+    body = []
+    answer_at = {index: (grade_id, title) for grade_id, (index, title) in answers.items()}
+    for index, cell in enumerate(nb.cells):
+        if index in answer_at:
+            grade_id, title = answer_at[index]
+            grade = grades.get(grade_id)
+            comment = _comment(grade)
+            body.append(f"<div class='cell answer'><p><b>Your answer to {html.escape(title)}</b>: "
+                        f"{_hand_score(grade)}</p>{_markdown(cell.source, cell.get('attachments'))}"
+                        + (f"<div class='comment'><b>Grader's comment:</b> {comment}</div>" if comment else "")
+                        + "</div>")
+        elif cell.cell_type == "markdown":
+            body.append(f"<div class='cell'>{_markdown(cell.source, cell.get('attachments'))}</div>")
+        elif cell.cell_type == "code":
+            body.append(f"<div class='cell'><pre>{html.escape(cell.source)}</pre>")
+            if is_graded_test(cell):
+                grade_id = cell.metadata["nbgrader"].get("grade_id")
+                verdict = parts.get(grade_id, {})
+                ok = verdict.get("passed", False)
+                body.append(f"<div class='verdict{' ok' if ok else ''}'><b>{html.escape(grade_id)}</b>: "
+                            f"{html.escape(verdict.get('message', 'not graded'))}</div>")
+            else:
+                body.extend(_output_html(o) for o in cell.get("outputs", []))
+            body.append("</div>")
+    return body
+
+
+def _document(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+            + "\n".join(body) + "</body></html>")
+
+
 def page(course: Path, student: str, row: dict[str, str] | None = None, preface: str = "") -> str:
     """The feedback page of one autograded student (``row``: the student's row of ``autograder.export.rows``;
     read from the gradebook when not given; ``preface``: HTML put first, made by the caller from no student
-    text, such as the pre-grading service's notice)."""
+    text)."""
     if row is None:
         row = next((r for r in export.rows(course)[1] if r["student_id"] == student), {})
     nb = nbformat.read(autograded_notebook(course, student), as_version=4)
     report_path = autograded_dir(course, student) / REPORT_NAME
     report = json.loads(report_path.read_text()) if report_path.is_file() else {"parts": {}, "notes": []}
     grades = _grades(course, student)
-    scores = {name: grade["score"] for name, grade in grades.items()}
     answers = _answers(nb)
-    rows = []
-    for part in PARTS:
-        verdict = report["parts"].get(part.grade_id, {})
-        score = scores.get(part.grade_id)
-        ok = verdict.get("passed", False)
-        message = "passed" if ok else verdict.get("message", "not graded")
-        rows.append(f"<tr><td>{html.escape(part.title)}</td><td>{'' if score is None else f'{score:g}'} / "
-                    f"{part.points:g}</td><td class='{'passed' if ok else 'failed'}'>{html.escape(message)}</td></tr>")
+    rows = _part_rows(report["parts"], {name: grade["score"] for name, grade in grades.items()})
     # answers graded by hand, in the notebook's order (then any the notebook lacks): points, maximum, comment
     manual_ids = list(answers) + [k for k in grades if k not in BY_ID and k not in answers]
     for grade_id in manual_ids:
@@ -207,33 +250,43 @@ def page(course: Path, student: str, row: dict[str, str] | None = None, preface:
             "<p class='note'>Each part was decided by the grader outside your notebook, by running your methods on "
             "fixtures of its own and comparing with the reference solution. Below is your notebook as the grader "
             f"ran it (training shortened to 2 episodes). {html.escape(VIDEO_NOTE)}</p>", "<hr>"]
-    answer_at = {index: (grade_id, title) for grade_id, (index, title) in answers.items()}
-    for index, cell in enumerate(nb.cells):
-        if index in answer_at:
-            grade_id, title = answer_at[index]
-            grade = grades.get(grade_id)
-            comment = _comment(grade)
-            body.append(f"<div class='cell answer'><p><b>Your answer to {html.escape(title)}</b>: "
-                        f"{_hand_score(grade)}</p>{_markdown(cell.source, cell.get('attachments'))}"
-                        + (f"<div class='comment'><b>Grader's comment:</b> {comment}</div>" if comment else "")
-                        + "</div>")
-        elif cell.cell_type == "markdown":
-            body.append(f"<div class='cell'>{_markdown(cell.source, cell.get('attachments'))}</div>")
-        elif cell.cell_type == "code":
-            body.append(f"<div class='cell'><pre>{html.escape(cell.source)}</pre>")
-            if is_graded_test(cell):
-                grade_id = cell.metadata["nbgrader"].get("grade_id")
-                verdict = report["parts"].get(grade_id, {})
-                ok = verdict.get("passed", False)
-                body.append(f"<div class='verdict{' ok' if ok else ''}'><b>{html.escape(grade_id)}</b>: "
-                            f"{html.escape(verdict.get('message', 'not graded'))}</div>")
-            else:
-                body.extend(_output_html(o) for o in cell.get("outputs", []))
-            body.append("</div>")
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            f"<title>Feedback: {html.escape(student)}</title><style>{STYLE}</style></head><body>"
-            + "\n".join(body) + "</body></html>")
+    body += _cells(nb, report["parts"], answers, grades)
+    return _document(f"Feedback: {student}", body)
+
+
+PREGRADE_NOTE = ("Each part was decided by the grader outside your notebook, by running your methods on fixtures of "
+                 "its own and comparing with the reference solution. A pre-grade runs only the code above the "
+                 "checks (the given cells and your methods), not the rest of your notebook: below are your code "
+                 "and your text, without outputs. Your answers to the questions are graded by hand, after the "
+                 "due date.")
+
+
+def pregrade_page(student: str, nb: nbformat.NotebookNode, verdicts: list[Any], notes: list[str],
+                  preface: str = "") -> str:
+    """The page of one pre-grade (:mod:`autograder.hub.verdict_only`): each part's verdict and the grader's
+    message, then the submission's code and text as ingest rebuilt it (no outputs: nothing ran the notebook).
+
+    Args:
+        student: the student (escaped here).
+        nb: the ingested notebook.
+        verdicts: each part's :class:`autograder.verdict.Verdict`.
+        notes: what ingest refused or repaired, how the verdict run ended (escaped here).
+        preface: HTML put first, made by the caller from no student text.
+    """
+    parts = {v.part.grade_id: {"passed": v.passed, "message": v.message} for v in verdicts}
+    scores = {v.part.grade_id: v.score for v in verdicts}
+    answers = _answers(nb)
+    rows = _part_rows(parts, scores)
+    rows += [f"<tr><td>{html.escape(title)} (graded by hand)</td><td>not pre-graded</td><td></td></tr>"
+             for _, title in answers.values()]
+    items = "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
+    body = [f"<h1>Pre-grade: {html.escape(student)}, assignment {html.escape(ASSIGNMENT)}</h1>", preface,
+            f"<p><b>Autograded: {sum(scores.values()):g} / {TOTAL:g}</b></p>",
+            "<table><tr><th>part</th><th>score</th><th>grader's message</th></tr>" + "".join(rows) + "</table>",
+            f"<ul class='note'>{items}</ul>" if items else "",
+            f"<p class='note'>{html.escape(PREGRADE_NOTE)}</p>", "<hr>"]
+    body += _cells(nb, parts, answers, {})
+    return _document(f"Pre-grade: {student}", body)
 
 
 def read_keys(folder: Path) -> tuple[str, str]:

@@ -13,16 +13,20 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
-from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder import feedback, grade, preflight_cache
 from autograder.build_notebooks import copy_course
-from autograder.course_folder import ASSIGNMENT, COURSE_ID, autograded_notebook, feedback_page
+from autograder.course_folder import ASSIGNMENT, COURSE_ID, feedback_page
 from autograder.hub import exchange, pregrade
 from autograder.hub.pregrade import Limits, Pregrader, StateError, next_allowed
+from autograder.hub.verdict_only import GraderBroken, PreGrade
+from autograder.parts import PARTS
+from autograder.verdict import Verdict
 
 SECRET = "ab" * 64
 T0 = 1_800_000_000.0  # a fixed "now" (2027-01-15 08:00 UTC)
@@ -70,31 +74,21 @@ def world(tmp_path, monkeypatch):
     (course / "source" / ASSIGNMENT / "ddpg_pendulum.ipynb").write_text("{}")
     inbound = tmp_path / "exchange" / COURSE_ID / "inbound"
     inbound.mkdir(parents=True)
-    calls: list[list[str]] = []
+    calls: list[str] = []
 
-    def fake_grade(folder: Path, students: list[str], jobs: int) -> tuple[int, str]:
-        calls.append(list(students))
-        for student in students:
-            if student.startswith("broken"):
-                continue
-            out = autograded_notebook(folder, student)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text("{}")
-        return 0, "ok"
+    def fake_grade(student: str) -> PreGrade:
+        """Every part passed, except for a student named broken*: the grader fails on them."""
+        calls.append(student)
+        if student.startswith("broken"):
+            return PreGrade(None, why="the grader's sandbox is broken", grader_fault=True)
+        return PreGrade([Verdict(part, True, "passed") for part in PARTS], nbformat.v4.new_notebook())
 
-    def fake_pages(folder: Path, students: list[str], preface=None) -> dict[str, str]:  # noqa: ANN001
-        for student in students:
-            page = feedback_page(folder, student)
-            page.parent.mkdir(parents=True, exist_ok=True)
-            page.write_text(f"<html>{preface(student)}</html>")
-        return {}
-
-    monkeypatch.setattr(feedback, "write_pages", fake_pages)
     clock = Clock()
 
     def make(limits: Limits = Limits(interval_s=60, per_day=3)) -> Service:
         service = Service(tmp_path / "pregrade", course, tmp_path / "exchange", limits, jobs=2,
-                          uid_of=lambda name: os.getuid(), grade=fake_grade, clock_fn=clock, log=lambda line: None)
+                          uid_of=lambda name: os.getuid(), grade=fake_grade, prepare=lambda: None, clock_fn=clock,
+                          log=lambda line: None)
         service.released = []
         return service
 
@@ -133,22 +127,80 @@ def test_clock_rounds_up_to_the_minute_and_shows_seconds_for_short_limits():
 
 # ---- the batch ------------------------------------------------------------------------------------------------------
 
-def test_everything_queued_is_graded_in_one_run_newest_submission_only(world):
+def released(service: Service) -> dict[str, str]:
+    """Every page the service handed out, by submission folder (the last one of each)."""
+    return {name: page for pages in service.released for name, page in pages.items()}
+
+
+def test_everything_queued_is_pre_graded_newest_submission_only_one_page_each(world):
     service = world["make"]()
     old = submit(world, "alice", at=T0 - 30)
     new = submit(world, "alice", at=T0 - 10)
     bob = submit(world, "bob")
     carol = submit(world, "carol")
     tick = service.tick()
-    assert world["calls"] == [["alice", "bob", "carol"]]  # one grading run for the whole queue
+    assert sorted(world["calls"]) == ["alice", "bob", "carol"]  # two workers: the third starts when one is free
     assert sorted(tick.graded) == sorted([new, bob, carol])
     assert service.state["submissions"][old]["status"] == "replaced"
-    (pages,) = service.released
+    assert [len(pages) for pages in service.released] == [1, 1, 1]  # each page goes out on its own
+    pages = released(service)
     assert sorted(pages) == sorted([new, bob, carol])
     assert "grade of record is the instructor's grade after the due date" in pages[new]
     assert "next pre-grade possible at" in pages[new]
+    assert "Autograded: 10 / 10" in pages[new] and "action selection" in pages[new]
     # the submission's own copy went in through ingest's readers
     assert (world["tmp"] / "pregrade" / "submitted" / "alice" / ASSIGNMENT / "submission_secret.txt").is_file()
+
+
+def test_a_page_goes_out_as_soon_as_its_pre_grade_ends(world):
+    """The service's loop does not wait for the slowest pre-grade: alice's page is out while bob's still runs,
+    and carol, who submits meanwhile, starts on the worker alice freed."""
+    service = world["make"]()
+    gate = threading.Event()
+    plain = service.grade
+
+    def grade(student: str) -> PreGrade:
+        if student == "bob":
+            gate.wait(30)
+        return plain(student)
+
+    service.grade = grade
+    alice, bob = submit(world, "alice"), submit(world, "bob")
+    service.tick(block=False)
+    deadline = time.monotonic() + 10
+    while "alice" not in world["calls"] or not any(f.done() for f in service.running):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    carol = submit(world, "carol")
+    tick = service.tick(block=False)
+    assert tick.graded == [alice] and service.state["submissions"][bob]["status"] == "grading"
+    assert service.state["submissions"][carol]["status"] == "grading"  # started on alice's worker
+    gate.set()
+    tick = service.tick()
+    assert sorted(tick.graded) == sorted([bob, carol])
+
+
+def test_a_broken_grader_is_said_to_be_at_fault_and_costs_no_pre_grade(world):
+    """The master's solution does not pass (the preflight): nothing is pre-graded, each student is told that the
+    grader is at fault (not a zero), and the next submission is pre-graded once the grader works."""
+    service = world["make"]()
+    broken = True
+
+    def prepare() -> None:
+        if broken:
+            raise GraderBroken("the master's solution, pre-graded as a submission, scored 0/10")
+
+    service.prepare = prepare
+    name = submit(world, "alice")
+    tick = service.tick()
+    assert tick.failed == [name] and world["calls"] == []
+    page = released(service)[name]
+    assert "The grader failed on its side" in page and "0/10" not in page and "Autograded" not in page
+    assert service.state["students"]["alice"]["graded"] == []  # not counted against the rate limit
+    broken = False
+    world["clock"].now += 1
+    again = submit(world, "alice")
+    assert service.tick().graded == [again]
 
 
 def test_a_first_submission_is_graded_at_once_on_a_running_clock(world):
@@ -174,7 +226,7 @@ def test_a_second_submission_inside_the_limit_waits_and_is_told_when(world):
     assert service.tick().graded == [] and len(service.released) == 2  # told once, not again
     world["clock"].now += 31  # the minute is over: the waiting submission is graded
     tick = service.tick()
-    assert tick.graded == [second] and world["calls"][-1] == ["alice"]
+    assert tick.graded == [second] and world["calls"] == ["alice", "alice"]
 
 
 def test_a_grader_failure_is_reported_to_that_student_only(world):
@@ -182,7 +234,8 @@ def test_a_grader_failure_is_reported_to_that_student_only(world):
     ok, broken = submit(world, "alice"), submit(world, "broken1")
     tick = service.tick()
     assert tick.graded == [ok] and tick.failed == [broken]
-    assert "could not be pre-graded" in service.released[0][broken]
+    page = released(service)[broken]
+    assert "could not be pre-graded" in page and "The grader failed on its side" in page
 
 
 def test_after_the_due_date_nothing_is_graded(world):
@@ -368,9 +421,63 @@ def test_a_folder_swapped_for_a_link_after_the_check_is_not_read_through(world):
     swapped.symlink_to(world["course"] / "source" / ASSIGNMENT)
     bob = submit(world, "bob")
     tick = service.tick()
-    assert world["calls"] == [["bob"]] and tick.graded == [bob]  # the rest of the batch is graded
+    assert world["calls"] == ["bob"] and tick.graded == [bob]  # the others are pre-graded
     assert service.state["submissions"][name]["status"] == "refused"
     assert not (world["tmp"] / "pregrade" / "submitted" / "alice").exists()
     with exchange.opened_folder(world["inbound"] / bob, os.getuid()) as root:
         assert sorted(p.name for p in root.iterdir()) == ["ddpg_pendulum.ipynb", "submission_secret.txt",
                                                           "timestamp.txt"]
+
+
+# ---- the real grader: verdict runs in the sandbox, decided as make grade decides ----------------------------------
+
+PREGRADED = ("ok_reference", "ok_two_argument_qnet_neg", "bad_no_done_mask", "bad_act_no_clip",
+             "bad_critic_left_frozen", "bad_policy_buffer_actions", "trap_unmodified")
+"""Catalog variants pre-graded for real: two correct ways, one mistake of each part, the released notebook."""
+
+
+@pytest.fixture(scope="module")
+def verdict_only(tmp_path_factory):
+    """The service's grader on a copy of the course, prepared (release made, the master passed), with the catalog's
+    variants above and a submission that kills its own run in the folder's ``submitted/``."""
+    from autograder.course_folder import release_notebook, source_notebook
+    from autograder.hub.verdict_only import VerdictOnly
+    from tests import grading_catalog
+
+    folder = copy_course(tmp_path_factory.mktemp("pregrade") / "course")
+    grader = VerdictOnly(folder, log=lambda line: None)
+    grader.prepare()
+    variants = [v for v in grading_catalog.CATALOG if v.name in PREGRADED]
+    grading_catalog.write_submissions(folder, release_notebook(folder), source_notebook(folder), variants)
+    killer = grading_catalog.Variant("trap_exits", "a cell that ends its own process", {}, {},
+                                     lambda nb: nb.cells.insert(1, nbformat.v4.new_code_cell("import os; os._exit(0)")))
+    grading_catalog.write_submissions(folder, release_notebook(folder), source_notebook(folder), [killer])
+    return grader, {v.name: v for v in variants}
+
+
+def test_pre_grades_give_each_part_the_score_make_grade_gives(verdict_only):
+    """The verdict run alone decides each part as make grade does: the catalog's expected scores, for correct
+    code written differently, one mistake of each part and the released notebook."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    grader, variants = verdict_only
+    with ThreadPoolExecutor(2) as pool:  # as the service runs them: two at once
+        outcomes = dict(zip(variants, pool.map(grader.grade, variants)))
+    for name, outcome in outcomes.items():
+        assert outcome.verdicts is not None, (name, outcome.why)
+        got = {v.part.grade_id: v.score for v in outcome.verdicts}
+        assert got == variants[name].expected, (name, got, [v.message for v in outcome.verdicts if not v.passed])
+    failed = next(v for v in outcomes["bad_no_done_mask"].verdicts if not v.passed)
+    assert failed.part.grade_id == "test_critic_target" and "check" in failed.message.lower()
+    page = feedback.pregrade_page("bad_no_done_mask", outcomes["bad_no_done_mask"].notebook,
+                                  outcomes["bad_no_done_mask"].verdicts, [], "")
+    assert "Autograded: 7 / 10" in page and "critic target" in page and "### BEGIN SOLUTION" not in page
+
+
+def test_a_submission_that_kills_its_run_gets_zeros_not_a_grader_fault(verdict_only):
+    """Nothing came back from the verdict run: the master still passes, so the submission is at fault (its parts
+    get 0, with the reason), not the grader."""
+    grader, _ = verdict_only
+    outcome = grader.grade("trap_exits")
+    assert outcome.verdicts is not None and not outcome.grader_fault, outcome.why
+    assert outcome.score == 0 and any("verdict run" in n for n in outcome.notes), outcome.notes

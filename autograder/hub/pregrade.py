@@ -1,7 +1,7 @@
 """Grading on submit: the hub's managed service ``ddpg-pregrade`` (docs/hub.md, "Grading on submit").
 
     python -m autograder.hub.pregrade            # what the hub runs, as the instructor's Unix user (never root)
-    python -m autograder.hub.pregrade --once     # one look at the exchange, one batch, then exit
+    python -m autograder.hub.pregrade --once     # one look at the exchange, its pre-grades to their end, then exit
 
 It never takes a request: what it reads of a student is what they submitted, and it answers through nbgrader's
 own feedback channel. Every ``DDPG_PREGRADE_POLL`` seconds (2) it:
@@ -17,21 +17,23 @@ own feedback channel. Every ``DDPG_PREGRADE_POLL`` seconds (2) it:
    page at once, "next pre-grade possible at 14:05", and is graded then (if no newer one replaced it). After the
    due date (the official gradebook's, read-only) nothing more is pre-graded: the grade is the instructor's
    ``make grade``; a submission after it gets a page that says so.
-3. **grades everything queued in one run**: each submission is copied through :mod:`autograder.ingest`'s readers
-   (the folder opened once, without following a link, and checked again to be the student's; the files at its top
-   only, regular files only, capped; :func:`copy_submission`) into the service's own nbgrader
-   course folder (``DDPG_PREGRADE_DIR``: the course's ``nbgrader_config.py`` and ``source/``, its own gradebook
-   and secret), then ONE ``python -m autograder.grade --course DIR --student A --student B ... --reuse-preflight``
-   grades them all, in the sandboxes, with the preflight skipped while the master and the grader are unchanged.
-   One run for a batch: on 2 cores ten students at once cost one generate_assignment, one nbgrader apply and no
-   preflight, instead of ten of each.
-4. **hands back**: each graded student's page (:func:`autograder.feedback.page`: each part's verdict with the
-   visible check's message, no hidden test, no reference value) with a notice on top (it is a pre-grade, the grade
-   of record is the instructor's after the due date, the next pre-grade's time), beside the submission's own
-   ``timestamp.txt`` and ``submission_secret.txt``, then ``nbgrader release_feedback``: the student clicks *Fetch
-   Feedback* in the Assignments tab. The page's name in the exchange is a hash of that submission's secret: only
-   the student who submitted can find it. The instructor's later ``release_feedback`` of the same submission
-   replaces it with the grade of record.
+3. **pre-grades** each allowed submission on one of ``DDPG_PREGRADE_JOBS`` workers, as soon as one is free
+   (:mod:`autograder.hub.verdict_only`): the submission is copied (the folder opened once, without following a
+   link, and checked again to be the student's; the files at its top only, regular files only, capped;
+   :func:`copy_submission`) into the service's own nbgrader course folder (``DDPG_PREGRADE_DIR``: the course's
+   ``nbgrader_config.py`` and ``source/``, its own release and secret), read by :mod:`autograder.ingest`, and
+   its verdict run (the sandbox of ``make grade``) decides each part against the reference, by the same code as
+   ``make grade``. No notebook run and no ``nbgrader autograde``: they make the outputs and the gradebook of a
+   grade of record, which a pre-grade is not. While no pre-grade is under way, the course is copied afresh and,
+   if the master, the config or the grader changed, the release is made again and the master's own solution is
+   pre-graded first: if it does not pass, each student gets a page that says the grader is at fault.
+4. **hands back** each page the moment its pre-grade ends (:func:`autograder.feedback.pregrade_page`: each part's
+   verdict with the visible check's message, no hidden test, no reference value, then the submission's code and
+   text) with a notice on top (it is a pre-grade, the grade of record is the instructor's after the due date, the
+   next pre-grade's time), beside the submission's own ``timestamp.txt`` and ``submission_secret.txt``, through
+   nbgrader's ``release_feedback``: the student clicks *Fetch Feedback* in the Assignments tab. The page's name in
+   the exchange is a hash of that submission's secret: only the student who submitted can find it. The
+   instructor's later ``release_feedback`` of the same submission replaces it with the grade of record.
 
 The official course folder, its gradebook, the formgrader and ``make export`` never see a pre-grade: all of it is
 in ``DDPG_PREGRADE_DIR``. The state file there (``pregrade_state.json``) records every folder seen and what became of
@@ -46,11 +48,11 @@ import html
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,8 +62,6 @@ from autograder.course_folder import (
     ASSIGNMENT,
     CONFIG_NAME,
     COURSE_ID,
-    autograded_dir,
-    autograded_notebook,
     feedback_page,
     source_dir,
     submitted_root,
@@ -78,13 +78,12 @@ from autograder.hub.exchange import (
     read_keys,
     student_uid,
 )
+from autograder.hub.verdict_only import PreGrade, VerdictOnly
 from autograder.text import shown
 
 STATE_NAME = "pregrade_state.json"
 STATE_VERSION = 1
 DAY_S = 24 * 3600.0
-GRADE_SECONDS = 1800.0
-"""The most one batch's grading run may take before it is stopped (the sandboxes' own limits come first)."""
 MAX_TAKEN_PER_STUDENT = 100
 """Submission folders of one student the service takes (records and may grade); the ones after are left alone (not
 recorded, logged once): a student who makes folders by the thousand cannot grow the state file without end."""
@@ -219,50 +218,54 @@ class Tick:
     deferred: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    released_at: float | None = None
+    released: dict[str, float] = field(default_factory=dict)
+    """``{folder: time}`` of each page put in the exchange (the service's clock)."""
+
+    @property
+    def released_at(self) -> float | None:
+        """When the last page of this look went out (None: none did)."""
+        return max(self.released.values(), default=None)
 
 
-GradeFn = Callable[[Path, list[str], int], tuple[int, str]]
-
-
-def run_grader(course: Path, students: list[str], jobs: int) -> tuple[int, str]:
-    """One ``python -m autograder.grade`` for the whole batch (this interpreter; its output returned)."""
-    cmd = [sys.executable, "-m", "autograder.grade", "--course", str(course), "--jobs", str(jobs), "--quiet",
-           "--reuse-preflight"]
-    for student in students:
-        cmd += ["--student", student]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=GRADE_SECONDS)
-    except subprocess.TimeoutExpired:
-        return -9, f"the grading run was stopped after {GRADE_SECONDS:g} s"
-    return proc.returncode, proc.stdout + proc.stderr
+GradeFn = Callable[[str], PreGrade]
+"""``student -> PreGrade`` of the submission copied into the service's ``submitted/<student>/ddpg/``."""
 
 
 class Pregrader:
     """The service's state and its steps; :meth:`tick` is one look at the exchange."""
 
     def __init__(self, folder: Path, course: Path, exchange: Path, limits: Limits, jobs: int = 2,
-                 uid_of: Callable[[str], int | None] | None = None, grade: GradeFn = run_grader,
-                 clock_fn: Callable[[], float] = time.time, log: Callable[[str], None] | None = None) -> None:
+                 uid_of: Callable[[str], int | None] | None = None, grade: GradeFn | None = None,
+                 prepare: Callable[[], None] | None = None, clock_fn: Callable[[], float] = time.time,
+                 log: Callable[[str], None] | None = None) -> None:
         """
         Args:
             folder: the service's own course folder (``DDPG_PREGRADE_DIR``), made if missing (mode 700).
             course: the official course folder (read only: its config, source and due date).
             exchange: nbgrader's exchange root (``inbound/`` and ``feedback/`` are under ``<exchange>/<course id>``).
             limits: how often one student may be pre-graded.
-            jobs: submissions graded at once in a batch.
+            jobs: submissions pre-graded at once.
             uid_of: ``student -> uid`` of a student of the course (None: not one); default, the Unix user in the
                 students' group of the hub's settings.
-            grade: runs the grader on the batch (default :func:`run_grader`).
+            grade: pre-grades one copied-in submission (default: :meth:`VerdictOnly.grade` on ``folder``).
+            prepare: makes the release and passes the preflight when they are not current, or raises
+                :class:`GraderBroken` (default: :meth:`VerdictOnly.prepare`).
         """
         from autograder.hub import settings
 
         self.folder, self.course, self.exchange = folder, course, exchange
-        self.limits, self.jobs, self.grade, self.now = limits, jobs, grade, clock_fn
+        self.limits, self.jobs, self.now = limits, jobs, clock_fn
         group = settings.students_group()
         self.uid_of = uid_of or (lambda name: student_uid(name, group))
         self.log = log or (lambda line: print(line, flush=True))
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if grade is None or prepare is None:
+            grader = VerdictOnly(folder, log=self.log)
+            grade, prepare = grade or grader.grade, prepare or grader.prepare
+        self.grade, self.prepare = grade, prepare
+        self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="pregrade")
+        self.running: dict[Future[PreGrade], tuple[str, str]] = {}
+        """Pre-grades under way: ``future -> (folder, student)``."""
         self.state_path = folder / STATE_NAME
         self.state = load_state(self.state_path)
         self.ignored: set[str] = set()
@@ -356,17 +359,48 @@ class Pregrader:
             self._set(name, "queued")
 
     # -- 2. limit, 3. grade, 4. hand back
-    def tick(self) -> Tick:
-        """One look at the exchange: notice, limit, grade the batch, release. The state is saved after each step
-        that changes what a restart must know."""
+    def tick(self, block: bool = True) -> Tick:
+        """One look at the exchange: notice, hand back the pages of the pre-grades that ended, limit, start the
+        pre-grades that may start on the free workers. Without ``block`` (the service's loop) that is all: a page
+        goes out at the first look after its pre-grade ends, and a submission that arrives meanwhile starts as soon
+        as a worker is free. With ``block`` (the tests, ``--once``) it goes on until nothing is under way and
+        nothing queued may start. The state is saved after each step that changes what a restart must know."""
         tick = Tick()
         self.scan(tick)
+        while True:
+            self.collect(tick)
+            pages, start = self.limit(tick)
+            if pages:
+                self.release(pages, tick)
+            if start:
+                self.start(start, tick)
+            save_state(self.state_path, self.state)
+            if not block or not self.running:
+                return tick
+            wait(list(self.running), return_when=FIRST_COMPLETED)
+
+    def idle(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if a pre-grade under way ends first (its page goes out at the next tick)."""
+        if self.running:
+            wait(list(self.running), timeout=seconds, return_when=FIRST_COMPLETED)
+        else:
+            time.sleep(seconds)
+
+    def busy(self) -> set[str]:
+        """Students whose pre-grade is under way."""
+        return {student for _, student in self.running.values()}
+
+    def limit(self, tick: Tick) -> tuple[dict[str, str], list[str]]:
+        """Step 2: the notices to hand back now (``{folder: page}``: closed by the due date, deferred by the rate
+        limit) and the queued submissions that may start, as many as there are free workers."""
         due = due_date(self.course)
         now = self.now()
-        batch, pages = [], {}
+        start, pages = [], {}
+        free = self.jobs - len(self.running)
+        busy = self.busy()
         for student, info in sorted(self.state["students"].items()):
             name = info.get("queued")
-            if not name:
+            if not name or student in busy:
                 continue
             entry = self.state["submissions"][name]
             submitted = parse_time(entry["timestamp"]) or now
@@ -384,7 +418,8 @@ class Pregrader:
                 continue
             at = next_allowed(info["graded"], now, self.limits)
             if at <= now:
-                batch.append(name)
+                if len(start) < free:
+                    start.append(name)
             elif not entry.get("noticed"):
                 entry["noticed"] = True
                 tick.deferred.append(name)
@@ -394,19 +429,11 @@ class Pregrader:
                     f"<b>{clock(at, self.limits)}</b>. Then the service pre-grades the newest submission you have "
                     "made by that time; its page replaces this one (click Fetch Feedback again).",
                     html.escape(RECORD, quote=False)])
-        if batch:
-            for name in batch:
-                self._set(name, "grading")
-            save_state(self.state_path, self.state)
-            pages.update(self.grade_batch(batch, tick))
-        if pages:
-            self.release(pages, tick)
-        save_state(self.state_path, self.state)
-        return tick
+        return pages, start
 
     def prepare_course(self) -> None:
-        """The service's course folder: the official course's ``nbgrader_config.py`` and ``source/``, fresh each
-        batch (an instructor's fix of the master reaches the next pre-grade)."""
+        """The service's course folder: the official course's ``nbgrader_config.py`` and ``source/``, fresh
+        whenever no pre-grade is under way (an instructor's fix of the master reaches the next pre-grade)."""
         shutil.copy2(self.course / CONFIG_NAME, self.folder / CONFIG_NAME)
         dest = source_dir(self.folder)
         if dest.exists():
@@ -414,68 +441,100 @@ class Pregrader:
         shutil.copytree(source_dir(self.course), dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints",
                                                                                         "__pycache__"))
 
-    def grade_batch(self, batch: list[str], tick: Tick) -> dict[str, str]:
-        """Copy the batch's submissions in, grade them in one run, write their pages. Returns ``{folder: page}`` of
-        the pages to release (written here; a failed one gets a notice instead)."""
-        self.prepare_course()
-        students = {}
-        for name in batch:
+    def start(self, names: list[str], tick: Tick) -> None:
+        """Step 3: copy each submission in and start its pre-grade on a free worker. When no pre-grade is under
+        way, the course is copied afresh first and the release and preflight made again if they are stale; if the
+        grader is broken, nothing starts and each student gets a page that says so (not a zero)."""
+        if not self.running:
+            try:
+                self.prepare_course()
+                self.prepare()
+            except Exception as err:  # noqa: BLE001 - GraderBroken, or the course could not be copied
+                self.log(f"the grader is broken, nothing pre-graded: {shown(err, 2000)}")
+                pages = {}
+                for name in names:
+                    self._finish(name, "failed", "the grader is broken")
+                    tick.failed.append(name)
+                    pages[name] = self.failure_page(name, grader_fault=True)
+                self.release(pages, tick)
+                return
+        for name in names:
             student = self.state["submissions"][name]["student"]
-            for stale in (autograded_dir(self.folder, student), feedback_page(self.folder, student).parent):
-                shutil.rmtree(stale, ignore_errors=True)
+            shutil.rmtree(feedback_page(self.folder, student).parent, ignore_errors=True)
             try:
                 notes = copy_submission(self.inbound / name, submitted_root(self.folder) / student / ASSIGNMENT,
                                         self.uid_of(student)).notes
-            except ingest.Refused as err:  # changed since it was noticed: not graded, the rest of the batch is
+            except ingest.Refused as err:  # changed since it was noticed: not graded
                 self.log(f"{shown(name, 120)}: refused: {err}")
                 shutil.rmtree(submitted_root(self.folder) / student, ignore_errors=True)
-                self._student(student)["queued"] = None
-                self._set(name, "refused", str(err))
+                self._finish(name, "refused", str(err))
                 continue
             for note in notes:
                 self.log(f"{shown(name, 120)}: {note}")
-            students[student] = name
-        if not students:
-            return {}
+            self._set(name, "grading")
+            self.running[self.pool.submit(self._timed, student)] = (name, student)
+
+    def _timed(self, student: str) -> PreGrade:
         started = time.perf_counter()
-        status, output = self.grade(self.folder, sorted(students), self.jobs)
-        self.log(f"graded {len(students)} submission(s) in {time.perf_counter() - started:.1f} s (exit {status})")
-        if status != 0:
-            for line in output.splitlines()[-30:]:
-                self.log("  " + shown(line, 300))
+        try:
+            return self.grade(student)
+        finally:
+            self.log(f"pre-graded {shown(student, 40)} in {time.perf_counter() - started:.1f} s")
+
+    def _finish(self, name: str, status: str, why: str = "") -> None:
+        """``name`` leaves the queue with ``status``."""
+        student = self.state["submissions"][name]["student"]
+        info = self._student(student)
+        if info.get("queued") == name:
+            info["queued"] = None
+        self._set(name, status, why)
+
+    def collect(self, tick: Tick) -> None:
+        """Step 4: hand back the page of every pre-grade that has ended, one release each (never waits)."""
+        for future in [f for f in self.running if f.done()]:
+            name, student = self.running.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as err:  # noqa: BLE001 - the grader's own failure: said so, never a zero
+                outcome = PreGrade(None, why=f"{type(err).__name__}: {shown(err, 300)}", grader_fault=True)
+            self.release(self.page(name, student, outcome, tick), tick)
+            save_state(self.state_path, self.state)
+
+    def page(self, name: str, student: str, outcome: PreGrade, tick: Tick) -> dict[str, str]:
+        """``{name: page}`` of one ended pre-grade; the submission leaves the queue (graded, or failed)."""
+        if outcome.verdicts is None:
+            self.log(f"{shown(name, 120)}: not pre-graded: {shown(outcome.why, 300)}")
+            self._finish(name, "failed", outcome.why[:300])
+            tick.failed.append(name)
+            return {name: self.failure_page(name, outcome.grader_fault, outcome.notes)}
         now = self.now()
-        graded = [s for s in students if autograded_notebook(self.folder, s).is_file()]
+        info = self._student(student)
+        info["graded"].append(now)  # counted before the page states the next time
+        at = next_allowed(info["graded"], now, self.limits)
+        due = due_date(self.course)
+        due_text = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(due)) if due else "not set yet"
+        preface = ("<div class='verdict' style='border-color:#1f6feb'>"
+                   f"<p><b>{html.escape(RECORD, quote=False)}</b> Due date: {html.escape(due_text)}.</p>"
+                   f"<p>Pre-graded at {time.strftime('%H:%M:%S %Z', time.localtime(now))}, from your submission "
+                   f"of {html.escape(self.state['submissions'][name]['timestamp'])}. Pre-grades are "
+                   f"limited to {self.limits.describe()}: the next pre-grade possible at "
+                   f"<b>{clock(at, self.limits)}</b>.</p></div>")
+        if info.get("queued") == name:
+            info["queued"] = None
+        return {name: feedback.pregrade_page(student, outcome.notebook, outcome.verdicts, outcome.notes, preface)}
 
-        def preface(student: str) -> str:
-            at = next_allowed(self._student(student)["graded"], now, self.limits)
-            due = due_date(self.course)
-            due_text = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(due)) if due else "not set yet"
-            return ("<div class='verdict' style='border-color:#1f6feb'>"
-                    f"<p><b>{html.escape(RECORD, quote=False)}</b> Due date: {html.escape(due_text)}.</p>"
-                    f"<p>Pre-graded at {time.strftime('%H:%M:%S %Z', time.localtime(now))}, from your submission "
-                    f"of {html.escape(self.state['submissions'][students[student]]['timestamp'])}. Pre-grades are "
-                    f"limited to {self.limits.describe()}: the next pre-grade possible at "
-                    f"<b>{clock(at, self.limits)}</b>.</p></div>")
-
-        for student in graded:
-            self._student(student)["graded"].append(now)  # counted before the page states the next time
-        pages = {}
-        if graded:  # the keys beside them are the exchange's copies, read again by release()
-            feedback.write_pages(self.folder, graded, preface)
-            pages = {students[s]: feedback_page(self.folder, s).read_text() for s in graded}
-        for student, name in students.items():
-            info = self._student(student)
-            if info.get("queued") == name:
-                info["queued"] = None
-            if student not in graded:
-                self._set(name, "failed", "the grader produced no grade")
-                tick.failed.append(name)
-                pages[name] = notice(student, "This submission could not be pre-graded", [
-                    "The grader could not grade this submission (no notebook it could read, or the grader failed). "
-                    "This changes nothing for your grade of record: the instructor grades the submission you "
-                    "handed in last, after the due date.",
-                    f"Pre-grades are limited to {self.limits.describe()}."])
-        return pages
+    def failure_page(self, name: str, grader_fault: bool, notes: list[str] | None = None) -> str:
+        student = self.state["submissions"][name]["student"]
+        if grader_fault:
+            first = ("The grader failed on its side while pre-grading this submission: this says nothing about "
+                     "your work. The instructor has been told in the service's log.")
+        else:
+            first = "The grader found no notebook it could read in this submission."
+        items = [html.escape(str(n), quote=False) for n in notes or []]
+        return notice(student, "This submission could not be pre-graded", [
+            first, *items,
+            "This changes nothing for your grade of record: the instructor grades the submission you handed in "
+            "last, after the due date.", f"Pre-grades are limited to {self.limits.describe()}."])
 
     def release(self, pages: dict[str, str], tick: Tick) -> None:
         """Put each page in the service's ``feedback/<student>/ddpg/`` with its submission's ``timestamp.txt`` and
@@ -511,8 +570,9 @@ class Pregrader:
     def mark_released(self, names: list[str], tick: Tick) -> None:
         """Record that the pages of ``names`` are in the exchange: a submission being graded is now graded (and
         counts against its student's limit), and none of them is released again."""
-        tick.released_at = self.now()
+        at = self.now()
         for name in names:
+            tick.released[name] = at
             entry = self.state["submissions"][name]
             if entry["status"] == "grading":
                 self._set(name, "graded")
@@ -571,10 +631,10 @@ def main(argv: list[str] | None = None) -> int:
     service.log(f"ddpg-pregrade: watching {service.inbound}, {service.limits.describe()}, course {service.folder}")
     poll = settings.pregrade_poll_s()
     while True:
-        tick = service.tick()
+        tick = service.tick(block=args.once)
         if args.once:
             return 0 if not tick.failed else 1
-        time.sleep(poll)
+        service.idle(poll)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,13 @@ variable                     default                             what it is
 ===========================  ==================================  ====================================================
 ``DDPG_PREGRADE``            ``on``                              ``off``: the hub does not start the service
 ``DDPG_PREGRADE_USER``       the owner of the course folder      the Unix user it runs as (an instructor, never root)
-``DDPG_PREGRADE_DIR``        ``<course folder>-pregrade``        its own nbgrader course folder (own gradebook),
-                                                                 state file and log; the service's user owns it
+``DDPG_PREGRADE_DIR``        ``<course folder>-pregrade``        its own nbgrader course folder (own release and
+                                                                 secret), state file and log; the service's user
+                                                                 owns it
 ``DDPG_PREGRADE_INTERVAL``   ``900``                             seconds between two pre-grades of one student
 ``DDPG_PREGRADE_PER_DAY``    ``8``                               pre-grades of one student in any 24 hours
 ``DDPG_PREGRADE_POLL``       ``2``                               seconds between two looks at the exchange's inbound/
-``DDPG_PREGRADE_JOBS``       the machine's cores                 submissions of one batch graded at once
+``DDPG_PREGRADE_JOBS``       the machine's cores                 submissions pre-graded at once
 ===========================  ==================================  ====================================================
 """
 

@@ -1,5 +1,6 @@
 """The assignment and its autograder: the master notebook, the generated student and solution notebooks, the
-visible checks, and the catalog of submissions graded by the real ``nbgrader autograde``.
+visible checks, and the catalog of submissions: each one decided by its verdict run, and a part of them graded by
+the whole of `make grade` (the real ``nbgrader autograde``) on a dask cluster.
 
 The nbgrader workflow always runs on a temporary copy of the course directory (``autograder/``).
 """
@@ -170,26 +171,64 @@ def _table(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith("|")]
 
 
+FULL_PIPELINE = ["ok_reference", "ok_two_argument_qnet_neg", "bad_act_no_clip", "bad_prediction_squeezed",
+                 "bad_no_done_mask", "bad_policy_no_minus", "bad_critic_left_frozen", "bad_act_hangs",
+                 "trap_unmodified", "trap_deleted_test_cell", "trap_emptied_test_cell"]
+"""The catalog's submissions graded through the whole of `make grade` on the dask cluster (both sandboxed runs,
+nbgrader's apply, the gradebook, the table, the export, the feedback pages): two correct ways, a mistake of each
+part, the hang and the traps. Every submission of the catalog is decided by its verdict run in
+:func:`catalog_verdicts`: the same ingest, sandbox, probe and ``autograder.verdict.decide`` that decide `make
+grade`'s parts (the notebook run and the apply decide none); test_make_grade_scores_what_the_verdict_run_decides
+checks, on these, that the gradebook holds exactly those decisions."""
+
+
+def _full_pipeline() -> list[gc.Variant]:
+    return [v for v in gc.CATALOG if v.name in FULL_PIPELINE]
+
+
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory, dask_cluster):
-    """A temporary copy of the course with every catalog submission, graded through the dask cluster by
-    `python -m autograder.grade --scheduler ...` (generate_assignment; nbgrader prepares the jobs; the two workers
-    run them in their sandboxes; nbgrader applies the results)."""
+    """A temporary copy of the course with the :data:`FULL_PIPELINE` submissions, graded through the dask cluster
+    by `python -m autograder.grade --scheduler ...` (generate_assignment; nbgrader prepares the jobs; the two
+    workers run them in their sandboxes; nbgrader applies the results)."""
     course = build_notebooks.copy_course(tmp_path_factory.mktemp("course"))
-    gc.write_submissions(course, STUDENT, MASTER, gc.CATALOG)
+    gc.write_submissions(course, STUDENT, MASTER, _full_pipeline())
     start = time.perf_counter()
     address, argv = dask_cluster
     assert argv[1:] == ["-m", "autograder.grade", "--scheduler", address]  # the documented command, as written
     proc = subprocess.run([*argv, "--course", str(course)], capture_output=True, text=True, cwd=REPO)
     elapsed = time.perf_counter() - start
-    print(f"graded {len(gc.CATALOG)} submissions on the dask cluster in {elapsed:.0f} s")
+    print(f"graded {len(FULL_PIPELINE)} submissions on the dask cluster in {elapsed:.0f} s")
     return {"course": course, "proc": proc, "scores": grade.read_scores(course), "seconds": elapsed}
+
+
+@pytest.fixture(scope="module")
+def catalog_verdicts(tmp_path_factory):
+    """Every submission of the catalog, and one whose cell ends its own process, decided by its verdict run alone
+    (``autograder/hub/verdict_only.py``, what grading on submit runs), two at a time: ``{name: PreGrade}``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.course_folder import release_notebook
+    from autograder.hub.verdict_only import VerdictOnly
+
+    folder = build_notebooks.copy_course(tmp_path_factory.mktemp("verdicts") / "course")
+    grader = VerdictOnly(folder, log=lambda line: None)
+    grader.prepare()
+    exits = gc.Variant("trap_exits", "a cell that ends its own process", {k: 0.0 for k in gc.POINTS}, {},
+                       lambda nb: nb.cells.insert(1, nbformat.v4.new_code_cell("import os; os._exit(0)")))
+    variants = [*gc.CATALOG, exits]
+    gc.write_submissions(folder, release_notebook(folder), MASTER, variants)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = dict(zip([v.name for v in variants], pool.map(grader.grade, [v.name for v in variants])))
+    print(f"decided {len(variants)} submissions by their verdict runs in {time.perf_counter() - start:.0f} s")
+    return outcomes
 
 
 SUBSET = ["ok_reference", "bad_no_done_mask", "trap_unmodified"]
 """What the serial and `--jobs 2` runs grade, to compare with the dask run: full marks, one part lost, every part
-lost (the released notebook as is). Every other variant's scores are checked against the catalog on the dask run
-(test_catalog_scores); here only the ways of running the jobs are compared, each one a whole grading run."""
+lost (the released notebook as is). Here only the ways of running the jobs are compared, each one a whole grading
+run."""
 
 
 @pytest.mark.slow
@@ -219,18 +258,40 @@ def test_parallel_and_dask_grading_equal_a_serial_run(tmp_path, graded_course):
 def test_grading_the_catalog_does_not_crash(graded_course):
     proc = graded_course["proc"]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert set(graded_course["scores"]) == {v.name for v in gc.CATALOG}
-    for variant in gc.CATALOG:  # the table of `make grade`
+    assert set(graded_course["scores"]) == set(FULL_PIPELINE)
+    for variant in _full_pipeline():  # the table of `make grade`
         assert re.search(rf"^\| {variant.name} \|.* \| {variant.total:g} \| [^|]* \|$", proc.stdout, re.M), \
             variant.name
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", gc.CATALOG, ids=lambda v: v.name)
-def test_catalog_scores(graded_course, variant):
-    scores = graded_course["scores"][variant.name]
-    got = {gid: scores.get(gid) for gid in gc.POINTS}
-    assert got == variant.expected, f"{variant.name} ({variant.why})"
+def test_catalog_scores(catalog_verdicts, variant):
+    """Each part of each submission of the catalog, as its verdict run decides it."""
+    outcome = catalog_verdicts[variant.name]
+    assert outcome.verdicts is not None, outcome.why
+    got = {v.part.grade_id: v.score for v in outcome.verdicts}
+    assert got == variant.expected, f"{variant.name} ({variant.why}): {[v.message for v in outcome.verdicts]}"
+
+
+@pytest.mark.slow
+def test_make_grade_scores_what_the_verdict_run_decides(graded_course, catalog_verdicts):
+    """The gradebook of the whole `make grade` (the dask run) holds, for every part, what the verdict run alone
+    decides (each student with their own fixtures there, the service's fixtures here), and the catalog's
+    expected scores."""
+    for variant in _full_pipeline():
+        decided = {v.part.grade_id: v.score for v in catalog_verdicts[variant.name].verdicts}
+        recorded = {gid: graded_course["scores"][variant.name].get(gid) for gid in gc.POINTS}
+        assert recorded == decided == variant.expected, variant.name
+
+
+@pytest.mark.slow
+def test_a_submission_that_ends_its_own_run_gets_zeros_not_a_grader_fault(catalog_verdicts):
+    """Nothing came back from its verdict run, and the master still passes: the submission is at fault (every part
+    0, with the reason), not the grader."""
+    outcome = catalog_verdicts["trap_exits"]
+    assert outcome.verdicts is not None and not outcome.grader_fault, outcome.why
+    assert outcome.score == 0 and any("verdict run" in n for n in outcome.notes), outcome.notes
 
 
 @pytest.mark.slow
@@ -266,7 +327,7 @@ def test_feedback_and_export_from_the_graded_course(graded_course):
     assert feedback.is_file() and "policy loss: passed (3/3)" in feedback.read_text()
     build_notebooks.nbgrader(["export"], cwd=course)
     rows = (course / "grades.csv").read_text().splitlines()
-    assert rows[0].startswith("assignment,") and len(rows) == 1 + len(gc.CATALOG)
+    assert rows[0].startswith("assignment,") and len(rows) == 1 + len(FULL_PIPELINE)
 
 
 @pytest.mark.slow
@@ -279,40 +340,55 @@ def test_export_has_one_column_per_part(graded_course):
     assert proc.returncode == 0, proc.stderr
     with open(course / "grades_by_part.csv") as f:
         table = {row["student_id"]: row for row in csv.DictReader(f)}
-    assert set(table) == {v.name for v in gc.CATALOG}
-    for variant in gc.CATALOG:
+    assert set(table) == set(FULL_PIPELINE)
+    for variant in _full_pipeline():
         row = table[variant.name]
         assert {gid: float(row[gid]) for gid in gc.POINTS} == variant.expected, variant.name
         assert float(row["autograded"]) == variant.total and float(row["max_total"]) >= 10
+
+
+def _assert_page(page: str, variant: gc.Variant) -> None:
+    """A feedback or pre-grade page: each part's title; for each part lost, the visible check's message (which
+    names the mistake); no grader code, no reference value's source, no script, no video."""
+    import html
+
+    grader_sources = [(REPO / "autograder" / name).read_text() for name in ("verdict.py", "trusted.py")]
+    for secret in ("HIDDEN TESTS", "BEGIN SOLUTION", "_reference_update", "reference_records", "<script", "<video"):
+        assert secret not in page, f"{variant.name}: the page holds {secret!r}"
+    for source in grader_sources:
+        assert not any(len(line) > 40 and line.strip() in page for line in source.splitlines()
+                       if line.strip().startswith(("_check(", "judge_", "def "))), variant.name
+    for part in PARTS:
+        assert html.escape(part.title) in page
+    lost = [gid for gid, pts in variant.expected.items() if pts < gc.POINTS[gid]]
+    if variant.pieces and lost and variant.name != "bad_act_hangs":
+        failures = _visible_failures(gc.agent_class(STUDENT, MASTER, variant))
+        for gid in lost:
+            message = failures[gid].split(": ", 1)[1]
+            assert html.escape(message[:200]) in page, f"{variant.name}: {gid}: the page lacks {message!r}"
 
 
 @pytest.mark.slow
 def test_feedback_pages_name_each_mistake_and_hold_no_grader_code(graded_course):
     """`make feedback`: every page shows each part's score; a failed part carries the visible check's message
     (which names the mistake); no page holds grader code, a reference value's source, a script or a video."""
-    import html
-
     course = graded_course["course"]
     proc = subprocess.run([sys.executable, "-m", "autograder.feedback", "--course", str(course)], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    grader_sources = [(REPO / "autograder" / name).read_text() for name in ("verdict.py", "trusted.py")]
+    for variant in _full_pipeline():
+        _assert_page((course / "feedback" / variant.name / "ddpg" / "ddpg_pendulum.html").read_text(), variant)
+
+
+@pytest.mark.slow
+def test_pre_grade_pages_name_each_mistake_and_hold_no_grader_code(catalog_verdicts):
+    """The pre-grade page of every submission of the catalog (``autograder.feedback.pregrade_page``), held to the
+    same rules."""
+    from autograder.feedback import pregrade_page
+
     for variant in gc.CATALOG:
-        page = (course / "feedback" / variant.name / "ddpg" / "ddpg_pendulum.html").read_text()
-        for secret in ("HIDDEN TESTS", "BEGIN SOLUTION", "_reference_update", "reference_records", "<script",
-                       "<video"):
-            assert secret not in page, f"{variant.name}: the feedback holds {secret!r}"
-        for source in grader_sources:
-            assert not any(len(line) > 40 and line.strip() in page for line in source.splitlines()
-                           if line.strip().startswith(("_check(", "judge_", "def "))), variant.name
-        for part in PARTS:
-            assert html.escape(part.title) in page
-        lost = [gid for gid, pts in variant.expected.items() if pts < gc.POINTS[gid]]
-        if variant.pieces and lost and variant.name != "bad_act_hangs":
-            failures = _visible_failures(gc.agent_class(STUDENT, MASTER, variant))
-            for gid in lost:
-                message = failures[gid].split(": ", 1)[1]
-                assert html.escape(message[:200]) in page, f"{variant.name}: {gid} feedback lacks {message!r}"
+        outcome = catalog_verdicts[variant.name]
+        _assert_page(pregrade_page(variant.name, outcome.notebook, outcome.verdicts, outcome.notes), variant)
 
 
 def test_grade_without_submissions_says_what_to_do(tmp_path):

@@ -1,10 +1,12 @@
 """The pre-grading service's own logic, fast (autograder/hub/pregrade.py): the rate limit, the state file (a
-restart resumes and never grades again what it released; a corrupt file stops it with a clear message), the batch
-(everything queued graded in one run, a student's newest submission only), what it refuses to read, and the two
-small changes around it (``grade.py --student``, the preflight's remembered pass; ``feedback.read_keys``).
+restart resumes and never grades again what it released; a corrupt file stops it with a clear message), the queue
+(a student's newest submission only, each page out as soon as its pre-grade ends, a broken grader said to be at
+fault), what it refuses to read, and the small pieces around it (``grade.py --student``, the preflight's
+remembered pass; ``feedback.read_keys``).
 
-The grading run and ``nbgrader release_feedback`` are stubbed here (recorded, not run): the real ones, in the
-sandbox and through the exchange, are in tests/test_hub.py (on a live hub, in the browser) and
+The pre-grades and ``nbgrader release_feedback`` are stubbed here (recorded, not run). The real pre-grades, in the
+sandbox, decide every submission of the catalog in tests/test_autograder.py (``catalog_verdicts``); the whole
+service, through the exchange, runs in tests/test_hub.py (on a live hub, in the browser) and
 benchmarks/bench_pregrade.py.
 """
 
@@ -428,56 +430,3 @@ def test_a_folder_swapped_for_a_link_after_the_check_is_not_read_through(world):
         assert sorted(p.name for p in root.iterdir()) == ["ddpg_pendulum.ipynb", "submission_secret.txt",
                                                           "timestamp.txt"]
 
-
-# ---- the real grader: verdict runs in the sandbox, decided as make grade decides ----------------------------------
-
-PREGRADED = ("ok_reference", "ok_two_argument_qnet_neg", "bad_no_done_mask", "bad_act_no_clip",
-             "bad_critic_left_frozen", "bad_policy_buffer_actions", "trap_unmodified")
-"""Catalog variants pre-graded for real: two correct ways, one mistake of each part, the released notebook."""
-
-
-@pytest.fixture(scope="module")
-def verdict_only(tmp_path_factory):
-    """The service's grader on a copy of the course, prepared (release made, the master passed), with the catalog's
-    variants above and a submission that kills its own run in the folder's ``submitted/``."""
-    from autograder.course_folder import release_notebook, source_notebook
-    from autograder.hub.verdict_only import VerdictOnly
-    from tests import grading_catalog
-
-    folder = copy_course(tmp_path_factory.mktemp("pregrade") / "course")
-    grader = VerdictOnly(folder, log=lambda line: None)
-    grader.prepare()
-    variants = [v for v in grading_catalog.CATALOG if v.name in PREGRADED]
-    grading_catalog.write_submissions(folder, release_notebook(folder), source_notebook(folder), variants)
-    killer = grading_catalog.Variant("trap_exits", "a cell that ends its own process", {}, {},
-                                     lambda nb: nb.cells.insert(1, nbformat.v4.new_code_cell("import os; os._exit(0)")))
-    grading_catalog.write_submissions(folder, release_notebook(folder), source_notebook(folder), [killer])
-    return grader, {v.name: v for v in variants}
-
-
-def test_pre_grades_give_each_part_the_score_make_grade_gives(verdict_only):
-    """The verdict run alone decides each part as make grade does: the catalog's expected scores, for correct
-    code written differently, one mistake of each part and the released notebook."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    grader, variants = verdict_only
-    with ThreadPoolExecutor(2) as pool:  # as the service runs them: two at once
-        outcomes = dict(zip(variants, pool.map(grader.grade, variants)))
-    for name, outcome in outcomes.items():
-        assert outcome.verdicts is not None, (name, outcome.why)
-        got = {v.part.grade_id: v.score for v in outcome.verdicts}
-        assert got == variants[name].expected, (name, got, [v.message for v in outcome.verdicts if not v.passed])
-    failed = next(v for v in outcomes["bad_no_done_mask"].verdicts if not v.passed)
-    assert failed.part.grade_id == "test_critic_target" and "check" in failed.message.lower()
-    page = feedback.pregrade_page("bad_no_done_mask", outcomes["bad_no_done_mask"].notebook,
-                                  outcomes["bad_no_done_mask"].verdicts, [], "")
-    assert "Autograded: 7 / 10" in page and "critic target" in page and "### BEGIN SOLUTION" not in page
-
-
-def test_a_submission_that_kills_its_run_gets_zeros_not_a_grader_fault(verdict_only):
-    """Nothing came back from the verdict run: the master still passes, so the submission is at fault (its parts
-    get 0, with the reason), not the grader."""
-    grader, _ = verdict_only
-    outcome = grader.grade("trap_exits")
-    assert outcome.verdicts is not None and not outcome.grader_fault, outcome.why
-    assert outcome.score == 0 and any("verdict run" in n for n in outcome.notes), outcome.notes

@@ -4,13 +4,17 @@
     .venv/bin/python -m benchmarks.bench_pregrade --quick     # 1 student x 1, 3 at once x 1; prints only
 
 The real parts, without the hub and the browser: a copy of the course, ``nbgrader release_assignment`` into a
-temporary exchange, each student's ``nbgrader submit`` (a correct notebook: the master's solution in the released
-notebook), the service's own loop (:class:`autograder.hub.pregrade.Pregrader`: a look at ``inbound/`` every
-``DDPG_PREGRADE_POLL`` seconds (2), or as soon as a pre-grade ends) in a thread, as the hub's service runs it, with
-its real grading (each submission's verdict run in the bubblewrap sandbox, :mod:`autograder.hub.verdict_only`) and
-its real ``nbgrader release_feedback``.
+temporary exchange, each student's submit (a correct notebook: the master's solution in the released notebook) by
+nbgrader's own ``ExchangeSubmit`` in a process already running, as the Assignments tab's handler runs it in the
+student's Jupyter server (a ``nbgrader submit`` command would add the start of a Python process that imports
+nbgrader, which no student pays in the browser: with 10 such commands at once on 2 cores, the commands alone took
+34 s, median, in this benchmark's run of 18:47 UTC, 2026-12-07), the service's own loop
+(:class:`autograder.hub.pregrade.Pregrader`: a look at ``inbound/`` every ``DDPG_PREGRADE_POLL`` seconds (2), or as
+soon as a pre-grade ends) in a thread, as the hub's service runs it, with its real grading (each submission's
+verdict run in the bubblewrap sandbox, :mod:`autograder.hub.verdict_only`) and its real ``nbgrader
+release_feedback``.
 
-Latency = from the start of a student's ``nbgrader submit`` to the ``release_feedback`` that put their page in the
+Latency = from the start of a student's submit to the ``release_feedback`` that put their page in the
 exchange (what the student's *Fetch Feedback* then finds). The rate limit is set to 1 s so that it never holds a
 submission back. The first, cold pre-grade (it makes the release and runs the preflight once; later pre-grades reuse
 them) is reported apart.
@@ -38,7 +42,7 @@ import nbformat
 from autograder.build_notebooks import copy_course
 from autograder.course_folder import ASSIGNMENT, COURSE_ID, NOTEBOOK_FILE, release_notebook, source_notebook
 from autograder.hub.pregrade import Limits, Pregrader
-from autograder.nbgrader_cli import nbgrader, nbgrader_env
+from autograder.nbgrader_cli import nbgrader
 from tests import grading_catalog as gc
 
 EARLIER = ("Before (commit fe03125, 2026-12-07 13:37 UTC, same machine): the service graded each batch with a whole "
@@ -81,21 +85,32 @@ class World:
             self.service.idle(POLL_S)
 
     def submit(self, student: str) -> tuple[float, float, str]:
-        """``nbgrader submit ddpg`` as ``student`` (a correct notebook); returns when it started, when it ended,
-        and the inbound folder it made."""
+        """``student`` submits ``ddpg`` (a correct notebook) as the Assignments tab does it: nbgrader's own
+        ``ExchangeSubmit``, run in a process that is already up (here, this one; on the hub, the student's Jupyter
+        server, whose handler does the same). Returns when it started, when it ended, and the inbound folder it
+        made."""
+        from nbgrader.auth import Authenticator
+        from nbgrader.coursedir import CourseDirectory
+        from nbgrader.exchange.default import ExchangeSubmit
+        from traitlets.config import Config
+
         home = self.base / "homes" / student
         folder = home / ASSIGNMENT
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(self.correct, folder / NOTEBOOK_FILE)
         inbound = self.exchange / COURSE_ID / "inbound"
-        before = set(os.listdir(inbound)) if inbound.is_dir() else set()
+        config = Config()
+        config.CourseDirectory.course_id = COURSE_ID
+        config.CourseDirectory.assignment_id = ASSIGNMENT
+        config.CourseDirectory.student_id = student
+        config.Exchange.root = str(self.exchange)
+        config.Exchange.assignment_dir = str(home)
+        config.Exchange.cache = str(home / ".cache")
         start = time.time()
-        subprocess.run([sys.executable, "-m", "nbgrader", "submit", ASSIGNMENT, f"--student={student}",
-                        f"--Exchange.root={self.exchange}", f"--CourseDirectory.course_id={COURSE_ID}",
-                        f"--Exchange.cache={home / '.cache'}"], cwd=home, env={**nbgrader_env(), "HOME": str(home)},
-                       check=True, capture_output=True)
+        coursedir = CourseDirectory(config=config)
+        ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
         end = time.time()
-        made = [n for n in set(os.listdir(inbound)) - before if n.startswith(f"{student}+")]
+        made = [n for n in os.listdir(inbound) if n.startswith(f"{student}+")]
         assert len(made) == 1, made
         return start, end, made[0]
 
@@ -115,7 +130,7 @@ class World:
 
 def round_of(world: World, students: list[str]) -> tuple[list[float], list[float]]:
     """Every student of ``students`` submits at the same moment; the latency of each, and how long each one's
-    ``nbgrader submit`` took (in seconds)."""
+    submit took (in seconds)."""
     with ThreadPoolExecutor(len(students)) as pool:
         submitted = list(pool.map(world.submit, students))
     released = world.wait([name for _, _, name in submitted])
@@ -172,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("1 (cold: the preflight runs once)", "cold", loads["1"]), ("1", "1", loads["1"]),
             (f"{at_once} at once", "many", loads["many"])]
     table = ["| students submitting | pre-grades measured | median [s] | 95th percentile [s] | max [s] | "
-             "of which `nbgrader submit`, median [s] | load average after (1 / 5 / 15 min) |",
+             "of which the submit, median [s] | load average after (1 / 5 / 15 min) |",
              "|---|---|---|---|---|---|---|"]
     for label, key, load in rows:
         values = results[key]
@@ -197,11 +212,13 @@ def write_page(table: list[str], at_once: int, met: bool, jobs: int, measured_at
         f"(Python {platform.python_version()}), {now}, at commit {measured_at}; the service grading {jobs} "
         "submissions at once.",
         "",
-        "Latency: from the start of a student's `nbgrader submit` to the `nbgrader release_feedback` that put their "
+        "Latency: from the start of a student's submit (nbgrader's `ExchangeSubmit`, run in a process already up, "
+        "as the Assignments tab's handler runs it in the student's server) to the `nbgrader release_feedback` that "
+        "put their "
         "pre-grade page in the exchange (the service looks at `inbound/` every 2 s or as soon as a pre-grade ends, "
         f"pre-grades {jobs} submissions at once, each by its verdict run alone in the sandbox, and releases each "
         "page as soon as it is decided). Correct submissions; the rate limit set to 1 s so that it holds nothing "
-        "back. The students' `nbgrader submit` commands run on the same machine, at the same time.",
+        "back. The students' submits run on the same machine, at the same time.",
         "",
         *table,
         "",

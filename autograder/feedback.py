@@ -23,6 +23,10 @@ autograder.hub.feedback`` holds it back. A page shows:
 * no videos: grading shortens training to 2 episodes, so a video of that agent would mislead; the page says so;
 * the sums as ``make export`` reports them: autograded, graded by hand (and how many answers wait for a grader),
   the late penalty of the course's policy (``autograder/late.py``) with the days it counted, and the total.
+
+:func:`pregrade_page` is the page of a pre-grade (the hub's grading on submit, ``autograder/hub/verdict_only.py``):
+the same table of parts and the same cells, from the verdict run's decisions and the ingested notebook (its code
+and text, no outputs: nothing ran the notebook), with no gradebook behind it.
 """
 
 from __future__ import annotations
@@ -212,7 +216,9 @@ def _cells(nb: nbformat.NotebookNode, parts: dict[str, dict[str, Any]], answers:
     return body
 
 
-def _document(title: str, body: list[str]) -> str:
+def document(title: str, body: list[str]) -> str:
+    """A whole page: ``title`` (escaped here), the page's style, the Content-Security-Policy that forbids every
+    script and every load from the network, and ``body`` (HTML, joined by lines)."""
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
@@ -251,7 +257,7 @@ def page(course: Path, student: str, row: dict[str, str] | None = None, preface:
             "fixtures of its own and comparing with the reference solution. Below is your notebook as the grader "
             f"ran it (training shortened to 2 episodes). {html.escape(VIDEO_NOTE)}</p>", "<hr>"]
     body += _cells(nb, report["parts"], answers, grades)
-    return _document(f"Feedback: {student}", body)
+    return document(f"Feedback: {student}", body)
 
 
 PREGRADE_NOTE = ("Each part was decided by the grader outside your notebook, by running your methods on fixtures of "
@@ -286,7 +292,7 @@ def pregrade_page(student: str, nb: nbformat.NotebookNode, verdicts: list[Any], 
             f"<ul class='note'>{items}</ul>" if items else "",
             f"<p class='note'>{html.escape(PREGRADE_NOTE)}</p>", "<hr>"]
     body += _cells(nb, parts, answers, {})
-    return _document(f"Pre-grade: {student}", body)
+    return document(f"Pre-grade: {student}", body)
 
 
 def read_keys(folder: Path) -> tuple[str, str]:

@@ -191,16 +191,11 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ the pages
-CSP = feedback.CSP
-
-
 def notice(student: str, title: str, paragraphs: list[str]) -> str:
-    """A short page (no grade in it) handed out through the same channel as a feedback page."""
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            f"<title>Pre-grade: {html.escape(student)}</title><style>{feedback.STYLE}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1>{body}</body></html>")
+    """A short page (no grade in it) handed out through the same channel as a feedback page (``paragraphs``:
+    HTML made by the caller, any student text in it escaped)."""
+    return feedback.document(f"Pre-grade: {student}",
+                             [f"<h1>{html.escape(title)}</h1>", *(f"<p>{p}</p>" for p in paragraphs)])
 
 
 RECORD = ("This is a pre-grade, made automatically when you submitted: it is not your grade. The grade of record is "

@@ -4,7 +4,7 @@
     python -m autograder.hub.pregrade --once     # one look at the exchange, its pre-grades to their end, then exit
 
 It never takes a request: what it reads of a student is what they submitted, and it answers through nbgrader's
-own feedback channel. Every ``DDPG_PREGRADE_POLL`` seconds (2) it:
+own feedback channel. Every ``DDPG_PREGRADE_POLL`` seconds (2), and as soon as a pre-grade ends, it:
 
 1. **notices** each new folder of the exchange's ``inbound/`` (``{student}+ddpg+{timestamp}+{random}``, written
    by the student's ``nbgrader submit``). A folder is taken only if it is a real folder, owned by the Unix user it

@@ -3,12 +3,14 @@
 
 The preflight grades the master's own solution through the whole path a submission takes (the sandbox, the
 runner, the verdict) before a class is graded: it costs as much as one submission. ``make grade`` pays it once per
-class, which is nothing; the pre-grading service (``autograder/hub/pregrade.py``) grades a few submissions at a
-time, again and again, and would pay it on every batch: there it would double the latency of a lone submission.
+class, which is nothing; a run that regrades one or two students again and again (``--student``) would pay it every
+time, and the pre-grading service (``autograder/hub/verdict_only.py``) before every pre-grade.
 
 So a pass is recorded under a key, and a run with ``--reuse-preflight`` skips the preflight when the key is the
 same, and ``nbgrader generate_assignment`` too (about 5 s more): the release and the gradebook's assignment made
-with the same master and config are the same. The key is a SHA-256 of everything the preflight's outcome depends on:
+with the same master and config are the same. The pre-grading service keeps the key of its own last preflight in
+memory and makes both again when :func:`key` changes. The key is a SHA-256 of everything the preflight's outcome
+depends on:
 
 * the master notebook and the course's ``nbgrader_config.py`` (the limits, the preprocessors);
 * the course secret (it seeds the preflight's fixtures);

@@ -291,7 +291,8 @@ def class_section(trusted: dict[str, Any], plain: dict[str, Any], variants: list
 
 
 def target_class_section(measured: dict[str, Any], variants: list[gc.Variant], jobs: int) -> list[str]:
-    """GRADING.md's section of the class of :data:`TARGET_CLASS`, graded for real (``--only-target-class``)."""
+    """GRADING.md's section of the class of :data:`TARGET_CLASS`, graded for real (``--only-target-class``;
+    ``measured["commit"]``: the code it ran, read when it started)."""
     size = len(variants)
     hangs = sum(v.name == "bad_act_hangs" for v in variants)
     jobs_cpu = measured["jobs_end_cpu"] - measured["jobs_start_cpu"]
@@ -300,7 +301,7 @@ def target_class_section(measured: dict[str, Any], variants: list[gc.Variant], j
         f"## A class of {size}, measured",
         "",
         f"Measured alone (`--only-target-class`), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, at commit "
-        f"{git_commit(REPO)}; load average at the end {measured['load']}. {size} submissions (the test catalog's "
+        f"{measured['commit']}; load average at the end {measured['load']}. {size} submissions (the test catalog's "
         f"correct variants, mistakes and traps, {hangs} hang, repeated under new names), one `python -m "
         f"autograder.grade --jobs {jobs}`, the whole command. CPU counted by {measured['meter']}.",
         "",
@@ -455,7 +456,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.only_target_class:
             variants = class_of(TARGET_CLASS)
+            commit = git_commit(REPO)  # the code that runs: HEAD when it starts
             measured = trusted_class(tmp, variants, args.jobs)
+            measured["commit"] = commit  # type: ignore[assignment]
             measured["load"] = load()  # type: ignore[assignment]
             rewrite_section(f"## A class of {TARGET_CLASS}, measured", target_class_section(measured, variants,
                                                                                              args.jobs))

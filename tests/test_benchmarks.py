@@ -66,14 +66,15 @@ def test_grading_target_class_section_is_measured_and_kept_by_a_whole_run(monkey
     from benchmarks import bench_grading as bg
 
     monkeypatch.setattr(bg, "HERE", tmp_path)
-    monkeypatch.setattr(bg, "git_commit", lambda code: "abc1234")
     (tmp_path / "GRADING.md").write_text("# Grading time\n\n## A class of 30\n\nx\n\n## The hostile catalog\n\ny\n")
     measured = {"seconds": 2400.0, "cpu": 3900.0, "jobs_start": 40.0, "jobs_start_cpu": 50.0, "jobs_end": 2300.0,
-                "jobs_end_cpu": 3700.0, "apply_end": 2390.0, "apply_end_cpu": 3890.0, "meter": "m", "load": "2.0"}
+                "jobs_end_cpu": 3700.0, "apply_end": 2390.0, "apply_end_cpu": 3890.0, "meter": "m", "load": "2.0",
+                "commit": "abc1234"}
     section = bg.target_class_section(measured, bg.class_of(300), jobs=2)
     assert section[0] == "## A class of 300, measured"
     text = "\n".join(section)
-    assert "| the whole command | 2400 | 3900 | 13.00 |" in text and "**not met** (40.0 min, 4.0 times" in text
+    assert "at commit abc1234" in text and "| the whole command | 2400 | 3900 | 13.00 |" in text
+    assert "**not met** (40.0 min, 4.0 times" in text
     bg.rewrite_section(section[0], section)
     bg.rewrite_section(section[0], section)  # again: replaced, not added twice
     page = (tmp_path / "GRADING.md").read_text()

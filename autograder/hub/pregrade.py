@@ -216,10 +216,6 @@ class Tick:
     released: dict[str, float] = field(default_factory=dict)
     """``{folder: time}`` of each page put in the exchange (the service's clock)."""
 
-    @property
-    def released_at(self) -> float | None:
-        """When the last page of this look went out (None: none did)."""
-        return max(self.released.values(), default=None)
 
 
 GradeFn = Callable[[str], PreGrade]
@@ -476,12 +472,15 @@ class Pregrader:
         finally:
             self.log(f"pre-graded {shown(student, 40)} in {time.perf_counter() - started:.1f} s")
 
-    def _finish(self, name: str, status: str, why: str = "") -> None:
-        """``name`` leaves the queue with ``status``."""
-        student = self.state["submissions"][name]["student"]
-        info = self._student(student)
+    def _dequeue(self, name: str) -> None:
+        """``name`` is no longer its student's queued submission (if it still was)."""
+        info = self._student(self.state["submissions"][name]["student"])
         if info.get("queued") == name:
             info["queued"] = None
+
+    def _finish(self, name: str, status: str, why: str = "") -> None:
+        """``name`` leaves the queue with ``status``."""
+        self._dequeue(name)
         self._set(name, status, why)
 
     def collect(self, tick: Tick) -> None:
@@ -514,8 +513,7 @@ class Pregrader:
                    f"of {html.escape(self.state['submissions'][name]['timestamp'])}. Pre-grades are "
                    f"limited to {self.limits.describe()}: the next pre-grade possible at "
                    f"<b>{clock(at, self.limits)}</b>.</p></div>")
-        if info.get("queued") == name:
-            info["queued"] = None
+        self._dequeue(name)  # still "grading": release() marks it graded once its page is out
         return {name: feedback.pregrade_page(student, outcome.notebook, outcome.verdicts, outcome.notes, preface)}
 
     def failure_page(self, name: str, grader_fault: bool, notes: list[str] | None = None) -> str:

@@ -81,6 +81,11 @@ class PreGrade:
     def score(self) -> float:
         return sum(v.score for v in self.verdicts or [])
 
+    @property
+    def full_marks(self) -> bool:
+        """Every part passed (what the master's own solution must get)."""
+        return self.verdicts is not None and self.score == TOTAL
+
 
 class GraderBroken(RuntimeError):
     """The master's own solution did not pass: nothing can be pre-graded until the set-up is fixed."""
@@ -130,21 +135,25 @@ class VerdictOnly:
             secret = course_secret(self.folder)
             self.fixtures = make_fixtures(self.grader.reference, fixture_seed(secret, ASSIGNMENT, FIXTURES_ID))
             self.reference = reference_probe(self.grader.reference, self.fixtures)
-            master = preflight_master(self.folder, self.release_nb)
-            outcome = self._decide(PREFLIGHT, master, [], is_master=True)
-            if outcome.verdicts is None or outcome.score != TOTAL:
+            outcome = self._grade_master()
+            if not outcome.full_marks:
                 failed = [f"{v.part.title}: {shown(v.message, 300)}" for v in outcome.verdicts or [] if not v.passed]
                 raise GraderBroken(f"the master's solution, pre-graded as a submission, scored {outcome.score:g}/"
                                    f"{TOTAL:g}: " + "; ".join(failed + outcome.notes + [outcome.why]).strip("; "))
             self.key = preflight_cache.key(self.folder)  # the secret may be new since the first key
             self.log(f"pre-grading ready: release made, the master's solution passed ({self.key[:12]})")
 
+    def _grade_master(self) -> PreGrade:
+        """The master's own solution, ingested as a submission would be, pre-graded (the preflight)."""
+        from autograder.grade import preflight_notebook
+
+        assert self.release_nb is not None
+        return self._decide(PREFLIGHT, preflight_notebook(self.folder, self.release_nb), [], is_master=True)
+
     def master_passes(self) -> bool:
         """True when the master's solution still passes every part now (asked when a submission's verdict run
         sent nothing back: was it the submission, or the sandbox?)."""
-        assert self.release_nb is not None
-        outcome = self._decide(PREFLIGHT, preflight_master(self.folder, self.release_nb), [], is_master=True)
-        return outcome.verdicts is not None and outcome.score == TOTAL
+        return self._grade_master().full_marks
 
     # ------------------------------------------------------------------------------------------------ grading
     def grade(self, student: str) -> PreGrade:
@@ -176,9 +185,3 @@ class VerdictOnly:
         verdicts = decide(run.records, self.reference, run_reason=reason)
         return PreGrade(verdicts, nb, notes + ([f"verdict run: {reason}"] if reason else []))
 
-
-def preflight_master(course: Path, release_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The master notebook with its solutions, ingested as a submission would be."""
-    from autograder.grade import preflight_notebook
-
-    return preflight_notebook(course, release_nb)

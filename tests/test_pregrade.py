@@ -430,3 +430,33 @@ def test_a_folder_swapped_for_a_link_after_the_check_is_not_read_through(world):
         assert sorted(p.name for p in root.iterdir()) == ["ddpg_pendulum.ipynb", "submission_secret.txt",
                                                           "timestamp.txt"]
 
+
+
+def test_a_pre_grade_page_runs_nothing_the_submission_wrote():
+    """What a student writes reaches their pre-grade page as text: a script, an event handler or a link in a
+    markdown cell, HTML in a code cell or in their name, a hostile message in a verdict."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("<script>alert(1)</script><img src=x onerror=alert(2)>"
+                                      "[a](javascript:alert(3))"),
+        nbformat.v4.new_code_cell("print('</pre><script>alert(4)</script>')")])
+    verdicts = [Verdict(part, False, "<script>alert(5)</script>") for part in PARTS]
+    page = feedback.pregrade_page("<b onmouseover=alert(6)>eve</b>", nb, verdicts, ["<iframe src=x>"])
+    from html.parser import HTMLParser
+
+    class Elements(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[tuple[str, list]] = []
+
+        def handle_starttag(self, tag, attrs):  # noqa: ANN001 - HTMLParser's signature
+            self.found.append((tag, attrs))
+
+    parser = Elements()
+    parser.feed(page)
+    tags = {tag for tag, _ in parser.found}
+    assert not tags & {"script", "iframe", "object", "embed"}, tags
+    handlers = [(tag, name) for tag, attrs in parser.found for name, _ in attrs if name.startswith("on")]
+    assert not handlers, handlers
+    links = [value for _, attrs in parser.found for name, value in attrs if name in ("href", "src")]
+    assert not any((value or "").strip().lower().startswith("javascript:") for value in links), links
+    assert "Autograded: 0 / 10" in page and "&lt;script&gt;alert(4)" in page

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,6 +222,48 @@ class RunResult:
     stderr_tail: str = ""
 
 
+class StderrTail:
+    """What a sandboxed process writes to its standard error, read by a thread of its own (so that the process
+    never blocks on a full pipe), the first 20 kB kept."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.chunks: list[bytes] = []
+        self.thread = threading.Thread(target=self._drain, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _drain(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None
+        kept = 0
+        for chunk in iter(lambda: proc.stderr.read(65536), b""):
+            if kept < 20_000:
+                self.chunks.append(chunk)
+                kept += len(chunk)
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+
+def read_records(stream: Any, stream_bytes: int, over: Callable[[], None]) -> Iterator[dict[str, Any]]:
+    """The JSON objects written one per line to ``stream`` (a binary file) until it ends or has given
+    ``stream_bytes``; then ``over()`` is called (it kills the writer). A line that is not a JSON object is
+    skipped. Never reads more than the bytes still allowed, not even within one line."""
+    total = 0
+    while True:
+        line = stream.readline(stream_bytes - total + 1)
+        if not line:
+            return
+        total += len(line)
+        if total > stream_bytes:
+            over()
+            return
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue  # not a record (a submission writing to the channel, nested too deep): ignored
+        if isinstance(record, dict):
+            yield record
+
+
 _compiled_lock = threading.Lock()
 _compiled: dict[str, Any] = {}
 """This process's compiled copy of ``workshop_lib``: ``{"key": its sources' signature, "path": its folder}``."""
@@ -400,7 +442,12 @@ class Sandbox:
             finally:
                 self.uid = None
 
-    def _run(self, scratch: Path, argv: list[str]) -> RunResult:
+    def spawn(self, scratch: Path, argv: list[str], pass_fds: tuple[int, ...] = ()
+              ) -> tuple[subprocess.Popen, MemoryGroup | None]:
+        """Start ``argv`` in the sandbox with ``scratch`` as its home, under every cap (its own session, the
+        memory group, the rlimits); return the process (standard output and error piped) and its memory group
+        (the caller closes it once the process is gone). ``pass_fds``: descriptors it inherits (a control
+        socket). Call with :attr:`uid` set when the grader is root (see :meth:`run`)."""
         scratch = Path(scratch)
         if self.uid is not None:
             for path in [scratch, *scratch.rglob("*")]:
@@ -428,28 +475,29 @@ class Sandbox:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
+        try:
+            proc = subprocess.Popen(cmd, cwd=scratch, env=env if not self.enabled else {"PATH": os.environ.get(
+                "PATH", "/usr/bin:/bin")}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                preexec_fn=preexec, close_fds=True, pass_fds=pass_fds)
+        except BaseException:
+            if group is not None:
+                group.close()
+            raise
+        return proc, group
+
+    def _run(self, scratch: Path, argv: list[str]) -> RunResult:
         start = time.perf_counter()
         result = RunResult()
-        proc = subprocess.Popen(cmd, cwd=scratch, env=env if not self.enabled else {"PATH": os.environ.get(
-            "PATH", "/usr/bin:/bin")}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            preexec_fn=preexec, close_fds=True)
-        stderr_chunks: list[bytes] = []
-
-        def drain_stderr() -> None:
-            assert proc.stderr is not None
-            kept = 0
-            for chunk in iter(lambda: proc.stderr.read(65536), b""):
-                if kept < 20_000:
-                    stderr_chunks.append(chunk)
-                    kept += len(chunk)
-
-        drain = threading.Thread(target=drain_stderr, daemon=True)
-        drain.start()
+        proc, group = self.spawn(scratch, argv)
+        stderr = StderrTail(proc)
+        limits = self.limits
         timer = threading.Timer(limits.wall_seconds, self._kill, args=(proc, result,
                                                                        f"timed out after {limits.wall_seconds:g} s"))
         timer.start()
         try:
-            for record in self._read_records(proc, result):
+            assert proc.stdout is not None
+            over = f"output over {self.stream_bytes / 1e6:g} MB"
+            for record in read_records(proc.stdout, self.stream_bytes, lambda: self._kill(proc, result, over)):
                 result.records.append(record)
         finally:
             timer.cancel()
@@ -461,34 +509,15 @@ class Sandbox:
             if proc.poll() is None:
                 self._kill(proc, result, result.reason)
             proc.wait()
-            drain.join(timeout=5)
+            stderr.thread.join(timeout=5)
         if group is not None:
             group.close()
         result.returncode = proc.returncode
         result.seconds = time.perf_counter() - start
-        result.stderr_tail = b"".join(stderr_chunks).decode("utf-8", "replace")[-4000:]
+        result.stderr_tail = stderr.text()[-4000:]
         if self.uid is not None:
             self._kill_leftovers()
         return result
-
-    def _read_records(self, proc: subprocess.Popen, result: RunResult) -> Iterator[dict[str, Any]]:
-        assert proc.stdout is not None
-        total = 0
-        while True:
-            # never more than the bytes still allowed: a line with no end must not fill the grader's memory
-            line = proc.stdout.readline(self.stream_bytes - total + 1)
-            if not line:
-                return
-            total += len(line)
-            if total > self.stream_bytes:
-                self._kill(proc, result, f"output over {self.stream_bytes / 1e6:g} MB")
-                return
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue  # not a record (a submission writing to the channel, nested too deep): ignored
-            if isinstance(record, dict):
-                yield record
 
     @staticmethod
     def _kill(proc: subprocess.Popen, result: RunResult, reason: str | None) -> None:

@@ -44,7 +44,7 @@ from autograder.course_folder import (
     release_notebook,
     submitted_root,
 )
-from autograder.jobs import Job
+from autograder.jobs import STREAM_BYTES_VERDICT, Job
 from autograder.nbgrader_cli import run_nbgrader
 from autograder.parts import TOTAL
 from autograder.reference import course_secret, fixture_seed, make_fixtures, reference_probe
@@ -52,6 +52,8 @@ from autograder.sandbox import RunResult
 from autograder.text import shown
 from autograder.trusted import SandboxedGrading, stream_end_reason
 from autograder.verdict import Verdict, decide
+from autograder.warm import WarmPool
+from workshop_lib.grading.limits import SandboxLimits
 
 PREFLIGHT = "preflight"
 """The name the master's own solution is graded under (the job's name only: nothing is read or written by it)."""
@@ -96,12 +98,15 @@ class VerdictOnly:
     the service runs ``jobs`` of them at once)."""
 
     def __init__(self, folder: Path, grader_factory: Callable[[Path], SandboxedGrading] | None = None,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, warm: int = 0) -> None:
         """
         Args:
             folder: the service's nbgrader course folder (its config, ``source/``, ``submitted/``, secret).
             grader_factory: the trusted grader of ``folder`` (default: as ``make grade`` loads it).
             log: where set-up messages go.
+            warm: run the verdict runs in this many warm sandboxes (:class:`autograder.warm.WarmPool`: PyTorch
+                imported once per sandbox, one forked child per run); 0: a fresh sandbox per run, as
+                ``make grade``. Fresh runs whenever the course grades without the sandbox.
         """
         if grader_factory is None:
             from autograder.grade import load_grader as grader_factory
@@ -111,7 +116,10 @@ class VerdictOnly:
         self.release_nb: nbformat.NotebookNode | None = None
         self.fixtures: dict[str, Any] | None = None
         self.reference: list[dict[str, Any]] | None = None
+        self.warm = warm
+        self.pool: WarmPool | None = None
         self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
 
     # ---------------------------------------------------------------------------------------------- set-up
     def prepare(self) -> None:
@@ -156,6 +164,28 @@ class VerdictOnly:
         return self._grade_master().full_marks
 
     # ------------------------------------------------------------------------------------------------ grading
+    def _verdict_run(self, spec: dict[str, Any]) -> RunResult:
+        """The verdict run of ``spec``: in a warm sandbox (``warm`` > 0, with the sandbox on), else fresh."""
+        if self.warm > 0 and spec["sandbox"]:
+            limits = SandboxLimits.from_dict(spec["limits"])
+            with self._pool_lock:
+                if self.pool is None or self.pool.limits != limits:
+                    if self.pool is not None:
+                        self.pool.close()
+                    self.pool = WarmPool(self.warm, limits, STREAM_BYTES_VERDICT)
+                pool = self.pool
+            return pool.run(spec["cells"], spec["fixtures"], spec["release"])
+        with Job(spec) as job:
+            job.start_verdict()
+            return RunResult(**job.wait()["verdict"])
+
+    def close(self) -> None:
+        """Stop the warm sandboxes, if any."""
+        with self._pool_lock:
+            if self.pool is not None:
+                self.pool.close()
+                self.pool = None
+
     def grade(self, student: str) -> PreGrade:
         """Pre-grade ``submitted/<student>/ddpg/`` of the service's folder (call :meth:`prepare` first)."""
         if self.release_nb is None:
@@ -169,13 +199,10 @@ class VerdictOnly:
         assert self.grader is not None and self.reference is not None
         spec = self.grader.make_spec(nb, student, release_dir(self.folder), NOTEBOOK_FILE, self.fixtures)
         try:
-            with Job(spec) as job:
-                job.start_verdict()
-                result = job.wait()
+            run = self._verdict_run(spec)
         except Exception as err:  # noqa: BLE001 - the grader's failure: said so, never a zero
             return PreGrade(None, nb, notes, why=f"the sandbox could not be started: {shown(err, 300)}",
                             grader_fault=True)
-        run = RunResult(**result["verdict"])
         if not run.records and not is_master and not self.master_passes():
             # nothing came back, and the master fails now too: the sandbox is broken, not this submission
             tail = [line for line in run.stderr_tail.splitlines() if line.strip()][-1:]

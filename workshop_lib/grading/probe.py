@@ -365,12 +365,32 @@ def run_cells(sources: list[str], cell_timeout_s: float) -> tuple[dict[str, Any]
     return shell.user_ns, statuses
 
 
+def verdict_run(sources: list[str], fixtures: dict[str, Any], limits: SandboxLimits,
+                emit: Callable[[dict[str, Any]], None]) -> None:
+    """The whole verdict run, once the inputs are read: run the cells, then every probe; ``emit`` gets one record
+    per step (``cells``, then one per probe, then ``done``; ``agent`` instead when no class came out).
+
+    Shared by :func:`main` (a fresh process per run) and :mod:`~workshop_lib.grading.forkserver` (a child forked
+    per run from a process that imported PyTorch once): both make the same records from the same inputs.
+    """
+    cell_timeout = probe_timeout = float(limits.cell_timeout)
+    torch.set_num_threads(1)
+    speed.defer_dynamo_import()  # before the submission builds its optimizers (1.5 CPU-s of imports saved)
+    namespace, statuses = run_cells(sources, cell_timeout)
+    emit({"probe": "cells", "case": 0, "values": statuses})
+    agent_class = namespace.get("DDPGAgent")
+    if not isinstance(agent_class, type):
+        emit({"probe": "agent", "case": 0, "error": "the notebook defines no class DDPGAgent"})
+        return
+    run_probes(agent_class, fixtures, emit, timeout_s=probe_timeout)
+    emit({"probe": "done", "case": 0, "values": None})
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point inside the sandbox: run the cells, then every probe; one JSON line per record."""
+    """Entry point inside the sandbox: read the inputs, then :func:`verdict_run`; one JSON line per record."""
     argv = sys.argv[1:] if argv is None else argv
     cells_path, fixtures_path = argv[0], argv[1]
     limits = SandboxLimits.read(argv[2] if len(argv) > 2 else None)
-    cell_timeout = probe_timeout = float(limits.cell_timeout)
     # The records go to the standard output this process started with; the cells' own output goes nowhere.
     emit = open_channel()
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
@@ -379,16 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         sources = json.load(f)
     with open(fixtures_path) as f:
         fixtures = json.load(f)
-    torch.set_num_threads(1)
-    speed.defer_dynamo_import()  # before the submission builds its optimizers (1.5 CPU-s of imports saved)
-    namespace, statuses = run_cells(sources, cell_timeout)
-    emit({"probe": "cells", "case": 0, "values": statuses})
-    agent_class = namespace.get("DDPGAgent")
-    if not isinstance(agent_class, type):
-        emit({"probe": "agent", "case": 0, "error": "the notebook defines no class DDPGAgent"})
-        return 0
-    run_probes(agent_class, fixtures, emit, timeout_s=probe_timeout)
-    emit({"probe": "done", "case": 0, "values": None})
+    verdict_run(sources, fixtures, limits, emit)
     return 0
 
 

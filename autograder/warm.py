@@ -1,0 +1,292 @@
+"""Warm verdict runs: sandboxes that import PyTorch once and fork one child per verdict run (grading host side).
+
+A fresh verdict run (``python -m workshop_lib.grading.probe`` in its own ``bwrap``) spends 2-3 CPU-seconds on
+imports before the submission's first line. A :class:`WarmPool` keeps ``size`` sandboxes, each running
+:mod:`workshop_lib.grading.forkserver`: the same ``bwrap`` command, caps and user id as a fresh run (see
+:class:`~autograder.sandbox.Sandbox`), started once; each verdict run is a child forked inside it, and the server
+kills every process and empties every writable folder of its sandbox before it takes the next run. What a child
+could do to the server itself, and what the pool does then, is in the server's docstring; the pool never gives a
+run to a server that failed or was killed, it starts a new one.
+
+Used by the grading-on-submit service (:mod:`autograder.hub.verdict_only`), where every run is a verdict run.
+Never without the sandbox: a server outside ``bwrap`` would empty the machine's ``/tmp``, so
+:class:`WarmPool` refuses ``enabled=False`` and the server refuses to start outside a fresh PID namespace.
+
+The records are the same as a fresh run's for the same inputs (``tests/test_warm.py`` compares them on the
+test catalog). One difference: a run's ``wall_seconds`` counts from the moment it is handed over, so the
+imports a fresh run pays are not counted against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from autograder.sandbox import (
+    SCRATCH_PREFIX,
+    MemoryGroup,
+    RunResult,
+    Sandbox,
+    StderrTail,
+    plain_library_copy,
+    python_executable,
+    read_records,
+    uid_lease,
+)
+from workshop_lib.grading.limits import SandboxLimits
+
+READY_SECONDS = 120.0
+"""Longest wait for a new server's imports (its ``ready`` line)."""
+CLEANUP_SECONDS = 15.0
+"""Longest wait, after a run's records end, for the server to say it has cleaned its sandbox."""
+
+
+class ServerFailed(RuntimeError):
+    """A warm server could not be started (the message holds its standard error's end)."""
+
+
+class WarmServer:
+    """One fork server in one sandbox, for runs one at a time.
+
+    Args:
+        library: a folder with a plain copy of ``workshop_lib`` (:func:`~autograder.sandbox.plain_library_copy`).
+        home: the sandbox's home (the released resources the cells above the checks read), read-only inside.
+        limits: the caps, as for a fresh run.
+        stream_bytes: the most one run may stream back.
+    """
+
+    def __init__(self, library: Path, home: Path, limits: SandboxLimits, stream_bytes: int) -> None:
+        self.box = Sandbox(library, limits, stream_bytes, enabled=True)
+        self.home, self.limits, self.stream_bytes = home, limits, stream_bytes
+        self.proc: subprocess.Popen | None = None
+        self.group: MemoryGroup | None = None
+        self.broken = False
+        self.release_key: str | None = None
+        """The release its home held when it started (set by the pool)."""
+        self._control: socket.socket | None = None
+        self._lines = b""
+        self._started = threading.Event()
+        self._closing = threading.Event()
+        self._error: BaseException | None = None
+        # bwrap dies with the thread that started it (--die-with-parent): a thread of its own, alive until close
+        self._thread = threading.Thread(target=self._life, name="warm-server", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._error is not None:
+            raise ServerFailed(f"the warm sandbox could not be started: {self._error}")
+        self._wait_ready()
+
+    def _life(self) -> None:
+        with ExitStack() as stack:
+            try:
+                if self.box.as_root:
+                    self.box.uid = stack.enter_context(uid_lease())
+                    self.box._kill_leftovers()
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._control = ours
+                try:
+                    self.proc, self.group = self.box.spawn(
+                        self.home, [python_executable(), "-m", "workshop_lib.grading.forkserver", str(theirs.fileno())],
+                        pass_fds=(theirs.fileno(),))
+                finally:
+                    theirs.close()
+                self.stderr = StderrTail(self.proc)
+            except BaseException as err:  # noqa: BLE001 - said by the constructor
+                self._error = err
+                self._started.set()
+                return
+            self._started.set()
+            self._closing.wait()
+            self._kill()
+            self.proc.wait()
+            if self.group is not None:
+                self.group.close()
+            if self.box.uid is not None:
+                self.box._kill_leftovers()
+
+    def _kill(self) -> None:
+        self.broken = True
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # bwrap and its PID namespace: every process in it
+            except ProcessLookupError:
+                pass
+
+    def _read_line(self, timeout: float) -> dict[str, Any] | None:
+        """The server's next control line, or None (it closed the socket, or said nothing in ``timeout``)."""
+        assert self._control is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._lines:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self._control.settimeout(left)
+            try:
+                chunk = self._control.recv(4096)
+            except (TimeoutError, OSError):
+                return None
+            if not chunk or len(self._lines) > 4096:
+                return None
+            self._lines += chunk
+        line, self._lines = self._lines.split(b"\n", 1)
+        try:
+            value = json.loads(line)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def _wait_ready(self) -> None:
+        if self._read_line(READY_SECONDS) != {"ready": True}:
+            self.close()
+            tail = self.stderr.text()[-1500:] if hasattr(self, "stderr") else ""
+            raise ServerFailed("the warm sandbox did not get ready" + (f": {tail}" if tail else ""))
+
+    def run(self, cells: list[str], fixtures: dict[str, Any]) -> RunResult:
+        """One verdict run of ``cells`` on ``fixtures``, in a child forked in this sandbox. The server is
+        :attr:`broken` afterwards if the run went over a limit or the server did not clean up after it."""
+        assert self._control is not None and not self.broken
+        start = time.perf_counter()
+        result = RunResult()
+        payload = json.dumps({"cells": cells, "fixtures": fixtures, "limits": self.limits.to_dict()}).encode()
+        input_r, input_w = os.pipe()
+        record_r, record_w = os.pipe()
+        try:
+            socket.send_fds(self._control, [b"J"], [input_r, record_w])
+        except OSError as err:
+            for fd in (input_r, input_w, record_r, record_w):
+                os.close(fd)
+            self._kill()
+            return RunResult(reason=f"could not run: the warm sandbox is gone ({err})")
+        os.close(input_r)
+        os.close(record_w)
+
+        def feed() -> None:
+            try:
+                with os.fdopen(input_w, "wb") as f:
+                    f.write(payload)
+            except OSError:
+                pass  # the child ended without reading it all: its records say so
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+
+        def stop(reason: str) -> None:
+            if result.reason is None:
+                result.reason = reason
+            self._kill()
+
+        wall = self.limits.wall_seconds
+        timer = threading.Timer(wall, stop, args=(f"timed out after {wall:g} s",))
+        timer.start()
+        try:
+            with os.fdopen(record_r, "rb") as records:
+                over = f"output over {self.stream_bytes / 1e6:g} MB"
+                for record in read_records(records, self.stream_bytes, lambda: stop(over)):
+                    result.records.append(record)
+            left = max(0.0, wall - (time.perf_counter() - start))
+            answer = None if self.broken else self._read_line(min(CLEANUP_SECONDS, left) if left else 0.0)
+        finally:
+            timer.cancel()
+            feeder.join(timeout=5)
+        if answer is None or not isinstance(answer.get("status"), int):
+            self._kill()  # gone, stopped or silent: never given another run
+        else:
+            result.returncode = answer["status"]
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def close(self) -> None:
+        """Kill the sandbox and everything in it; give back its user id and memory group."""
+        self._kill()
+        self._closing.set()
+        self._thread.join(timeout=30)
+        if self._control is not None:
+            self._control.close()
+
+
+class WarmPool:
+    """Up to ``size`` warm servers for the verdict runs of one release (thread-safe: ``size`` runs at once).
+
+    Args:
+        size: servers kept (the runs that can go at once).
+        limits: the sandbox's caps.
+        stream_bytes: the most one run may stream back.
+        enabled: must be True (no warm runs without the sandbox; see the module's docstring).
+    """
+
+    def __init__(self, size: int, limits: SandboxLimits, stream_bytes: int, enabled: bool = True) -> None:
+        if not enabled:
+            raise ValueError("warm verdict runs need the sandbox: a fork server outside bubblewrap would empty "
+                             "this machine's /tmp between runs; run fresh verdict runs with --no-sandbox")
+        self.size, self.limits, self.stream_bytes = size, limits, stream_bytes
+        self._idle: queue.LifoQueue[WarmServer] = queue.LifoQueue()
+        self._slots = threading.Semaphore(size)
+        self._lock = threading.Lock()
+        self._release_key: str | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-warm-")
+        os.chmod(self._tmp.name, 0o755)
+        self.library = plain_library_copy(Path(self._tmp.name) / "lib")
+        self.home = Path(self._tmp.name) / "home"
+        self.started = 0
+        """Servers started so far (a new one replaces each that failed or was killed)."""
+
+    def _set_release(self, release: dict[str, str]) -> None:
+        """Make the servers' home hold ``release`` (the released resources); servers of an older one go."""
+        from autograder.jobs import _write_release
+
+        key = json.dumps(release, sort_keys=True)
+        with self._lock:
+            if key == self._release_key:
+                return
+            self._drain()
+            if self.home.exists():
+                shutil.rmtree(self.home)
+            self.home.mkdir()
+            _write_release(release, self.home)
+            self.limits.write(self.home)
+            self._release_key = key
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+    def run(self, cells: list[str], fixtures: dict[str, Any], release: dict[str, str]) -> RunResult:
+        """One verdict run: ``cells`` (the submission's cells above its checks) on ``fixtures``, with the
+        released resources ``release`` in its home. Starts a server if none is idle."""
+        self._set_release(release)
+        with self._slots:
+            try:
+                server = self._idle.get_nowait()
+            except queue.Empty:
+                try:
+                    server = WarmServer(self.library, self.home, self.limits, self.stream_bytes)
+                except ServerFailed as err:
+                    return RunResult(reason=f"could not run: {err}")
+                server.release_key = self._release_key
+                self.started += 1
+            result = server.run(cells, fixtures)
+            if server.broken or server.release_key != self._release_key:
+                server.close()
+            else:
+                self._idle.put(server)
+            return result
+
+    def close(self) -> None:
+        """Stop every server (those running a run are closed when it ends)."""
+        with self._lock:
+            self._drain()
+        self._tmp.cleanup()

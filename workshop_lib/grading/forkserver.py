@@ -1,0 +1,214 @@
+"""A warm verdict runner inside one sandbox: import PyTorch once, then fork one child per verdict run.
+
+A fresh verdict run spends 2-3 CPU-seconds importing PyTorch, IPython and Gymnasium before it runs a line of the
+submission. This server pays that once per sandbox: it imports them, then waits on its control socket; for each
+run the grader sends, it forks a child that runs :func:`~workshop_lib.grading.probe.verdict_run`, exactly as
+``python -m workshop_lib.grading.probe`` would in a fresh process, and cleans the sandbox before the next one.
+
+Run inside the sandbox (the grader starts it: ``autograder/warm.py``) as::
+
+    python -m workshop_lib.grading.forkserver FD
+
+``FD`` is a Unix stream socket to the grader. Per run, the grader sends one byte ``J`` with two file descriptors:
+the read end of a pipe that holds the run's input (``{"cells", "fixtures", "limits"}`` as JSON), and the write
+end of a pipe for its records. The server forks; when the child has ended it kills every other process in the
+sandbox, empties every folder a run can write to, and only then answers one JSON line ``{"status": N}``. It
+answers ``{"ready": true}`` once, when its imports are done.
+
+What keeps one run from reaching the next (each is tested in ``tests/test_warm.py``):
+
+* **no leftover process**: the server is the sandbox's child subreaper and, after each run, sends ``SIGKILL`` to
+  every process of the PID namespace but the namespace's init and itself (``kill(-1)``: the kernel walks the
+  list while no new process can start), then reaps them;
+* **no leftover file**: every folder a run may write (``WRITABLE``) is emptied (the read-only views in the home
+  stay);
+* **no way into the server**: the server is not dumpable (``PR_SET_DUMPABLE`` 0), so a child of the same user
+  can neither trace it nor open its memory or file descriptors through ``/proc``; each child closes the control
+  socket before it reads its input. A child that kills or stops the server ends its own run and the sandbox: the
+  grader then starts a new one for the next run.
+* **its own RNG seeds**: each child reseeds Python's and NumPy's global generators from the OS, as a fresh
+  process starts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+HOME = "/home/student"
+WRITABLE = ("/tmp", HOME, "/dev/shm", "/dev/mqueue")
+"""Folders a run may write to in the sandbox (``tests/test_warm.py`` checks that a run finds no other): emptied
+after each run."""
+PRELOAD = ("numpy", "torch", "torch.optim", "torch.nn", "gymnasium", "gymnasium.envs.classic_control.pendulum",
+           "IPython.core.interactiveshell", "workshop_lib.checks", "workshop_lib.env_wrapper",
+           "workshop_lib.nets", "workshop_lib.rb", "workshop_lib.utils", "workshop_lib.grading.probe")
+"""Imported once by the server, before any run: what every verdict run imports (the notebook's given cells and
+the probe). A module missing here is imported by the child as a fresh run would (``jdc`` must be: it needs the
+IPython shell that each run makes)."""
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
+
+
+def preload() -> None:
+    """Import what every verdict run imports, without running any PyTorch operation (a child forked after one
+    could inherit a thread pool it cannot use)."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the run imports it (and reports the failure) itself
+            pass
+    from workshop_lib.grading import speed
+
+    speed.defer_dynamo_import()
+
+
+def _child(input_fd: int, record_fd: int) -> None:
+    """The forked run: never returns."""
+    status = 1
+    try:
+        import numpy as np
+
+        from workshop_lib.grading.limits import SandboxLimits
+        from workshop_lib.grading.probe import verdict_run
+
+        _prctl(PR_SET_DUMPABLE, 1)  # its own /proc files its own again (the server stays not dumpable)
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")  # the memory cgroup's OOM killer takes the run, never the server
+        except OSError:
+            pass
+        random.seed()
+        np.random.seed()
+        with os.fdopen(input_fd, "rb") as f:
+            job = json.loads(f.read())
+        channel = os.fdopen(record_fd, "w", buffering=1)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the child
+
+        def emit(record: dict) -> None:
+            channel.write(json.dumps(record) + "\n")
+            channel.flush()
+
+        verdict_run(job["cells"], job["fixtures"], SandboxLimits.from_dict(job["limits"]), emit)
+        status = 0
+    except BaseException:  # noqa: BLE001 - whatever happens, the child never returns into the server's loop
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _kill_others() -> None:
+    """Kill every process of the sandbox but its init and this one; reap what was ours."""
+    for _ in range(100):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            break
+        _reap()
+    _reap()
+
+
+def _reap() -> None:
+    """Reap every process that ended (the server is their subreaper), waiting up to 2 s for the killed ones."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
+
+
+def _empty(folder: str) -> None:
+    """Remove everything a run may have left in ``folder`` (a read-only view, a mount, stays)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            if os.path.ismount(path):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+
+
+def serve(control: socket.socket) -> None:
+    """Answer runs until the grader closes the socket."""
+    control.sendall(b'{"ready": true}\n')
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(control, 1, 2)
+        except OSError:
+            return
+        if not msg:
+            return
+        if msg != b"J" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            return
+        input_fd, record_fd = fds
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            _child(input_fd, record_fd)
+        os.close(input_fd)
+        os.close(record_fd)
+        try:
+            _, wait_status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(wait_status)
+        except ChildProcessError:
+            code = -1
+        _kill_others()
+        for folder in WRITABLE:
+            _empty(folder)
+        control.sendall((json.dumps({"status": code}) + "\n").encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if os.getpid() > 3 or not os.path.ismount(HOME):
+        # outside its sandbox it would kill every process of its user and empty the machine's /tmp
+        print(f"forkserver: refused: expected to run in a fresh sandbox (PID 2 or 3, a tmpfs at {HOME}), "
+              f"got PID {os.getpid()}; start it through autograder.warm.WarmPool", file=sys.stderr)
+        return 2
+    control = socket.socket(fileno=int(argv[0]))
+    _prctl(PR_SET_DUMPABLE, 0)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    preload()
+    for folder in WRITABLE:
+        _empty(folder)
+    serve(control)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -205,14 +205,16 @@ def graded_course(tmp_path_factory, dask_cluster):
 @pytest.fixture(scope="module")
 def catalog_verdicts(tmp_path_factory):
     """Every submission of the catalog, and one whose cell ends its own process, decided by its verdict run alone
-    (``autograder/hub/verdict_only.py``, what grading on submit runs), two at a time: ``{name: PreGrade}``."""
+    (``autograder/hub/verdict_only.py``, what grading on submit runs), two at a time in two warm sandboxes
+    (``autograder/warm.py``): ``{name: PreGrade}``. test_make_grade_scores_what_the_verdict_run_decides holds
+    them to `make grade`'s fresh runs."""
     from concurrent.futures import ThreadPoolExecutor
 
     from autograder.course_folder import release_notebook
     from autograder.hub.verdict_only import VerdictOnly
 
     folder = build_notebooks.copy_course(tmp_path_factory.mktemp("verdicts") / "course")
-    grader = VerdictOnly(folder, log=lambda line: None)
+    grader = VerdictOnly(folder, log=lambda line: None, warm=2)
     grader.prepare()
     exits = gc.Variant("trap_exits", "a cell that ends its own process", {k: 0.0 for k in gc.POINTS}, {},
                        lambda nb: nb.cells.insert(1, nbformat.v4.new_code_cell("import os; os._exit(0)")))
@@ -221,6 +223,7 @@ def catalog_verdicts(tmp_path_factory):
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
         outcomes = dict(zip([v.name for v in variants], pool.map(grader.grade, [v.name for v in variants])))
+    grader.close()
     print(f"decided {len(variants)} submissions by their verdict runs in {time.perf_counter() - start:.0f} s")
     return outcomes
 

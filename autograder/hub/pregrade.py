@@ -251,7 +251,7 @@ class Pregrader:
         self.log = log or (lambda line: print(line, flush=True))
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         if grade is None or prepare is None:
-            grader = VerdictOnly(folder, log=self.log)
+            grader = VerdictOnly(folder, log=self.log, warm=jobs)  # one warm sandbox per worker
             grade, prepare = grade or grader.grade, prepare or grader.prepare
         self.grade, self.prepare = grade, prepare
         self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="pregrade")

@@ -1,0 +1,220 @@
+"""Warm verdict runs (autograder/warm.py, workshop_lib/grading/forkserver.py), in the real sandbox.
+
+A warm sandbox imports PyTorch once and forks one child per verdict run. Checked here:
+
+* a warm run gives exactly the records of a fresh run (``python -m workshop_lib.grading.probe`` in its own
+  sandbox) for the same submission, fixtures and release: correct ways with their own random draws, mistakes
+  and a crash, one after the other in the same warm sandbox;
+* nothing one run does reaches the next run in the same sandbox: files planted wherever it can write, a detached
+  process that keeps writing, the server's memory, environment, descriptors and ``ptrace``;
+* a run that kills, stops or outlives the server costs only its own run: the next one gets a new server and its
+  correct verdict;
+* no warm runs without the sandbox, and the server refuses to start outside one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import build_notebooks, ingest
+from autograder.course_folder import ASSIGNMENT, NOTEBOOK, NOTEBOOK_FILE, release_dir, release_notebook, submitted_root
+from autograder.hub.verdict_only import VerdictOnly
+from autograder.jobs import STREAM_BYTES_VERDICT
+from autograder.sandbox import bwrap_path
+from autograder.verdict import decide
+from autograder.warm import WarmPool
+from tests import grading_catalog as gc
+from workshop_lib.grading.forkserver import WRITABLE
+from workshop_lib.grading.limits import SandboxLimits
+
+REPO = Path(__file__).resolve().parents[1]
+MASTER = REPO / "autograder" / "course" / "source" / "ddpg" / "ddpg_pendulum.ipynb"
+SAME = ["ok_reference", "ok_from_numpy_normal_noise", "ok_batched_torch_noise_with_warnings", "bad_act_no_noise",
+        "bad_act_scalar_noise", "bad_no_done_mask", "bad_target_crashes"]
+"""Compared warm against fresh: correct ways that draw their noise each their own way, mistakes of both methods,
+a crash."""
+ATTACK_LIMITS = SandboxLimits(wall_seconds=25.0, cell_timeout=10)
+
+pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course folder prepared for pre-grading (fresh runs), with the compared submissions written in."""
+    folder = build_notebooks.copy_course(tmp_path_factory.mktemp("warm") / "course")
+    grader = VerdictOnly(folder, log=lambda line: None)
+    grader.prepare()
+    gc.write_submissions(folder, release_notebook(folder), MASTER, [v for v in gc.CATALOG if v.name in SAME])
+    return grader
+
+
+def _spec(grader: VerdictOnly, student: str) -> dict:
+    got = ingest.ingest(submitted_root(grader.folder), student, ASSIGNMENT, NOTEBOOK, grader.release_nb)
+    assert got.gradable, got.notes
+    return grader.grader.make_spec(got.notebook, student, release_dir(grader.folder), NOTEBOOK_FILE,
+                                   grader.fixtures)
+
+
+def _plain(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in records]
+
+
+def test_a_warm_run_gives_the_records_of_a_fresh_run(course):
+    """Same submission, fixtures and release: the same records, run after run in one warm sandbox."""
+    pool = WarmPool(1, SandboxLimits.from_dict(_spec(course, "ok_reference")["limits"]), STREAM_BYTES_VERDICT)
+    try:
+        for student in SAME:
+            spec = _spec(course, student)
+            fresh = course._verdict_run(spec)
+            warm = pool.run(spec["cells"], spec["fixtures"], spec["release"])
+            assert fresh.reason is None and warm.reason is None, (student, fresh.reason, warm.reason)
+            assert _plain(warm.records) == _plain(fresh.records), student
+            assert warm.returncode == 0, student
+        assert pool.started == 1  # every run forked from the same server
+    finally:
+        pool.close()
+
+
+@pytest.fixture(scope="module")
+def attack_pool(course):
+    pool = WarmPool(1, ATTACK_LIMITS, STREAM_BYTES_VERDICT)
+    yield pool
+    pool.close()
+
+
+def _attack(course, pool, cells: list[str]):
+    """Run ``cells`` as a submission's, with the course's release (the correct runs' too: a pool starts new
+    servers when the release changes, which would hide a server kept after it broke)."""
+    return pool.run(cells, {}, _spec(course, "ok_reference")["release"])
+
+
+def _cells_error(run) -> str:
+    """The message of the run's first failed cell."""
+    cells = next(r for r in run.records if r.get("probe") == "cells")
+    return next(status["error"] for status in cells["values"] if not status["ok"])
+
+
+def _payload(run, tag: str) -> dict | list:
+    message = _cells_error(run)
+    assert tag in message, message
+    return json.loads(message.split(tag, 1)[1])
+
+
+PLANT = r"""
+import json, os, time
+writable = WRITABLE
+outside = []
+for dirpath, dirs, files in os.walk("/"):
+    if dirpath.startswith(("/proc", "/sys")):
+        dirs[:] = []
+        continue
+    try:
+        with open(os.path.join(dirpath, "planted-file"), "w") as f:
+            f.write("left by the run before")
+    except OSError:
+        continue
+    if not any(dirpath == w or dirpath.startswith(w + "/") for w in writable):
+        outside.append(dirpath)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True:
+            try:
+                open("/tmp/planted-by-daemon-%d" % time.time_ns(), "w").close()
+            except OSError:
+                pass
+            time.sleep(0.02)
+    os._exit(0)
+time.sleep(0.3)
+raise RuntimeError("PLANTED" + json.dumps(outside))
+""".replace("WRITABLE", repr(WRITABLE))
+
+SPY = r"""
+import ctypes, json, os
+found = {"files": [], "processes": [], "server": {}}
+for dirpath, dirs, files in os.walk("/"):
+    if dirpath.startswith(("/proc", "/sys")):
+        dirs[:] = []
+        continue
+    found["files"] += [os.path.join(dirpath, n) for n in dirs + files if n.startswith("planted")]
+me, server = os.getpid(), os.getppid()
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) not in (1, me, server):
+        found["processes"].append(entry)
+for what in ("mem", "environ", "fd/0"):
+    try:
+        open(f"/proc/{server}/{what}", "rb").read(1)
+        found["server"][what] = "opened"
+    except OSError as err:
+        found["server"][what] = type(err).__name__
+libc = ctypes.CDLL(None, use_errno=True)
+found["server"]["ptrace"] = libc.ptrace(16, server, 0, 0)  # PTRACE_ATTACH
+raise RuntimeError("SPY" + json.dumps(found))
+"""
+
+
+def test_nothing_a_run_leaves_reaches_the_next_run(course, attack_pool):
+    """One run writes wherever it can and leaves a process behind; the next run, forked from the same server,
+    finds neither, and cannot open, read or trace the server."""
+    planted = _attack(course, attack_pool, [PLANT])
+    assert _payload(planted, "PLANTED") == [], "the run could write outside the folders the server empties"
+    started = attack_pool.started
+    spy = _attack(course, attack_pool, [SPY])
+    assert attack_pool.started == started, "the spy must run in the planter's sandbox for this test to mean anything"
+    found = _payload(spy, "SPY")
+    assert found["files"] == [] and found["processes"] == [], found
+    assert found["server"] == {"mem": "PermissionError", "environ": "PermissionError", "fd/0": "PermissionError",
+                               "ptrace": -1}, found
+
+
+def _correct(course, pool):
+    spec = _spec(course, "ok_reference")
+    run = pool.run(spec["cells"], spec["fixtures"], spec["release"])
+    verdicts = decide(run.records, course.reference, run_reason=run.reason)
+    assert all(v.passed for v in verdicts), [(v.part.title, v.message) for v in verdicts if not v.passed]
+
+
+@pytest.mark.parametrize("attack, reason", [
+    ("import os, signal; os.kill(os.getppid(), signal.SIGKILL)", None),
+    ("import os, signal; os.kill(os.getppid(), signal.SIGSTOP)", None),
+    ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass", "timed out after 25 s"),
+], ids=["kills the server", "stops the server", "hangs past every limit"])
+def test_a_run_that_breaks_its_server_costs_only_its_own_run(course, attack_pool, attack, reason):
+    _correct(course, attack_pool)  # a server is up, with the release
+    started = attack_pool.started
+    run = _attack(course, attack_pool, [attack])
+    if reason is not None:
+        assert run.reason == reason
+    _correct(course, attack_pool)
+    assert attack_pool.started == started + 1, "a broken server must never be given another run"
+
+
+def test_no_warm_runs_without_the_sandbox():
+    with pytest.raises(ValueError, match="need the sandbox"):
+        WarmPool(1, SandboxLimits(), STREAM_BYTES_VERDICT, enabled=False)
+
+
+def test_the_server_refuses_to_start_outside_a_sandbox():
+    """Outside a fresh PID namespace it would kill its user's processes and empty /tmp: it refuses first."""
+    proc = subprocess.run([sys.executable, "-m", "workshop_lib.grading.forkserver", "99"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "refused: expected to run in a fresh sandbox" in proc.stderr
+
+
+def test_the_service_pre_grades_in_warm_sandboxes(course):
+    """VerdictOnly(warm=...) decides as VerdictOnly with fresh runs: same scores, same messages."""
+    warm = VerdictOnly(course.folder, log=lambda line: None, warm=1)
+    try:
+        warm.prepare()
+        for student in ("ok_reference", "bad_no_done_mask"):
+            a, b = course.grade(student), warm.grade(student)
+            assert [(v.score, v.message) for v in a.verdicts] == [(v.score, v.message) for v in b.verdicts]
+        assert warm.pool is not None and warm.pool.started == 1
+    finally:
+        warm.close()

@@ -19,6 +19,9 @@ exchange (what the student's *Fetch Feedback* then finds). The rate limit is set
 submission back. The first, cold pre-grade (it makes the release and runs the preflight once; later pre-grades reuse
 them) is reported apart.
 Students here are names, not Unix users (the benchmark runs as one user; the owner check is the hub test's).
+Two services are measured in the same command, one after the other: the service as shipped (*warm*: a warm
+sandbox per worker, :mod:`autograder.warm`) and its peer (*fresh*: a fresh sandbox per verdict run); the page gives
+their ratio.
 Target (issue 18): with 10 students at once, median under 15 s and 95th percentile under 45 s.
 """
 
@@ -42,6 +45,7 @@ import nbformat
 from autograder.build_notebooks import copy_course
 from autograder.course_folder import ASSIGNMENT, COURSE_ID, NOTEBOOK_FILE, release_notebook, source_notebook
 from autograder.hub.pregrade import Limits, Pregrader
+from autograder.hub.verdict_only import VerdictOnly
 from autograder.nbgrader_cli import nbgrader
 from tests import grading_catalog as gc
 
@@ -57,7 +61,7 @@ POLL_S = 2.0
 class World:
     """A course, an exchange and the service, in a temporary folder; students submit into it."""
 
-    def __init__(self, base: Path, jobs: int) -> None:
+    def __init__(self, base: Path, jobs: int, warm: bool = True) -> None:
         self.base = base
         self.exchange = base / "exchange"
         self.exchange.mkdir()
@@ -70,8 +74,12 @@ class World:
                                            gc.CORRECT[0])
         self.released: dict[str, float] = {}
         self.lock = threading.Lock()
+        kwargs = {}
+        if not warm:  # the peer: a fresh sandbox per verdict run, as before warm sandboxes
+            grader = VerdictOnly(base / "pregrade", log=lambda line: None, warm=0)
+            kwargs = {"grade": grader.grade, "prepare": grader.prepare}
         self.service = Pregrader(base / "pregrade", self.course, self.exchange, Limits(interval_s=1, per_day=10_000),
-                                 jobs=jobs, uid_of=lambda name: os.getuid(), log=lambda line: None)
+                                 jobs=jobs, uid_of=lambda name: os.getuid(), log=lambda line: None, **kwargs)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -159,51 +167,71 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     single_rounds, class_rounds, at_once = (1, 1, 3) if args.quick else (args.single_rounds, args.class_rounds,
                                                                          args.at_once)
+    measured_at = commit()  # the code that runs: HEAD when it starts
+    table = ["| service | students submitting | pre-grades measured | median [s] | 95th percentile [s] | max [s] | "
+             "of which the submit, median [s] | load average after (1 / 5 / 15 min) |",
+             "|---|---|---|---|---|---|---|---|"]
+    medians: dict[str, float] = {}
+    for service in SERVICES:
+        results, submits, loads = measure(service, args.jobs, single_rounds, class_rounds, at_once)
+        rows = [("1 (cold: the preflight runs once)", "cold", loads["1"]), ("1", "1", loads["1"]),
+                (f"{at_once} at once", "many", loads["many"])]
+        for label, key, load in rows:
+            values = results[key]
+            table.append(f"| {service} | {label} | {len(values)} | {statistics.median(values):.1f} | "
+                         f"{p95(values):.1f} | {max(values):.1f} | {statistics.median(submits[key]):.1f} | "
+                         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} |")
+        medians[service] = statistics.median(results["many"])
+        if service == SERVICES[0]:
+            many = results["many"]
+            met = statistics.median(many) < 15 and p95(many) < 45
+    ratio = medians["fresh"] / medians["warm"]
+    print("\n".join(table))
+    print(f"{at_once} at once, median: fresh / warm = {ratio:.2f}")
+    if args.quick:
+        return 0
+    write_page(table, at_once, met, args.jobs, measured_at, ratio)
+    return 0
+
+
+SERVICES = ("warm", "fresh")
+"""The service as shipped (a warm sandbox per worker), then its peer in the same command (a fresh sandbox per
+verdict run, as before)."""
+
+
+def measure(service: str, jobs: int, single_rounds: int, class_rounds: int, at_once: int
+            ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, tuple[float, float, float]]]:
+    """The cold pre-grade, ``single_rounds`` of one student, ``class_rounds`` of ``at_once`` students, with the
+    service ``service``: latencies, submit times and the load average after each part."""
     results: dict[str, list[float]] = {}
     submits: dict[str, list[float]] = {}
     loads: dict[str, tuple[float, float, float]] = {}
-    measured_at = commit()  # the code that runs: HEAD when it starts
     with tempfile.TemporaryDirectory(prefix="bench-pregrade-") as tmp:
-        world = World(Path(tmp), args.jobs)
+        world = World(Path(tmp), jobs, warm=service == "warm")
         try:
             results["cold"], submits["cold"] = round_of(world, ["cold01"])
-            print(f"cold (with the preflight): {results['cold'][0]:.1f} s", flush=True)
+            print(f"{service}: cold (with the preflight): {results['cold'][0]:.1f} s", flush=True)
             results["1"], submits["1"] = [], []
             for r in range(single_rounds):
                 got, took = round_of(world, [f"one{r:02d}"])
                 results["1"] += got
                 submits["1"] += took
-                print(f"1 student, round {r + 1}: {results['1'][-1]:.1f} s", flush=True)
+                print(f"{service}: 1 student, round {r + 1}: {results['1'][-1]:.1f} s", flush=True)
             loads["1"] = os.getloadavg()
             results["many"], submits["many"] = [], []
             for r in range(class_rounds):
                 got, took = round_of(world, [f"c{r}s{i:02d}" for i in range(at_once)])
                 results["many"] += got
                 submits["many"] += took
-                print(f"{at_once} at once, round {r + 1}: " + ", ".join(f"{x:.1f}" for x in sorted(got)), flush=True)
+                print(f"{service}: {at_once} at once, round {r + 1}: " + ", ".join(f"{x:.1f}" for x in sorted(got)),
+                      flush=True)
             loads["many"] = os.getloadavg()
         finally:
             world.close()
-    rows = [("1 (cold: the preflight runs once)", "cold", loads["1"]), ("1", "1", loads["1"]),
-            (f"{at_once} at once", "many", loads["many"])]
-    table = ["| students submitting | pre-grades measured | median [s] | 95th percentile [s] | max [s] | "
-             "of which the submit, median [s] | load average after (1 / 5 / 15 min) |",
-             "|---|---|---|---|---|---|---|"]
-    for label, key, load in rows:
-        values = results[key]
-        table.append(f"| {label} | {len(values)} | {statistics.median(values):.1f} | {p95(values):.1f} | "
-                     f"{max(values):.1f} | {statistics.median(submits[key]):.1f} | "
-                     f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} |")
-    print("\n".join(table))
-    if args.quick:
-        return 0
-    many = results["many"]
-    met = statistics.median(many) < 15 and p95(many) < 45
-    write_page(table, at_once, met, args.jobs, measured_at)
-    return 0
+    return results, submits, loads
 
 
-def write_page(table: list[str], at_once: int, met: bool, jobs: int, measured_at: str) -> None:
+def write_page(table: list[str], at_once: int, met: bool, jobs: int, measured_at: str, ratio: float) -> None:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = "\n".join([
         "# Grading on submit: latency",
@@ -220,13 +248,20 @@ def write_page(table: list[str], at_once: int, met: bool, jobs: int, measured_at
         "page as soon as it is decided). Correct submissions; the rate limit set to 1 s so that it holds nothing "
         "back. The students' submits run on the same machine, at the same time.",
         "",
+        "Two services in the same command, one after the other: *warm*, the service as shipped (each worker keeps a "
+        "warm sandbox, PyTorch imported once, one forked child per verdict run: `autograder/warm.py`), and its "
+        "peer *fresh* (a fresh sandbox and Python per verdict run, as `make grade` runs it).",
+        "",
         *table,
         "",
-        f"Target (issue 18), with {at_once} at once: median under 15 s, 95th percentile under 45 s: "
-        f"**{'met' if met else 'not met'}**.",
+        f"With {at_once} at once, the fresh service's median is **{ratio:.2f} times** the warm one's.",
         "",
-        "The figures follow the CPU cost of one verdict run (a Python start, PyTorch's import, the cells above the "
-        "checks and the probes): N submissions on 2 cores cannot all be decided before N times that cost / 2. "
+        f"Target (issue 18), with {at_once} at once: median under 15 s, 95th percentile under 45 s: "
+        f"**{'met' if met else 'not met'}** (the warm service).",
+        "",
+        "The figures follow the CPU cost of one verdict run (fresh: a Python start, PyTorch's import, the cells "
+        "above the checks and the probes; warm: the cells and the probes): N submissions on 2 cores cannot all be "
+        "decided before N times that cost / 2. "
         "Rerun after a change to the grader: `python -m benchmarks.bench_pregrade`.",
         "",
         EARLIER,

@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,18 +87,22 @@ class Job:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def _start(self, name: str, stream_bytes: int, argv: list[str]) -> None:
-        box, scratch = Sandbox(self.library, self.limits, stream_bytes, self.enabled), self.scratch[name]
+    def _start(self, name: str, run_it: Callable[[], RunResult]) -> None:
+        """Run ``run_it`` in a thread of its own; its result becomes ``self.runs[name]``."""
 
         def run() -> None:
             try:
-                self.runs[name] = box.run(scratch, argv)
+                self.runs[name] = run_it()
             except Exception as err:  # noqa: BLE001 - one broken run must not stop the grading
                 self.runs[name] = RunResult(reason=f"could not run: {err}")
 
         thread = threading.Thread(target=run, name=f"grade-{self.spec['student']}-{name}")
         thread.start()
         self.threads.append(thread)
+
+    def _start_fresh(self, name: str, stream_bytes: int, argv: list[str]) -> None:
+        box, scratch = Sandbox(self.library, self.limits, stream_bytes, self.enabled), self.scratch[name]
+        self._start(name, lambda: box.run(scratch, argv))
 
     def _join(self) -> None:
         for thread in self.threads:
@@ -107,15 +112,24 @@ class Job:
         """Start the notebook run: the submission, cell by cell, with output caps."""
         name = self.spec["notebook_name"]
         (self.scratch["notebook"] / name).write_text(json.dumps(self.spec["notebook"]))
-        self._start("notebook", self.limits.notebook_output_bytes * 2 + STREAM_BYTES_NOTEBOOK_EXTRA,
+        self._start_fresh("notebook", self.limits.notebook_output_bytes * 2 + STREAM_BYTES_NOTEBOOK_EXTRA,
                     [python_executable(), "-m", "workshop_lib.grading.notebook_runner", name, LIMITS_FILE])
 
     def start_verdict(self, fixtures: dict[str, Any] | None = None) -> None:
-        """Start the verdict run on ``fixtures`` (default: the spec's)."""
+        """Start the verdict run on ``fixtures`` (default: the spec's): in a warm sandbox of this process
+        (:func:`autograder.warm.shared_pool`) when the spec says ``warm`` and the sandbox is on, else in a fresh
+        one."""
+        fixtures = self.spec["fixtures"] if fixtures is None else fixtures
+        if self.enabled and self.spec.get("warm"):
+            from autograder.warm import shared_pool
+
+            self._start("verdict", lambda: shared_pool(self.limits, STREAM_BYTES_VERDICT).run(
+                self.spec["cells"], fixtures, self.spec["release"]))
+            return
         scratch = self.scratch["verdict"]
         (scratch / "cells.json").write_text(json.dumps(self.spec["cells"]))
-        (scratch / "fixtures.json").write_text(json.dumps(self.spec["fixtures"] if fixtures is None else fixtures))
-        self._start("verdict", STREAM_BYTES_VERDICT,
+        (scratch / "fixtures.json").write_text(json.dumps(fixtures))
+        self._start_fresh("verdict", STREAM_BYTES_VERDICT,
                     [python_executable(), "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json",
                      LIMITS_FILE])
 

@@ -134,6 +134,10 @@ class SandboxedGrading(NbGraderPreprocessor):
 
     sandbox = Bool(True, help="Run the submission in bubblewrap. False (`--no-sandbox`) runs it without any "
                               "isolation: only for code you trust.").tag(config=True)
+    warm = Bool(True, help="Run each verdict run in a warm sandbox (PyTorch imported once per sandbox, one forked "
+                           "child per run, the sandbox emptied between runs: autograder/warm.py), about 3 CPU-s "
+                           "less per submission. False: a fresh sandbox per verdict run. Ignored without the "
+                           "sandbox.").tag(config=True)
     wall_seconds = Float(
         DEFAULT_LIMITS.wall_seconds,
         help="Wall-clock limit of the whole notebook run, and of the verdict run (seconds). Past it, everything the "
@@ -185,7 +189,7 @@ class SandboxedGrading(NbGraderPreprocessor):
                 cell.outputs, cell.execution_count = [], None
         return {"student": student, "notebook_name": notebook_name, "notebook": copy_nb,
                 "release": encode_release(release), "cells": verdict_cells(nb), "fixtures": fixtures,
-                "limits": self.limits().to_dict(), "sandbox": bool(self.sandbox)}
+                "limits": self.limits().to_dict(), "sandbox": bool(self.sandbox), "warm": bool(self.warm)}
 
     def judge(self, result: dict[str, Any], reference_records: list[dict[str, Any]]) -> Judgement:
         """Decide one submission's parts from its job's result and the reference's records (no file touched)."""

@@ -8,7 +8,10 @@ kills every process and empties every writable folder of its sandbox before it t
 could do to the server itself, and what the pool does then, is in the server's docstring; the pool never gives a
 run to a server that failed or was killed, it starts a new one.
 
-Used by the grading-on-submit service (:mod:`autograder.hub.verdict_only`), where every run is a verdict run.
+Used for every verdict run in the sandbox: ``make grade``'s jobs (:class:`autograder.jobs.Job`, through
+:func:`shared_pool`, unless the course sets ``c.SandboxedGrading.warm = False``) and the grading-on-submit
+service's (:mod:`autograder.hub.verdict_only`, a pool of its own). The notebook run stays a fresh sandbox: it runs a
+Jupyter kernel.
 Never without the sandbox: a server outside ``bwrap`` would empty the machine's ``/tmp``, so
 :class:`WarmPool` refuses ``enabled=False`` and the server refuses to start outside a fresh PID namespace.
 
@@ -19,6 +22,7 @@ imports a fresh run pays are not counted against it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -290,3 +294,29 @@ class WarmPool:
         with self._lock:
             self._drain()
         self._tmp.cleanup()
+
+
+_shared: dict[tuple[SandboxLimits, int], WarmPool] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pool(limits: SandboxLimits, stream_bytes: int) -> WarmPool:
+    """This process's pool for ``limits`` (made on first use, closed when the process exits): what
+    :class:`autograder.jobs.Job` runs its verdict runs in, on the grading host (``--jobs N``) or on a dask
+    worker. Its size is the machine's cores; a server is started only when a run needs one."""
+    with _shared_lock:
+        pool = _shared.get((limits, stream_bytes))
+        if pool is None:
+            if not _shared:
+                atexit.register(close_shared_pools)
+            pool = _shared[(limits, stream_bytes)] = WarmPool(os.cpu_count() or 1, limits, stream_bytes)
+        return pool
+
+
+def close_shared_pools() -> None:
+    """Stop every server of this process's shared pools."""
+    with _shared_lock:
+        pools = list(_shared.values())
+        _shared.clear()
+    for pool in pools:
+        pool.close()

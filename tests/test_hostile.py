@@ -101,9 +101,24 @@ class Listener:
         self.sock.close()
 
 
+def _started_by_this_process(pid: int) -> bool:
+    """True when this test process is among ``pid``'s ancestors: a warm sandbox that an earlier test of the same
+    session keeps in this process's shared pool (autograder/warm.py), not something the grading command left."""
+    try:
+        while pid > 1:
+            status = Path(f"/proc/{pid}/status").read_text()
+            pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+            if pid == os.getpid():
+                return True
+    except (OSError, StopIteration, ValueError):
+        pass
+    return False
+
+
 def leftover_processes() -> list[str]:
     """Processes an attack or a sandbox of this test left: a marker in the command line, or a sandbox user id
-    with this repository's virtual environment on its PATH."""
+    with this repository's virtual environment on its PATH (not the warm sandboxes of this test process's own
+    pool, which earlier tests of the session may keep)."""
     ours = os.path.dirname(sys.executable).encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -115,7 +130,8 @@ def leftover_processes() -> list[str]:
             environ = (entry / "environ").read_bytes() if uid >= FIRST_SANDBOX_UID else b""
         except OSError:
             continue
-        if hc.MARKER.encode() in cmdline or (uid >= FIRST_SANDBOX_UID and ours in environ):
+        if (hc.MARKER.encode() in cmdline or (uid >= FIRST_SANDBOX_UID and ours in environ)) \
+                and not _started_by_this_process(int(entry.name)):
             found.append(f"{entry.name} (uid {uid}): {cmdline.decode(errors='replace')[:200]}")
     return found
 

@@ -6,7 +6,8 @@ A warm sandbox imports PyTorch once and forks one child per verdict run. Checked
   sandbox) for the same submission, fixtures and release: correct ways with their own random draws, mistakes
   and a crash, one after the other in the same warm sandbox;
 * nothing one run does reaches the next run in the same sandbox: files planted wherever it can write, a detached
-  process that keeps writing, the server's memory, environment, descriptors and ``ptrace``;
+  process that keeps writing, System V shared memory and a message queue, the server's memory, environment,
+  descriptors and ``ptrace``;
 * a run that kills, stops or outlives the server costs only its own run: the next one gets a new server and its
   correct verdict;
 * no warm runs without the sandbox, and the server refuses to start outside one.
@@ -15,17 +16,18 @@ A warm sandbox imports PyTorch once and forks one child per verdict run. Checked
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from autograder import build_notebooks, ingest
+from autograder import build_notebooks, ingest, warm
 from autograder.course_folder import ASSIGNMENT, NOTEBOOK, NOTEBOOK_FILE, release_dir, release_notebook, submitted_root
 from autograder.hub.verdict_only import VerdictOnly
-from autograder.jobs import STREAM_BYTES_VERDICT
-from autograder.sandbox import bwrap_path
+from autograder.jobs import STREAM_BYTES_VERDICT, Job
+from autograder.sandbox import RunResult, bwrap_path
 from autograder.verdict import decide
 from autograder.warm import WarmPool
 from tests import grading_catalog as gc
@@ -70,12 +72,15 @@ def test_a_warm_run_gives_the_records_of_a_fresh_run(course):
     try:
         for student in SAME:
             spec = _spec(course, student)
-            fresh = course._verdict_run(spec)
-            warm = pool.run(spec["cells"], spec["fixtures"], spec["release"])
-            assert fresh.reason is None and warm.reason is None, (student, fresh.reason, warm.reason)
-            assert _plain(warm.records) == _plain(fresh.records), student
-            assert warm.returncode == 0, student
+            with Job({**spec, "warm": False}) as job:
+                job.start_verdict()
+                fresh = RunResult(**job.wait()["verdict"])
+            forked = pool.run(spec["cells"], spec["fixtures"], spec["release"])
+            assert fresh.reason is None and forked.reason is None, (student, fresh.reason, forked.reason)
+            assert _plain(forked.records) == _plain(fresh.records), student
+            assert forked.returncode == 0, student
         assert pool.started == 1  # every run forked from the same server
+        assert not warm._shared, "the fresh runs must not have gone through a warm pool"
     finally:
         pool.close()
 
@@ -130,6 +135,14 @@ if os.fork() == 0:
                 pass
             time.sleep(0.02)
     os._exit(0)
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+segment = libc.shmget(0, 64 * 1024 * 1024, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600: 64 MB that outlive the run
+libc.shmat.restype = ctypes.c_void_p
+ctypes.memset(libc.shmat(segment, None, 0), 1, 64 * 1024 * 1024)
+queue = libc.msgget(0, 0o1600)
+if segment < 0 or queue < 0:
+    raise RuntimeError("PLANTED could not make the IPC objects")
 time.sleep(0.3)
 raise RuntimeError("PLANTED" + json.dumps(outside))
 """.replace("WRITABLE", repr(WRITABLE))
@@ -142,6 +155,8 @@ for dirpath, dirs, files in os.walk("/"):
         dirs[:] = []
         continue
     found["files"] += [os.path.join(dirpath, n) for n in dirs + files if n.startswith("planted")]
+found["ipc"] = [line for kind in ("shm", "msg", "sem")
+                for line in open(f"/proc/sysvipc/{kind}").read().splitlines()[1:]]
 me, server = os.getpid(), os.getppid()
 for entry in os.listdir("/proc"):
     if entry.isdigit() and int(entry) not in (1, me, server):
@@ -159,15 +174,15 @@ raise RuntimeError("SPY" + json.dumps(found))
 
 
 def test_nothing_a_run_leaves_reaches_the_next_run(course, attack_pool):
-    """One run writes wherever it can and leaves a process behind; the next run, forked from the same server,
-    finds neither, and cannot open, read or trace the server."""
+    """One run writes wherever it can, leaves a process behind and 64 MB of System V shared memory; the next run,
+    forked from the same server, finds none of them, and cannot open, read or trace the server."""
     planted = _attack(course, attack_pool, [PLANT])
     assert _payload(planted, "PLANTED") == [], "the run could write outside the folders the server empties"
     started = attack_pool.started
     spy = _attack(course, attack_pool, [SPY])
     assert attack_pool.started == started, "the spy must run in the planter's sandbox for this test to mean anything"
     found = _payload(spy, "SPY")
-    assert found["files"] == [] and found["processes"] == [], found
+    assert found["files"] == [] and found["processes"] == [] and found["ipc"] == [], found
     assert found["server"] == {"mem": "PermissionError", "environ": "PermissionError", "fd/0": "PermissionError",
                                "ptrace": -1}, found
 
@@ -209,12 +224,50 @@ def test_the_server_refuses_to_start_outside_a_sandbox():
 
 def test_the_service_pre_grades_in_warm_sandboxes(course):
     """VerdictOnly(warm=...) decides as VerdictOnly with fresh runs: same scores, same messages."""
-    warm = VerdictOnly(course.folder, log=lambda line: None, warm=1)
+    service = VerdictOnly(course.folder, log=lambda line: None, warm=1)
     try:
-        warm.prepare()
+        service.prepare()
         for student in ("ok_reference", "bad_no_done_mask"):
-            a, b = course.grade(student), warm.grade(student)
+            a, b = course.grade(student), service.grade(student)
             assert [(v.score, v.message) for v in a.verdicts] == [(v.score, v.message) for v in b.verdicts]
-        assert warm.pool is not None and warm.pool.started == 1
+        assert service.pool is not None and service.pool.started == 1
     finally:
-        warm.close()
+        service.close()
+
+
+def _servers_of_this_process() -> list[str]:
+    """Warm servers whose ancestors include this process (through their bwrap)."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"workshop_lib.grading.forkserver" not in (entry / "cmdline").read_bytes():
+                continue
+            pid = int(entry.name)
+            while pid > 1:
+                status = Path(f"/proc/{pid}/status").read_text()
+                pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+                if pid == me:
+                    found.append(entry.name)
+                    break
+        except (OSError, StopIteration, ValueError):
+            continue
+    return found
+
+
+def test_make_grade_s_jobs_run_warm_and_their_pool_leaves_nothing_when_closed(course):
+    """A job whose spec says ``warm`` (the course's default) runs its verdict run in this process's shared pool,
+    with the same records as a fresh one; closing the shared pools leaves no server running."""
+    spec = _spec(course, "bad_no_done_mask")
+    assert spec["warm"] is True, "the course grades warm by default (c.SandboxedGrading.warm)"
+    before = set(_servers_of_this_process())  # other tests' pools (the attack pool) may be open
+    runs = []
+    for warm_run in (True, False):
+        with Job({**spec, "warm": warm_run}) as job:
+            job.start_verdict()
+            runs.append(RunResult(**job.wait()["verdict"]))
+    assert _plain(runs[0].records) == _plain(runs[1].records)
+    assert len(warm._shared) == 1 and set(_servers_of_this_process()) - before
+    warm.close_shared_pools()
+    assert set(_servers_of_this_process()) == before

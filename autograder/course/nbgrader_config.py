@@ -55,6 +55,9 @@ c.SandboxedGrading.file_bytes = 256 * 1024**2  # largest file it may write
 c.SandboxedGrading.tmp_bytes = 256 * 1024**2  # its private /tmp, and its home folder (a tmpfs each)
 c.SandboxedGrading.cell_output_bytes = 1_000_000  # output kept per cell; the rest is dropped, with a note
 c.SandboxedGrading.notebook_output_bytes = 5_000_000  # output kept per notebook ("output over 5 MB" past 2x)
+# Each verdict run forked in a warm sandbox (PyTorch imported once per sandbox, the sandbox emptied between runs;
+# docs/grading-security.md, "Warm sandboxes"); False: a fresh sandbox per verdict run. The default:
+c.SandboxedGrading.warm = True
 
 # ---- late submissions ---------------------------------------------------------------------------------------
 # Policy: 10% of the assignment's points off per started day after the due date (10 days or more: 0 points); the

@@ -175,7 +175,7 @@ class VerdictOnly:
                     self.pool = WarmPool(self.warm, limits, STREAM_BYTES_VERDICT)
                 pool = self.pool
             return pool.run(spec["cells"], spec["fixtures"], spec["release"])
-        with Job(spec) as job:
+        with Job({**spec, "warm": False}) as job:  # fresh, whatever the course's default
             job.start_verdict()
             return RunResult(**job.wait()["verdict"])
 

@@ -21,7 +21,9 @@ What keeps one run from reaching the next (each is tested in ``tests/test_warm.p
   every process of the PID namespace but the namespace's init and itself (``kill(-1)``: the kernel walks the
   list while no new process can start), then reaps them;
 * **no leftover file**: every folder a run may write (``WRITABLE``) is emptied (the read-only views in the home
-  stay);
+  stay), and its mode set back;
+* **no leftover IPC object**: every System V shared memory segment, message queue and semaphore set is removed
+  (they outlive their process; a segment's pages would count against the next run's memory);
 * **no way into the server**: the server is not dumpable (``PR_SET_DUMPABLE`` 0), so a child of the same user
   can neither trace it nor open its memory or file descriptors through ``/proc``; each child closes the control
   socket before it reads its input. A child that kills or stops the server ends its own run and the sandbox: the
@@ -161,6 +163,43 @@ def _empty(folder: str) -> None:
             continue
 
 
+IPC_RMID = 0
+SYSV = (("shm", "shmctl"), ("msg", "msgctl"), ("sem", "semctl"))
+"""The System V IPC objects a run may leave in the sandbox's IPC namespace (a shared memory segment outlives its
+process, and its pages count against the sandbox's memory): ``/proc/sysvipc/<kind>``, removed by ``<call>``."""
+
+
+def _remove_sysv_ipc() -> None:
+    """Remove every System V shared memory segment, message queue and semaphore set of the IPC namespace."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, call in SYSV:
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 1 and fields[1].lstrip("-").isdigit():
+                ident = int(fields[1])
+                if kind == "sem":
+                    getattr(libc, call)(ident, 0, IPC_RMID)
+                else:
+                    getattr(libc, call)(ident, IPC_RMID, None)
+
+
+def clean() -> None:
+    """Make the sandbox as the next run must find it: no other process, no file in a writable folder, no System V
+    IPC object, the writable folders' modes as the sandbox made them."""
+    _kill_others()
+    _remove_sysv_ipc()
+    for folder in WRITABLE:
+        _empty(folder)
+        try:
+            os.chmod(folder, 0o1777)  # where the server owns it (no root), a run could have changed it
+        except OSError:
+            pass
+
+
 def serve(control: socket.socket) -> None:
     """Answer runs until the grader closes the socket."""
     control.sendall(b'{"ready": true}\n')
@@ -187,9 +226,7 @@ def serve(control: socket.socket) -> None:
             code = os.waitstatus_to_exitcode(wait_status)
         except ChildProcessError:
             code = -1
-        _kill_others()
-        for folder in WRITABLE:
-            _empty(folder)
+        clean()
         control.sendall((json.dumps({"status": code}) + "\n").encode())
 
 
@@ -204,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     _prctl(PR_SET_DUMPABLE, 0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     preload()
-    for folder in WRITABLE:
-        _empty(folder)
+    clean()
     serve(control)
     return 0
 

@@ -6,6 +6,7 @@
     .venv/bin/python -m benchmarks.bench_grading --only-hostile       # rewrites only GRADING.md's hostile section
     .venv/bin/python -m benchmarks.bench_grading --only-profile --baseline /tmp/old  # only the per-step section
     .venv/bin/python -m benchmarks.bench_grading --only-target-class  # grades a class of 300; only its section
+    .venv/bin/python -m benchmarks.bench_grading --only-warm          # the class warm, then fresh; only its section
 
 Three measurements, in one run, so that their figures compare like with like:
 
@@ -20,7 +21,8 @@ Three measurements, in one run, so that their figures compare like with like:
    students' kernels, no sandbox, no verdict run). Wall-clock and CPU-seconds of each; the trusted run's phases.
    A class of 300 is **extrapolated** from it (the file says so), and **measured** with
    ``--only-target-class``: one ``python -m autograder.grade --jobs 2`` on 300 such submissions (about half an
-   hour here), its section rewritten alone.
+   hour here), its section rewritten alone. ``--only-warm`` grades the class twice more, one command after the
+   other: with warm verdict runs (the default) and with ``c.SandboxedGrading.warm = False``, for their ratio.
 3. **The hostile catalog** (tests/hostile_catalog.py: honest students and every attack): one
    ``python -m autograder.grade`` with the short limits of tests/test_hostile.py, and one with the course's own
    limits (nbgrader_config.py), as an instructor would meet it.
@@ -160,9 +162,13 @@ def run_measured(cmd: list[str], cwd: Path, label: str, n: int | None = None,
     return out
 
 
-def trusted_class(tmp: Path, variants: list[gc.Variant], jobs: int) -> dict[str, float]:
-    """``python -m autograder.grade --jobs JOBS`` on a fresh copy of the course with ``variants``."""
-    course = build_notebooks.copy_course(tmp / "trusted")
+def trusted_class(tmp: Path, variants: list[gc.Variant], jobs: int, warm: bool = True) -> dict[str, float]:
+    """``python -m autograder.grade --jobs JOBS`` on a fresh copy of the course with ``variants``; ``warm=False``:
+    with ``c.SandboxedGrading.warm = False`` (a fresh sandbox per verdict run)."""
+    course = build_notebooks.copy_course(tmp / ("trusted" if warm else "trusted-fresh"))
+    if not warm:
+        with open(course / "nbgrader_config.py", "a") as f:
+            f.write("\n# benchmarks/bench_grading.py: the fresh peer\nc.SandboxedGrading.warm = False\n")
     gc.write_submissions(course, STUDENT, MASTER, variants)
     return run_measured([sys.executable, "-m", "autograder.grade", "--course", str(course), "--quiet", "--jobs",
                          str(jobs)], REPO, "trusted", n=len(variants))
@@ -370,6 +376,45 @@ def hostile_section(tmp: Path) -> list[str]:
     ]
 
 
+WARM_HEADING = "## Warm verdict runs, beside fresh ones"
+
+
+def warm_section(warm: dict[str, float], fresh: dict[str, float], variants: list[gc.Variant], jobs: int,
+                 commit: str, started: str) -> list[str]:
+    """GRADING.md's section on warm verdict runs: the same class graded warm and fresh in one command."""
+    n = len(variants)
+    rows = []
+    for label, m in (("warm (the default): `python -m autograder.grade --jobs %d`" % jobs, warm),
+                     ("fresh: the same, with `c.SandboxedGrading.warm = False`", fresh)):
+        rows.append(f"| {label} | {m['seconds']:.0f} | {m['cpu']:.0f} | {m['cpu'] / n:.2f} | {m['load']} |")
+    saved = (fresh["cpu"] - warm["cpu"]) / n
+    per_sub = warm["cpu"] / n
+    estimate = per_sub * TARGET_CLASS / (os.cpu_count() or 1)
+    return [
+        WARM_HEADING,
+        "",
+        f"Measured alone (`--only-warm`), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, with the code of commit "
+        f"{commit}; load average at the start {started}. {n} submissions (the test catalog's correct variants, "
+        "mistakes and traps, one hang, repeated under new names), graded twice by the whole command, one after "
+        "the other: with each verdict run forked in a warm sandbox (`autograder/warm.py`: PyTorch imported once "
+        "per sandbox), and with a fresh sandbox per verdict run. CPU counted by cgroup v1 cpuacct, every process of "
+        "the command included.",
+        "",
+        "| pipeline | wall-clock [s] | CPU [s] | CPU per submission [s] | load average at the end |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"Warm verdict runs save **{saved:.2f} CPU-s per submission** here; the fresh run takes "
+        f"**{fresh['cpu'] / warm['cpu']:.2f} times** the CPU and **{fresh['seconds'] / warm['seconds']:.2f} "
+        "times** the wall-clock time of the warm one.",
+        "",
+        f"A class of {TARGET_CLASS} at the warm run's {per_sub:.2f} CPU-s per submission on {os.cpu_count()} cores "
+        f"would take about {estimate:.0f} s ({estimate / 60:.1f} min): an estimate from this class, not a "
+        f"measurement (the section above measured {TARGET_CLASS} with fresh verdict runs). Target: 10 min, "
+        f"**{'met' if estimate <= 600 else 'not met'}** by this estimate.",
+    ]
+
+
 def rewrite_section(heading: str, section: list[str]) -> None:
     """Replace GRADING.md's section that starts with ``heading`` (up to the next ``## `` heading) by
     ``section``; the rest stays as measured."""
@@ -444,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
                              "hostile sections stay as measured)")
     parser.add_argument("--only-target-class", action="store_true",
                         help=f"grade a class of {TARGET_CLASS} (no other measurement) and rewrite only its section")
+    parser.add_argument("--only-warm", action="store_true",
+                        help="grade the class (--class-size) warm and fresh, one after the other, and rewrite only "
+                             "their section")
     parser.add_argument("--skip-hostile", action="store_true",
                         help="leave the hostile catalog out (the file says it was not measured; --only-hostile "
                              "adds it later)")
@@ -463,6 +511,15 @@ def main(argv: list[str] | None = None) -> int:
             rewrite_section(f"## A class of {TARGET_CLASS}, measured", target_class_section(measured, variants,
                                                                                              args.jobs))
             return 0
+        if args.only_warm:
+            commit = git_commit(REPO)
+            variants = class_of(args.class_size)
+            warm = trusted_class(tmp, variants, args.jobs, warm=True)
+            warm["load"] = load()  # type: ignore[assignment]
+            fresh = trusted_class(tmp, variants, args.jobs, warm=False)
+            fresh["load"] = load()  # type: ignore[assignment]
+            rewrite_section(WARM_HEADING, warm_section(warm, fresh, variants, args.jobs, commit, started))
+            return 0
         if args.only_profile:
             prof = profiles(args.repeats, args.baseline)
             section = profile_section(prof, args.baseline)
@@ -480,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         plain["load"] = load()  # type: ignore[assignment]
         lines = [*title(started), "", *profile_section(prof, args.baseline), "",
                  *class_section(trusted, plain, variants, args.jobs)]
-        for kept in (f"## A class of {TARGET_CLASS}, measured", "## What about 4 CPU-s"):
+        for kept in (f"## A class of {TARGET_CLASS}, measured", WARM_HEADING, "## What about 4 CPU-s"):
             section = kept_section(kept)  # its own, long run (--only-target-class); a section written by hand
             if section:
                 lines += ["", *section]

@@ -126,7 +126,9 @@ def profile(variant_name: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for which in ("notebook", "verdict"):
         def one(which: str = which) -> None:
-            with Job(spec) as job:
+            # fresh sandboxes, as the baseline's: warm verdict runs are measured on a whole class
+            # (bench_grading --only-warm), where the server's start is shared by the runs it serves
+            with Job({**spec, "warm": False}) as job:
                 getattr(job, f"start_{which}")()
                 results[which] = job.wait()[which]
         step(f"{which} run (sandboxed)", one)

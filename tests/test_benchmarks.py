@@ -81,3 +81,23 @@ def test_grading_target_class_section_is_measured_and_kept_by_a_whole_run(monkey
     assert page.count("## A class of 300, measured") == 1
     assert page.index("## A class of 30\n") < page.index("## A class of 300, measured") < page.index("## The hostile")
     assert bg.kept_section(section[0]) == section
+
+
+def test_grading_warm_section_gives_the_ratio_of_the_two_runs_and_is_kept(monkeypatch, tmp_path):
+    """`--only-warm` writes the class graded warm and fresh with their ratio, and an estimate for 300 that says
+    it is one; a whole run carries the section over."""
+    from benchmarks import bench_grading as bg
+
+    monkeypatch.setattr(bg, "HERE", tmp_path)
+    (tmp_path / "GRADING.md").write_text("# Grading time\n\n## A class of 30\n\nx\n\n## The hostile catalog\n\ny\n")
+    warm = {"seconds": 200.0, "cpu": 360.0, "load": "1.0"}
+    fresh = {"seconds": 250.0, "cpu": 450.0, "load": "1.5"}
+    section = bg.warm_section(warm, fresh, bg.class_of(30), jobs=2, commit="abc1234", started="0.5")
+    text = "\n".join(section)
+    assert section[0] == bg.WARM_HEADING and "commit abc1234" in text
+    assert "| 200 | 360 | 12.00 | 1.0 |" in text and "| 250 | 450 | 15.00 | 1.5 |" in text
+    assert "save **3.00 CPU-s per submission**" in text and "**1.25 times** the CPU" in text
+    verdict = "**met**" if 300 * 12.0 / (os.cpu_count() or 1) <= 600 else "**not met**"
+    assert "an estimate from this class, not a measurement" in text and verdict in text
+    bg.rewrite_section(section[0], section)
+    assert bg.kept_section(section[0]) == section

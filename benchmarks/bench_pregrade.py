@@ -250,7 +250,8 @@ def write_page(table: list[str], at_once: int, met: bool, jobs: int, measured_at
         "",
         "Two services in the same command, one after the other: *warm*, the service as shipped (each worker keeps a "
         "warm sandbox, PyTorch imported once, one forked child per verdict run: `autograder/warm.py`), and its "
-        "peer *fresh* (a fresh sandbox and Python per verdict run, as `make grade` runs it).",
+        "peer *fresh* (a fresh sandbox and Python per verdict run, as both the service and `make grade` ran it "
+        "before warm sandboxes, and as `c.SandboxedGrading.warm = False` runs it).",
         "",
         *table,
         "",

@@ -100,10 +100,6 @@ class Job:
         thread.start()
         self.threads.append(thread)
 
-    def _start_fresh(self, name: str, stream_bytes: int, argv: list[str]) -> None:
-        box, scratch = Sandbox(self.library, self.limits, stream_bytes, self.enabled), self.scratch[name]
-        self._start(name, lambda: box.run(scratch, argv))
-
     def _join(self) -> None:
         for thread in self.threads:
             thread.join()
@@ -112,26 +108,35 @@ class Job:
         """Start the notebook run: the submission, cell by cell, with output caps."""
         name = self.spec["notebook_name"]
         (self.scratch["notebook"] / name).write_text(json.dumps(self.spec["notebook"]))
-        self._start_fresh("notebook", self.limits.notebook_output_bytes * 2 + STREAM_BYTES_NOTEBOOK_EXTRA,
-                    [python_executable(), "-m", "workshop_lib.grading.notebook_runner", name, LIMITS_FILE])
+        box = Sandbox(self.library, self.limits, self.limits.notebook_output_bytes * 2 + STREAM_BYTES_NOTEBOOK_EXTRA,
+                      self.enabled)
+        argv = [python_executable(), "-m", "workshop_lib.grading.notebook_runner", name, LIMITS_FILE]
+        self._start("notebook", lambda: box.run(self.scratch["notebook"], argv))
 
     def start_verdict(self, fixtures: dict[str, Any] | None = None) -> None:
         """Start the verdict run on ``fixtures`` (default: the spec's): in a warm sandbox of this process
-        (:func:`autograder.warm.shared_pool`) when the spec says ``warm`` and the sandbox is on, else in a fresh
-        one."""
+        (:func:`autograder.warm.shared_pool`) when the spec says ``warm`` and the sandbox is on, else (or when no
+        warm sandbox can run it: the grader's failure, not the submission's) in a fresh one."""
         fixtures = self.spec["fixtures"] if fixtures is None else fixtures
-        if self.enabled and self.spec.get("warm"):
-            from autograder.warm import shared_pool
-
-            self._start("verdict", lambda: shared_pool(self.limits, STREAM_BYTES_VERDICT).run(
-                self.spec["cells"], fixtures, self.spec["release"]))
-            return
         scratch = self.scratch["verdict"]
         (scratch / "cells.json").write_text(json.dumps(self.spec["cells"]))
         (scratch / "fixtures.json").write_text(json.dumps(fixtures))
-        self._start_fresh("verdict", STREAM_BYTES_VERDICT,
-                    [python_executable(), "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json",
-                     LIMITS_FILE])
+        box = Sandbox(self.library, self.limits, STREAM_BYTES_VERDICT, self.enabled)
+        argv = [python_executable(), "-m", "workshop_lib.grading.probe", "cells.json", "fixtures.json", LIMITS_FILE]
+        if not (self.enabled and self.spec.get("warm")):
+            self._start("verdict", lambda: box.run(scratch, argv))
+            return
+
+        def warm_or_fresh() -> RunResult:
+            from autograder.warm import ServerFailed, shared_pool
+
+            try:
+                return shared_pool(self.limits, STREAM_BYTES_VERDICT).run(self.spec["cells"], fixtures,
+                                                                          self.spec["release"])
+            except ServerFailed:
+                return box.run(scratch, argv)
+
+        self._start("verdict", warm_or_fresh)
 
     def wait(self) -> dict[str, Any]:
         """Wait for the runs started; return the result (a run never started counts as one that produced

@@ -372,10 +372,10 @@ class Sandbox:
                 args += ["--symlink", os.readlink(target), target]
             elif os.path.isdir(target):
                 args += ["--ro-bind", target, target]
-        args += ["--ro-bind", "/etc", "/etc", "--dev", "/dev", "--proc", "/proc",
+        args += ["--ro-bind", "/etc", "/etc", "--dev", "/dev", "--mqueue", "/dev/mqueue", "--proc", "/proc",
                  "--size", str(self.limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
         mounts = [(root, root) for root in _python_roots()] + [(str(self.library), LIB_MOUNT)]
-        made = {"/", "/usr", "/etc", "/dev", "/proc", "/tmp"}
+        made = {"/", "/usr", "/etc", "/dev", "/proc", "/tmp"}  # /dev/mqueue: POSIX queues, emptied between warm runs
         for dest in [d for _, d in mounts] + [SANDBOX_HOME]:
             parts = Path(dest).parts
             for i in range(2, len(parts)):

@@ -23,10 +23,9 @@ imports a fresh run pays are not counted against it.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
-import queue
-import shutil
 import signal
 import socket
 import subprocess
@@ -57,7 +56,12 @@ CLEANUP_SECONDS = 15.0
 
 
 class ServerFailed(RuntimeError):
-    """A warm server could not be started (the message holds its standard error's end)."""
+    """No warm server could run this run (it could not be started, or two in a row failed before the run began):
+    the grader's failure, never the submission's (callers fall back to a fresh sandbox)."""
+
+
+class NotForked(RuntimeError):
+    """The server did not start the run it was given (it died, was stopped, or is silent)."""
 
 
 class WarmServer:
@@ -99,6 +103,7 @@ class WarmServer:
                     self.box._kill_leftovers()
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 self._control = ours
+                stack.callback(lambda: self.proc is None and ours.close())  # never started: nobody else closes it
                 try:
                     self.proc, self.group = self.box.spawn(
                         self.home, [python_executable(), "-m", "workshop_lib.grading.forkserver", str(theirs.fileno())],
@@ -158,7 +163,12 @@ class WarmServer:
 
     def run(self, cells: list[str], fixtures: dict[str, Any]) -> RunResult:
         """One verdict run of ``cells`` on ``fixtures``, in a child forked in this sandbox. The server is
-        :attr:`broken` afterwards if the run went over a limit or the server did not clean up after it."""
+        :attr:`broken` afterwards if the run went over a limit or the server did not clean up after it.
+
+        Raises:
+            NotForked: the server did not start the run (it is gone, stopped or silent): the grader's failure,
+                not the submission's; the server is broken.
+        """
         assert self._control is not None and not self.broken
         start = time.perf_counter()
         result = RunResult()
@@ -171,9 +181,15 @@ class WarmServer:
             for fd in (input_r, input_w, record_r, record_w):
                 os.close(fd)
             self._kill()
-            return RunResult(reason=f"could not run: the warm sandbox is gone ({err})")
+            raise NotForked(f"the warm sandbox is gone ({err})") from None
         os.close(input_r)
         os.close(record_w)
+        forked = self._read_line(CLEANUP_SECONDS)
+        if forked is None or not isinstance(forked.get("forked"), int):
+            os.close(input_w)
+            os.close(record_r)
+            self._kill()
+            raise NotForked("the warm sandbox did not start the run")
 
         def feed() -> None:
             try:
@@ -184,11 +200,17 @@ class WarmServer:
 
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
+        ended = threading.Lock()  # held once the run has ended: a limit that fires after it changes nothing
 
         def stop(reason: str) -> None:
-            if result.reason is None:
-                result.reason = reason
-            self._kill()
+            if not ended.acquire(blocking=False):
+                return
+            try:
+                if result.reason is None:
+                    result.reason = reason
+                self._kill()
+            finally:
+                ended.release()
 
         wall = self.limits.wall_seconds
         timer = threading.Timer(wall, stop, args=(f"timed out after {wall:g} s",))
@@ -201,10 +223,11 @@ class WarmServer:
             left = max(0.0, wall - (time.perf_counter() - start))
             answer = None if self.broken else self._read_line(min(CLEANUP_SECONDS, left) if left else 0.0)
         finally:
+            ended.acquire()
             timer.cancel()
             feeder.join(timeout=5)
         if answer is None or not isinstance(answer.get("status"), int):
-            self._kill()  # gone, stopped or silent: never given another run
+            self._kill()  # gone, stopped, silent or unable to clean up: never given another run
         else:
             result.returncode = answer["status"]
         result.seconds = time.perf_counter() - start
@@ -220,7 +243,10 @@ class WarmServer:
 
 
 class WarmPool:
-    """Up to ``size`` warm servers for the verdict runs of one release (thread-safe: ``size`` runs at once).
+    """Up to ``size`` warm servers for verdict runs (thread-safe: ``size`` runs at once).
+
+    Each release (the resources the cells above the checks read) gets a home folder of its own, written once and
+    kept until the pool closes; a server serves runs of its own release only.
 
     Args:
         size: servers kept (the runs that can go at once).
@@ -234,65 +260,89 @@ class WarmPool:
             raise ValueError("warm verdict runs need the sandbox: a fork server outside bubblewrap would empty "
                              "this machine's /tmp between runs; run fresh verdict runs with --no-sandbox")
         self.size, self.limits, self.stream_bytes = size, limits, stream_bytes
-        self._idle: queue.LifoQueue[WarmServer] = queue.LifoQueue()
+        self._idle: list[WarmServer] = []
         self._slots = threading.Semaphore(size)
         self._lock = threading.Lock()
-        self._release_key: str | None = None
+        self._homes: dict[str, Path] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-warm-")
         os.chmod(self._tmp.name, 0o755)
         self.library = plain_library_copy(Path(self._tmp.name) / "lib")
-        self.home = Path(self._tmp.name) / "home"
         self.started = 0
         """Servers started so far (a new one replaces each that failed or was killed)."""
+        self.closed = False
 
-    def _set_release(self, release: dict[str, str]) -> None:
-        """Make the servers' home hold ``release`` (the released resources); servers of an older one go."""
+    def _home(self, release: dict[str, str]) -> tuple[str, Path]:
+        """The release's key and its home folder (written the first time, never changed afterwards)."""
         from autograder.jobs import _write_release
 
-        key = json.dumps(release, sort_keys=True)
+        key = hashlib.sha256(json.dumps(release, sort_keys=True).encode()).hexdigest()
         with self._lock:
-            if key == self._release_key:
-                return
-            self._drain()
-            if self.home.exists():
-                shutil.rmtree(self.home)
-            self.home.mkdir()
-            _write_release(release, self.home)
-            self.limits.write(self.home)
-            self._release_key = key
+            home = self._homes.get(key)
+            if home is None:
+                home = Path(self._tmp.name) / f"home-{len(self._homes)}"
+                home.mkdir()
+                _write_release(release, home)
+                self.limits.write(home)
+                self._homes[key] = home
+            return key, home
 
-    def _drain(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+    def _take(self, key: str) -> WarmServer | None:
+        """An idle server of release ``key``, if any (idle servers of other releases are stopped)."""
+        with self._lock:
+            mine = [s for s in self._idle if s.release_key == key]
+            others = [s for s in self._idle if s.release_key != key]
+            self._idle = mine[:-1]
+            server = mine[-1] if mine else None
+        for other in others:
+            other.close()
+        return server
+
+    def _start(self, key: str, home: Path) -> WarmServer:
+        server = WarmServer(self.library, home, self.limits, self.stream_bytes)
+        server.release_key = key
+        with self._lock:
+            self.started += 1
+        return server
 
     def run(self, cells: list[str], fixtures: dict[str, Any], release: dict[str, str]) -> RunResult:
         """One verdict run: ``cells`` (the submission's cells above its checks) on ``fixtures``, with the
-        released resources ``release`` in its home. Starts a server if none is idle."""
-        self._set_release(release)
+        released resources ``release`` in its home. Starts a server if none is idle; if a server fails before
+        it starts the run, the run goes to a new one.
+
+        Raises:
+            ServerFailed: no server could be started, or two in a row failed before the run began.
+        """
+        key, home = self._home(release)
         with self._slots:
-            try:
-                server = self._idle.get_nowait()
-            except queue.Empty:
+            for attempt in range(2):
+                server = self._take(key) or self._start(key, home)
                 try:
-                    server = WarmServer(self.library, self.home, self.limits, self.stream_bytes)
-                except ServerFailed as err:
-                    return RunResult(reason=f"could not run: {err}")
-                server.release_key = self._release_key
-                self.started += 1
-            result = server.run(cells, fixtures)
-            if server.broken or server.release_key != self._release_key:
-                server.close()
-            else:
-                self._idle.put(server)
-            return result
+                    result = server.run(cells, fixtures)
+                except NotForked as err:
+                    server.close()
+                    if attempt:
+                        raise ServerFailed(f"two warm sandboxes in a row failed before the run began ({err})") \
+                            from None
+                    continue
+                with self._lock:  # never back into a pool that closed meanwhile
+                    keep = not (server.broken or self.closed)
+                    if keep:
+                        self._idle.append(server)
+                if not keep:
+                    server.close()
+                return result
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
-        """Stop every server (those running a run are closed when it ends)."""
+        """Stop every server, wait for the runs under way (each ends by its wall-clock limit), remove the
+        folders."""
         with self._lock:
-            self._drain()
+            self.closed = True
+            idle, self._idle = self._idle, []
+        for server in idle:
+            server.close()
+        for _ in range(self.size):
+            self._slots.acquire()
         self._tmp.cleanup()
 
 

@@ -143,6 +143,15 @@ ctypes.memset(libc.shmat(segment, None, 0), 1, 64 * 1024 * 1024)
 queue = libc.msgget(0, 0o1600)
 if segment < 0 or queue < 0:
     raise RuntimeError("PLANTED could not make the IPC objects")
+for folder in ("/home/student", "/tmp"):  # a module that would shadow one the next run imports, locked
+    os.makedirs(folder + "/jdc")
+    with open(folder + "/jdc/__init__.py", "w") as f:
+        f.write("raise SystemExit('planted')")
+    os.chmod(folder + "/jdc", 0o555)
+    try:
+        os.chmod(folder, 0o755)  # where the run owns it (no root)
+    except OSError:
+        pass
 time.sleep(0.3)
 raise RuntimeError("PLANTED" + json.dumps(outside))
 """.replace("WRITABLE", repr(WRITABLE))
@@ -154,7 +163,8 @@ for dirpath, dirs, files in os.walk("/"):
     if dirpath.startswith(("/proc", "/sys")):
         dirs[:] = []
         continue
-    found["files"] += [os.path.join(dirpath, n) for n in dirs + files if n.startswith("planted")]
+    found["files"] += [os.path.join(dirpath, n) for n in dirs + files if n.startswith("planted") or n == "jdc"
+                       and not dirpath.startswith(("/usr", "/root", "/work", "/opt/ddpg-grader/lib"))]
 found["ipc"] = [line for kind in ("shm", "msg", "sem")
                 for line in open(f"/proc/sysvipc/{kind}").read().splitlines()[1:]]
 me, server = os.getpid(), os.getppid()
@@ -174,8 +184,9 @@ raise RuntimeError("SPY" + json.dumps(found))
 
 
 def test_nothing_a_run_leaves_reaches_the_next_run(course, attack_pool):
-    """One run writes wherever it can, leaves a process behind and 64 MB of System V shared memory; the next run,
-    forked from the same server, finds none of them, and cannot open, read or trace the server."""
+    """One run writes wherever it can, leaves a process behind, 64 MB of System V shared memory and a module
+    ``jdc`` (which the next run's cells import) in folders it made read-only; the next run, forked from the same
+    server, finds none of them, and cannot open, read or trace the server."""
     planted = _attack(course, attack_pool, [PLANT])
     assert _payload(planted, "PLANTED") == [], "the run could write outside the folders the server empties"
     started = attack_pool.started
@@ -198,7 +209,10 @@ def _correct(course, pool):
     ("import os, signal; os.kill(os.getppid(), signal.SIGKILL)", None),
     ("import os, signal; os.kill(os.getppid(), signal.SIGSTOP)", None),
     ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass", "timed out after 25 s"),
-], ids=["kills the server", "stops the server", "hangs past every limit"])
+    ("import os, resource\nresource.prlimit(os.getppid(), resource.RLIMIT_AS, (200 << 20, 200 << 20))", None),
+    ("import os\nos.setpriority(os.PRIO_PROCESS, os.getppid(), 19)\nos.sched_setaffinity(os.getppid(), {0})", None),
+], ids=["kills the server", "stops the server", "hangs past every limit", "lowers the server's memory limit",
+        "lowers the server's priority"])
 def test_a_run_that_breaks_its_server_costs_only_its_own_run(course, attack_pool, attack, reason):
     _correct(course, attack_pool)  # a server is up, with the release
     started = attack_pool.started
@@ -207,6 +221,21 @@ def test_a_run_that_breaks_its_server_costs_only_its_own_run(course, attack_pool
         assert run.reason == reason
     _correct(course, attack_pool)
     assert attack_pool.started == started + 1, "a broken server must never be given another run"
+
+
+def test_a_server_that_died_between_runs_costs_no_one_a_run(course, attack_pool):
+    """A server killed while idle (the OOM killer, an operator): the next submission's run goes to a new server
+    and gets its verdict, instead of an empty run that would read as the submission's own fault."""
+    import signal
+
+    _correct(course, attack_pool)
+    idle = attack_pool._idle[-1]
+    inner = [int(pid) for pid in _servers_of_this_process() if _descends_from(int(pid), idle.proc.pid)]
+    assert len(inner) == 1
+    os.kill(inner[0], signal.SIGKILL)
+    started = attack_pool.started
+    _correct(course, attack_pool)
+    assert attack_pool.started == started + 1
 
 
 def test_no_warm_runs_without_the_sandbox():
@@ -235,23 +264,28 @@ def test_the_service_pre_grades_in_warm_sandboxes(course):
         service.close()
 
 
+def _descends_from(pid: int, ancestor: int) -> bool:
+    try:
+        while pid > 1:
+            status = Path(f"/proc/{pid}/status").read_text()
+            pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+            if pid == ancestor:
+                return True
+    except (OSError, StopIteration, ValueError):
+        pass
+    return False
+
+
 def _servers_of_this_process() -> list[str]:
-    """Warm servers whose ancestors include this process (through their bwrap)."""
-    me, found = os.getpid(), []
+    """Warm servers (their Python, not their bwrap) whose ancestors include this process."""
+    found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            if b"workshop_lib.grading.forkserver" not in (entry / "cmdline").read_bytes():
-                continue
-            pid = int(entry.name)
-            while pid > 1:
-                status = Path(f"/proc/{pid}/status").read_text()
-                pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-                if pid == me:
-                    found.append(entry.name)
-                    break
-        except (OSError, StopIteration, ValueError):
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+            if argv and os.path.basename(argv[0]).startswith(b"python") \
+                    and b"workshop_lib.grading.forkserver" in argv and _descends_from(int(entry.name), os.getpid()):
+                found.append(entry.name)
+        except OSError:
             continue
     return found
 

@@ -52,7 +52,7 @@ from autograder.sandbox import RunResult
 from autograder.text import shown
 from autograder.trusted import SandboxedGrading, stream_end_reason
 from autograder.verdict import Verdict, decide
-from autograder.warm import WarmPool
+from autograder.warm import ServerFailed, WarmPool
 from workshop_lib.grading.limits import SandboxLimits
 
 PREFLIGHT = "preflight"
@@ -174,7 +174,10 @@ class VerdictOnly:
                         self.pool.close()
                     self.pool = WarmPool(self.warm, limits, STREAM_BYTES_VERDICT)
                 pool = self.pool
-            return pool.run(spec["cells"], spec["fixtures"], spec["release"])
+            try:
+                return pool.run(spec["cells"], spec["fixtures"], spec["release"])
+            except ServerFailed as err:  # the grader's failure: a fresh sandbox runs it instead
+                self.log(f"warm sandbox failed ({shown(err, 200)}); this run goes to a fresh one")
         with Job({**spec, "warm": False}) as job:  # fresh, whatever the course's default
             job.start_verdict()
             return RunResult(**job.wait()["verdict"])

@@ -11,23 +11,27 @@ Run inside the sandbox (the grader starts it: ``autograder/warm.py``) as::
 
 ``FD`` is a Unix stream socket to the grader. Per run, the grader sends one byte ``J`` with two file descriptors:
 the read end of a pipe that holds the run's input (``{"cells", "fixtures", "limits"}`` as JSON), and the write
-end of a pipe for its records. The server forks; when the child has ended it kills every other process in the
-sandbox, empties every folder a run can write to, and only then answers one JSON line ``{"status": N}``. It
-answers ``{"ready": true}`` once, when its imports are done.
+end of a pipe for its records. The server forks and answers ``{"forked": PID}``; when the child has ended it
+kills every other process in the sandbox, empties every folder a run can write to, and only then answers
+``{"status": N}``. It answers ``{"ready": true}`` once, when its imports are done. When it cannot make the sandbox
+as it was (a file it cannot remove, one of its own attributes changed), it ends without answering.
 
 What keeps one run from reaching the next (each is tested in ``tests/test_warm.py``):
 
 * **no leftover process**: the server is the sandbox's child subreaper and, after each run, sends ``SIGKILL`` to
   every process of the PID namespace but the namespace's init and itself (``kill(-1)``: the kernel walks the
   list while no new process can start), then reaps them;
-* **no leftover file**: every folder a run may write (``WRITABLE``) is emptied (the read-only views in the home
-  stay), and its mode set back;
+* **no leftover file**: every folder a run may write (``WRITABLE``, POSIX message queues included) is emptied,
+  each folder in it made writable first (the read-only views in the home stay), its mode set back, and checked
+  empty;
 * **no leftover IPC object**: every System V shared memory segment, message queue and semaphore set is removed
   (they outlive their process; a segment's pages would count against the next run's memory);
 * **no way into the server**: the server is not dumpable (``PR_SET_DUMPABLE`` 0), so a child of the same user
   can neither trace it nor open its memory or file descriptors through ``/proc``; each child closes the control
-  socket before it reads its input. A child that kills or stops the server ends its own run and the sandbox: the
-  grader then starts a new one for the next run.
+  socket before it reads its input. What a process of the same user may still change about the server (its
+  resource limits, nice value, scheduling, affinity, I/O priority: :func:`attributes`) is compared after each run
+  with its value at start, and a change ends the server before a later run could inherit it. A child that kills
+  or stops the server ends its own run and the sandbox: the grader then starts a new one for the next run.
 * **its own RNG seeds**: each child reseeds Python's and NumPy's global generators from the OS, as a fresh
   process starts.
 """
@@ -38,7 +42,6 @@ import ctypes
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import sys
@@ -57,6 +60,33 @@ PRELOAD = ("numpy", "torch", "torch.optim", "torch.nn", "gymnasium", "gymnasium.
 """Imported once by the server, before any run: what every verdict run imports (the notebook's given cells and
 the probe). A module missing here is imported by the child as a fresh run would (``jdc`` must be: it needs the
 IPython shell that each run makes)."""
+
+
+IOPRIO_GET = {"x86_64": 252, "aarch64": 31}
+"""``ioprio_get``'s system call number, by machine (elsewhere the I/O priority is not compared)."""
+
+
+def attributes() -> dict[str, object]:
+    """What another process of the server's user may change about the server, and every child would inherit:
+    its resource limits (``prlimit``), nice value, scheduling policy, priority and CPU affinity, I/O priority,
+    and its autogroup's nice value (shared by the session). Compared after each run with the value at start: a
+    run that changed any of them ends the server (the grader starts a new one), so no later run inherits it."""
+    import platform
+    import resource
+
+    values: dict[str, object] = {name: resource.getrlimit(getattr(resource, name))
+                                 for name in sorted(dir(resource)) if name.startswith("RLIMIT_")}
+    values["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
+    values["scheduler"] = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+    values["affinity"] = sorted(os.sched_getaffinity(0))
+    number = IOPRIO_GET.get(platform.machine())
+    if number is not None:
+        values["ioprio"] = ctypes.CDLL(None, use_errno=True).syscall(number, 1, 0)  # IOPRIO_WHO_PROCESS, self
+    try:
+        values["autogroup"] = Path("/proc/self/autogroup").read_text()
+    except OSError:
+        values["autogroup"] = None
+    return values
 
 
 def _prctl(option: int, value: int) -> None:
@@ -95,6 +125,7 @@ def _child(input_fd: int, record_fd: int) -> None:
                 f.write("1000")  # the memory cgroup's OOM killer takes the run, never the server
         except OSError:
             pass
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh Python (the server dies on it)
         random.seed()
         np.random.seed()
         with os.fdopen(input_fd, "rb") as f:
@@ -144,23 +175,36 @@ def _reap() -> None:
             time.sleep(0.005)
 
 
-def _empty(folder: str) -> None:
-    """Remove everything a run may have left in ``folder`` (a read-only view, a mount, stays)."""
+def _empty(folder: str) -> bool:
+    """Remove everything a run left in ``folder`` (the mounts in it, read-only views, stay), making each folder
+    writable first (a run may have taken its write permission away, so that a plain removal fails). True when
+    nothing but mounts is left."""
+
+    def remove(path: str) -> None:
+        if os.path.islink(path) or not os.path.isdir(path):
+            os.unlink(path)
+            return
+        os.chmod(path, 0o700)
+        for entry in os.listdir(path):
+            remove(os.path.join(path, entry))
+        os.rmdir(path)
+
     try:
-        entries = list(os.scandir(folder))
+        entries = os.listdir(folder)
     except OSError:
-        return
-    for entry in entries:
-        path = Path(entry.path)
-        try:
-            if os.path.ismount(path):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink()
-        except OSError:
+        return True  # no such folder in this sandbox
+    for name in entries:
+        path = os.path.join(folder, name)
+        if os.path.ismount(path):
             continue
+        try:
+            remove(path)
+        except OSError:
+            pass
+    try:
+        return all(os.path.ismount(os.path.join(folder, name)) for name in os.listdir(folder))
+    except OSError:
+        return False
 
 
 IPC_RMID = 0
@@ -187,21 +231,26 @@ def _remove_sysv_ipc() -> None:
                     getattr(libc, call)(ident, IPC_RMID, None)
 
 
-def clean() -> None:
-    """Make the sandbox as the next run must find it: no other process, no file in a writable folder, no System V
-    IPC object, the writable folders' modes as the sandbox made them."""
+def clean() -> bool:
+    """Make the sandbox as the next run must find it: no other process, no System V IPC object, nothing in a
+    writable folder, the writable folders' modes as the sandbox made them. False when that failed (the server
+    then ends: the grader starts a new sandbox)."""
     _kill_others()
     _remove_sysv_ipc()
+    emptied = True
     for folder in WRITABLE:
-        _empty(folder)
+        emptied = _empty(folder) and emptied
         try:
             os.chmod(folder, 0o1777)  # where the server owns it (no root), a run could have changed it
         except OSError:
             pass
+    return emptied
 
 
 def serve(control: socket.socket) -> None:
-    """Answer runs until the grader closes the socket."""
+    """Answer runs until the grader closes the socket, or until a run left the sandbox in a state the server
+    cannot undo (then it ends without answering: the grader kills this sandbox and starts a new one)."""
+    baseline = attributes()
     control.sendall(b'{"ready": true}\n')
     while True:
         try:
@@ -221,12 +270,14 @@ def serve(control: socket.socket) -> None:
             _child(input_fd, record_fd)
         os.close(input_fd)
         os.close(record_fd)
+        control.sendall((json.dumps({"forked": pid}) + "\n").encode())
         try:
             _, wait_status = os.waitpid(pid, 0)
             code = os.waitstatus_to_exitcode(wait_status)
         except ChildProcessError:
             code = -1
-        clean()
+        if not clean() or attributes() != baseline:
+            return
         control.sendall((json.dumps({"status": code}) + "\n").encode())
 
 
@@ -240,9 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     control = socket.socket(fileno=int(argv[0]))
     _prctl(PR_SET_DUMPABLE, 0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a signal from a run ends the server, never half a cleanup
     preload()
-    clean()
-    serve(control)
+    if clean():
+        serve(control)
     return 0
 
 

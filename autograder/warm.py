@@ -312,6 +312,8 @@ class WarmPool:
         Raises:
             ServerFailed: no server could be started, or two in a row failed before the run began.
         """
+        if self.closed:
+            raise ServerFailed("the warm pool is closed")
         key, home = self._home(release)
         with self._slots:
             for attempt in range(2):

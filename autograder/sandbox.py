@@ -224,23 +224,34 @@ class RunResult:
 
 class StderrTail:
     """What a sandboxed process writes to its standard error, read by a thread of its own (so that the process
-    never blocks on a full pipe), the first 20 kB kept."""
+    never blocks on a full pipe); the last 20 kB kept."""
+
+    KEEP = 20_000
 
     def __init__(self, proc: subprocess.Popen) -> None:
-        self.chunks: list[bytes] = []
+        self.tail = b""
+        self.total = 0
+        """Bytes read so far (a mark for :meth:`since`)."""
+        self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._drain, args=(proc,), daemon=True)
         self.thread.start()
 
     def _drain(self, proc: subprocess.Popen) -> None:
         assert proc.stderr is not None
-        kept = 0
-        for chunk in iter(lambda: proc.stderr.read(65536), b""):
-            if kept < 20_000:
-                self.chunks.append(chunk)
-                kept += len(chunk)
+        for chunk in iter(lambda: proc.stderr.read1(65536), b""):
+            with self._lock:
+                self.tail = (self.tail + chunk)[-self.KEEP:]
+                self.total += len(chunk)
 
     def text(self) -> str:
-        return b"".join(self.chunks).decode("utf-8", "replace")
+        with self._lock:
+            return self.tail.decode("utf-8", "replace")
+
+    def since(self, mark: int) -> str:
+        """What was written after :attr:`total` was ``mark`` (as much of it as is kept)."""
+        with self._lock:
+            return self.tail[-min(len(self.tail), self.total - mark):].decode("utf-8", "replace") \
+                if self.total > mark else ""
 
 
 def read_records(stream: Any, stream_bytes: int, over: Callable[[], None]) -> Iterator[dict[str, Any]]:

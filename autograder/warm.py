@@ -171,6 +171,7 @@ class WarmServer:
         """
         assert self._control is not None and not self.broken
         start = time.perf_counter()
+        mark = self.stderr.total
         result = RunResult()
         payload = json.dumps({"cells": cells, "fixtures": fixtures, "limits": self.limits.to_dict()}).encode()
         input_r, input_w = os.pipe()
@@ -230,6 +231,9 @@ class WarmServer:
             self._kill()  # gone, stopped, silent or unable to clean up: never given another run
         else:
             result.returncode = answer["status"]
+        if not result.records:  # as a fresh run: the sandbox's own words when it sent nothing
+            time.sleep(0.05)  # the drain thread's last read
+            result.stderr_tail = self.stderr.since(mark)[-4000:]
         result.seconds = time.perf_counter() - start
         return result
 

@@ -103,8 +103,10 @@ def preload() -> None:
     for name in PRELOAD:
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - the run imports it (and reports the failure) itself
-            pass
+        except ImportError:
+            pass  # not installed: the run imports it (and reports the failure) itself
+        # anything else (no memory to import PyTorch under the caps) ends the server with its traceback: the
+        # grader then runs the verdict run in a fresh sandbox, whose own error says why
     from workshop_lib.grading import speed
 
     speed.defer_dynamo_import()
@@ -113,6 +115,7 @@ def preload() -> None:
 def _child(input_fd: int, record_fd: int) -> None:
     """The forked run: never returns."""
     status = 1
+    stderr: int | None = os.dup(2)  # the server's standard error, until the submission's code may run
     try:
         import numpy as np
 
@@ -135,6 +138,8 @@ def _child(input_fd: int, record_fd: int) -> None:
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the child
+        os.close(stderr)
+        stderr = None  # the submission's code runs from here on: nothing of it reaches the grader's log
 
         def emit(record: dict) -> None:
             channel.write(json.dumps(record) + "\n")
@@ -144,6 +149,10 @@ def _child(input_fd: int, record_fd: int) -> None:
         status = 0
     except BaseException:  # noqa: BLE001 - whatever happens, the child never returns into the server's loop
         status = 1
+        if stderr is not None:  # before the cells ran (the grader's side): its traceback for the grader's log
+            import traceback
+
+            os.write(stderr, traceback.format_exc()[-4000:].encode(errors="replace"))
     finally:
         os._exit(status)
 

@@ -32,6 +32,7 @@ import nbformat
 import pytest
 
 from tests import hostile_catalog as hc
+from tests.processes import descends_from
 
 REPO = Path(__file__).resolve().parent.parent
 STUDENT = REPO / "notebooks" / "ddpg_pendulum.ipynb"
@@ -101,24 +102,10 @@ class Listener:
         self.sock.close()
 
 
-def _started_by_this_process(pid: int) -> bool:
-    """True when this test process is among ``pid``'s ancestors: a warm sandbox that an earlier test of the same
-    session keeps in this process's shared pool (autograder/warm.py), not something the grading command left."""
-    try:
-        while pid > 1:
-            status = Path(f"/proc/{pid}/status").read_text()
-            pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-            if pid == os.getpid():
-                return True
-    except (OSError, StopIteration, ValueError):
-        pass
-    return False
-
-
 def leftover_processes() -> list[str]:
     """Processes an attack or a sandbox of this test left: a marker in the command line, or a sandbox user id
     with this repository's virtual environment on its PATH (not the warm sandboxes of this test process's own
-    pool, which earlier tests of the session may keep)."""
+    pool, which earlier tests of the session may keep: those descend from this process)."""
     ours = os.path.dirname(sys.executable).encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -131,7 +118,7 @@ def leftover_processes() -> list[str]:
         except OSError:
             continue
         if (hc.MARKER.encode() in cmdline or (uid >= FIRST_SANDBOX_UID and ours in environ)) \
-                and not _started_by_this_process(int(entry.name)):
+                and not descends_from(int(entry.name), os.getpid()):
             found.append(f"{entry.name} (uid {uid}): {cmdline.decode(errors='replace')[:200]}")
     return found
 

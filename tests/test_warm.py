@@ -31,6 +31,7 @@ from autograder.sandbox import RunResult, bwrap_path
 from autograder.verdict import decide
 from autograder.warm import WarmPool
 from tests import grading_catalog as gc
+from tests.processes import descends_from
 from workshop_lib.grading.forkserver import WRITABLE
 from workshop_lib.grading.limits import SandboxLimits
 
@@ -230,7 +231,7 @@ def test_a_server_that_died_between_runs_costs_no_one_a_run(course, attack_pool)
 
     _correct(course, attack_pool)
     idle = attack_pool._idle[-1]
-    inner = [int(pid) for pid in _servers_of_this_process() if _descends_from(int(pid), idle.proc.pid)]
+    inner = [int(pid) for pid in _servers_of_this_process() if descends_from(int(pid), idle.proc.pid)]
     assert len(inner) == 1
     os.kill(inner[0], signal.SIGKILL)
     started = attack_pool.started
@@ -264,18 +265,6 @@ def test_the_service_pre_grades_in_warm_sandboxes(course):
         service.close()
 
 
-def _descends_from(pid: int, ancestor: int) -> bool:
-    try:
-        while pid > 1:
-            status = Path(f"/proc/{pid}/status").read_text()
-            pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-            if pid == ancestor:
-                return True
-    except (OSError, StopIteration, ValueError):
-        pass
-    return False
-
-
 def _servers_of_this_process() -> list[str]:
     """Warm servers (their Python, not their bwrap) whose ancestors include this process."""
     found = []
@@ -283,7 +272,7 @@ def _servers_of_this_process() -> list[str]:
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
             if argv and os.path.basename(argv[0]).startswith(b"python") \
-                    and b"workshop_lib.grading.forkserver" in argv and _descends_from(int(entry.name), os.getpid()):
+                    and b"workshop_lib.grading.forkserver" in argv and descends_from(int(entry.name), os.getpid()):
                 found.append(entry.name)
         except OSError:
             continue

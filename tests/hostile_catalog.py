@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
@@ -155,9 +156,9 @@ for top, dirs, files in os.walk("/"):
         path = os.path.join(top, f)
         if f in SECRET_NAMES and not path.startswith(str(here)) and not path.startswith("/opt/ddpg-grader/lib/"):
             found.append(path)
-for path in ["/work/main/solutions/ddpg_agent.py", "/work/main/autograder/gradebook.db",
-             "/work/main/autograder/source/ddpg/ddpg_pendulum.ipynb", "/work/main/autograder/course/gradebook.db",
-             "/work/main/autograder/course/source/ddpg/ddpg_pendulum.ipynb"]:
+for path in ["{REPO}/solutions/ddpg_agent.py", "{REPO}/autograder/gradebook.db",
+             "{REPO}/autograder/source/ddpg/ddpg_pendulum.ipynb", "{REPO}/autograder/course/gradebook.db",
+             "{REPO}/autograder/course/source/ddpg/ddpg_pendulum.ipynb"]:
     if os.path.exists(path):
         found.append(path)
 others = sorted(p for p in os.listdir("/proc") if p.isdigit())
@@ -184,8 +185,8 @@ import os, pathlib, sqlite3
 from workshop_lib import checks
 done = []
 here = pathlib.Path.cwd().resolve()
-roots = [p for p in [here, *here.parents]] + [pathlib.Path("/work/main/autograder"),
-                                             pathlib.Path("/work/main/autograder/course")]
+roots = [p for p in [here, *here.parents]] + [pathlib.Path("{REPO}/autograder"),
+                                             pathlib.Path("{REPO}/autograder/course")]
 for root in roots:
     db = root / "gradebook.db"
     if db.exists():
@@ -209,7 +210,7 @@ for root in roots:
             done.append(f"overwrote {peer}")
         except OSError:
             pass
-for lib in [pathlib.Path(checks.__file__), pathlib.Path("/work/main/workshop_lib/checks.py")]:
+for lib in [pathlib.Path(checks.__file__), pathlib.Path("{REPO}/workshop_lib/checks.py")]:
     try:
         with open(lib, "a") as f:
             f.write("\\ndef check_select_action(*a, **k):\\n    return None\\n")
@@ -444,6 +445,15 @@ def honest() -> list[Hostile]:
     ]
 
 
+REPO = Path(__file__).resolve().parents[1]
+"""This clone's root: the attacks look for its secrets where a clone really is, not where one usually is."""
+
+
+def _with_repo(code: str) -> str:
+    """``code`` with ``{REPO}`` replaced by this clone's root."""
+    return code.replace("{REPO}", str(REPO))
+
+
 def attacks(port: int) -> list[Hostile]:
     """Every attack; ``port`` is the host listener's (the attacks must not reach it)."""
     return [
@@ -456,11 +466,11 @@ def attacks(port: int) -> list[Hostile]:
         Hostile("atk_read_and_send", "looks for source/, solutions/ddpg_agent.py, gradebook.db, the secret, the "
                 "peers (parents of cwd, then the whole file system), execs the reference's methods if found, "
                 "sends what it found to a listener on the host's 127.0.0.1",
-                ZERO, STUBS, above(READ_AND_SEND.replace("{PORT}", str(port))),
+                ZERO, STUBS, above(_with_repo(READ_AND_SEND).replace("{PORT}", str(port))),
                 evidence=(r"HOSTILE found: \[\]", r"HOSTILE network: (ConnectionRefusedError|OSError|TimeoutError)")),
         Hostile("atk_write_protected", "sets manual_score in gradebook.db, appends to nbgrader_config.py and "
                 "to the workshop_lib/checks.py it imports, overwrites peers' submissions, deletes the gradebook",
-                ZERO, STUBS, above(WRITE_PROTECTED), evidence=(r"HOSTILE wrote: \[\]",)),
+                ZERO, STUBS, above(_with_repo(WRITE_PROTECTED)), evidence=(r"HOSTILE wrote: \[\]",)),
         Hostile("atk_kill_parent", "os.kill(os.getppid(), 9) after the checks, on a correct solution",
                 FULL, {}, after(KILL_PARENT), note="kernel died"),
         Hostile("atk_os_exit", "os._exit after the checks, on a correct solution", FULL, {}, after(EXIT),

@@ -158,14 +158,16 @@ raise RuntimeError("PLANTED" + json.dumps(outside))
 """.replace("WRITABLE", repr(WRITABLE))
 
 SPY = r"""
-import ctypes, json, os
+import ctypes, json, os, sysconfig
 found = {"files": [], "processes": [], "server": {}}
+installed = tuple({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], "/usr", "/root",
+                   "/opt/ddpg-grader/lib"})  # where the real jdc is installed, read-only
 for dirpath, dirs, files in os.walk("/"):
     if dirpath.startswith(("/proc", "/sys")):
         dirs[:] = []
         continue
     found["files"] += [os.path.join(dirpath, n) for n in dirs + files if n.startswith("planted") or n == "jdc"
-                       and not dirpath.startswith(("/usr", "/root", "/work", "/opt/ddpg-grader/lib"))]
+                       and not dirpath.startswith(installed)]
 found["ipc"] = [line for kind in ("shm", "msg", "sem")
                 for line in open(f"/proc/sysvipc/{kind}").read().splitlines()[1:]]
 me, server = os.getpid(), os.getppid()

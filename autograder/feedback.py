@@ -72,6 +72,8 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 VIDEO_NOTE = ("Videos are left out of this page: while grading, training is shortened to 2 episodes, so a video of "
               "that agent would show an untrained pendulum. Run the notebook yourself to watch yours.")
+SAVED_VIDEO_NOTE = "Videos are left out of this page: open your notebook to watch the ones you saved."
+"""The note in place of a video when the outputs are the student's own (``notebook_outputs = "submitted"``)."""
 STYLE = """
 body { font-family: sans-serif; max-width: 60em; margin: 2em auto; line-height: 1.4; color: #222; }
 table { border-collapse: collapse; } td, th { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; }
@@ -86,7 +88,7 @@ def _markdown(text: str, attachments: Any = None) -> str:
     return markdown_to_html(text, attachments if isinstance(attachments, dict) else None)
 
 
-def _output_html(out: Any) -> str:
+def _output_html(out: Any, video_note: str = VIDEO_NOTE) -> str:
     clean = sanitize_output(out)
     if clean is None:
         return ""
@@ -101,7 +103,7 @@ def _output_html(out: Any) -> str:
         return f"<img alt='figure' src='data:image/png;base64,{data['image/png'].strip()}'>"
     if "text/html" in data:
         if "<video" in data["text/html"]:
-            return f"<p class='note'>{html.escape(VIDEO_NOTE)}</p>"
+            return f"<p class='note'>{html.escape(video_note)}</p>"
         return data["text/html"]
     if "text/plain" in data:
         return f"<pre>{html.escape(data['text/plain'])}</pre>"
@@ -186,9 +188,10 @@ def _part_rows(parts: dict[str, dict[str, Any]], scores: dict[str, float | None]
 
 
 def _cells(nb: nbformat.NotebookNode, parts: dict[str, dict[str, Any]], answers: dict[str, tuple[int, str]],
-           grades: dict[str, dict[str, Any]]) -> list[str]:
-    """The notebook, cell by cell: markdown rendered, code as text with its (sanitized) outputs, each graded test
-    cell with its part's verdict, each answer graded by hand with its points and the grader's comment."""
+           grades: dict[str, dict[str, Any]], video_note: str = VIDEO_NOTE) -> list[str]:
+    """The notebook, cell by cell: markdown rendered, code as text with its (sanitized) outputs (a video replaced
+    by ``video_note``), each graded test cell with its part's verdict, each answer graded by hand with its points
+    and the grader's comment."""
     body = []
     answer_at = {index: (grade_id, title) for grade_id, (index, title) in answers.items()}
     for index, cell in enumerate(nb.cells):
@@ -211,7 +214,7 @@ def _cells(nb: nbformat.NotebookNode, parts: dict[str, dict[str, Any]], answers:
                 body.append(f"<div class='verdict{' ok' if ok else ''}'><b>{html.escape(grade_id)}</b>: "
                             f"{html.escape(verdict.get('message', 'not graded'))}</div>")
             else:
-                body.extend(_output_html(o) for o in cell.get("outputs", []))
+                body.extend(_output_html(o, video_note) for o in cell.get("outputs", []))
             body.append("</div>")
     return body
 
@@ -223,6 +226,15 @@ def document(title: str, body: list[str]) -> str:
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
             + "\n".join(body) + "</body></html>")
+
+
+def _outputs_note(report: dict) -> str:
+    """Where the outputs below come from (the report's ``outputs``: the course's
+    ``c.SandboxedGrading.notebook_outputs``)."""
+    if report.get("outputs") == "submitted":
+        return ("Below is your notebook with the outputs you saved in it (the grader did not run it again; what "
+                "could not be shown safely was left out).")
+    return f"Below is your notebook as the grader ran it (training shortened to 2 episodes). {html.escape(VIDEO_NOTE)}"
 
 
 def page(course: Path, student: str, row: dict[str, str] | None = None, preface: str = "") -> str:
@@ -254,9 +266,9 @@ def page(course: Path, student: str, row: dict[str, str] | None = None, preface:
             + "</table>",
             f"<ul class='note'>{notes}</ul>" if notes else "",
             "<p class='note'>Each part was decided by the grader outside your notebook, by running your methods on "
-            "fixtures of its own and comparing with the reference solution. Below is your notebook as the grader "
-            f"ran it (training shortened to 2 episodes). {html.escape(VIDEO_NOTE)}</p>", "<hr>"]
-    body += _cells(nb, report["parts"], answers, grades)
+            f"fixtures of its own and comparing with the reference solution. {_outputs_note(report)}</p>", "<hr>"]
+    saved = report.get("outputs") == "submitted"
+    body += _cells(nb, report["parts"], answers, grades, SAVED_VIDEO_NOTE if saved else VIDEO_NOTE)
     return document(f"Feedback: {student}", body)
 
 

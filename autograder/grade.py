@@ -35,6 +35,7 @@ Until step 6 the gradebook, the formgrader, the export and the feedback show eve
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -81,7 +82,9 @@ from autograder.text import shown, table_cell
 from autograder.trusted import (
     REFERENCE_SUFFIX,
     REPORT_NAME,
+    SUBMITTED,
     SandboxedGrading,
+    submitted_run,
 )
 from workshop_lib.grading.limits import LimitsError
 
@@ -216,9 +219,11 @@ def preflight(grader: SandboxedGrading, runner: Any, course: Path, release_nb: n
         return grader.make_spec(preflight_notebook(course, release_nb), "preflight", release,
                                 NOTEBOOK_FILE, fixtures)
 
-    ((_, _, result),) = list(runner.run([("preflight", make)]))
+    ((_, spec, result),) = list(runner.run([("preflight", make)]))
     if "infra" in result:
         return result["infra"]
+    if spec is not None and not spec.get("notebook_run", True):
+        result["notebook"] = submitted_run([])  # the course shows the submitted outputs: no notebook run
     judged = grader.judge(result, reference_probe(grader.reference, fixtures))
     failed = [v for v in judged.verdicts if not v.passed]
     if not failed and judged.notebook_run.records:
@@ -414,8 +419,11 @@ def ingest_all(run: GradingRun, students: list[str]) -> tuple[dict[str, list[str
     repaired) and the gradable ones."""
     notes: dict[str, list[str]] = {}
     ingested: dict[str, ingest.Ingested] = {}
+    caps = dataclasses.replace(ingest.CAPS, cell_output_bytes=run.grader.cell_output_bytes,
+                               output_bytes=run.grader.notebook_output_bytes)
     for student in students:
-        got = ingest.ingest(submitted_root(run.course), student, ASSIGNMENT, NOTEBOOK, run.release_nb)
+        got = ingest.ingest(submitted_root(run.course), student, ASSIGNMENT, NOTEBOOK, run.release_nb, caps,
+                            keep_outputs=run.grader.notebook_outputs == SUBMITTED)
         notes[student] = list(got.notes)
         if got.gradable:
             ingested[student] = got
@@ -442,7 +450,8 @@ def run_jobs(run: GradingRun, runner: Any, ingested: dict[str, ingest.Ingested])
             result = record_job(run, ingested[student], spec, result)
         if "infra" in result:
             outcome.infra[student] = result["infra"]
-        elif not any(result[k]["records"] for k in ("notebook", "verdict")):
+        elif not any(result[k]["records"] for k in ("notebook", "verdict")
+                     if k == "verdict" or spec is None or spec.get("notebook_run", True)):
             outcome.silent.append(student)  # no sandbox of this job sent anything back
         print(progress_line(done, total, student, result), flush=True)
     return outcome
@@ -458,6 +467,8 @@ def record_job(run: GradingRun, got: ingest.Ingested, spec: dict[str, Any], resu
     try:
         reference = reference_probe(run.grader.reference, spec["fixtures"])
         (run.jobs_dir / f"{got.student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
+        if not spec.get("notebook_run", True):
+            result["notebook"] = submitted_run(got.outputs or [])
         result.update(ingest_notes=got.notes, graded_at=run.graded_at, run_id=run.run_id, answers=got.answers)
         (run.jobs_dir / f"{got.student}.result.json").write_text(json.dumps(result))
     except OSError:

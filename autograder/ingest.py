@@ -44,7 +44,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.outputs import execution_count, sanitize_outputs
 from autograder.text import shown
+from workshop_lib.grading.limits import DEFAULT_LIMITS
 
 INGESTED_DIR = ".ingested"
 """The host-owned copy of every submission, under the course directory (nbgrader's ``submitted_directory`` while
@@ -79,6 +81,10 @@ class Caps:
     """Directory entries looked at in the whole submission folder."""
     depth: int = 4
     """Folder depth looked into."""
+    cell_output_bytes: int = DEFAULT_LIMITS.cell_output_bytes
+    """Outputs kept of one submitted cell, sanitized (only when the course shows the submitted outputs)."""
+    output_bytes: int = DEFAULT_LIMITS.notebook_output_bytes
+    """Outputs kept of the whole submitted notebook, sanitized (idem)."""
 
 
 CAPS = Caps()
@@ -96,6 +102,9 @@ class Ingested:
         notes: what was refused or repaired, one short line each (safe to print).
         answers: ``{grade_id: sha256}`` of each answer cell's source (the hand-graded ones among them tell a
             changed answer from an unchanged one after a resubmission).
+        outputs: the outputs the student saved, sanitized and capped, one record per code cell of the rebuilt
+            notebook (``{"index", "execution_count", "outputs"}``, as a notebook run streams them); ``None``
+            unless asked for (``keep_outputs``: the course shows the submitted outputs instead of a re-run's).
     """
 
     student: str
@@ -104,6 +113,7 @@ class Ingested:
     timestamp: str | None = None
     notes: list[str] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
+    outputs: list[dict] | None = None
 
     @property
     def gradable(self) -> bool:
@@ -204,7 +214,7 @@ def _walk(root: Path, caps: Caps, notes: list[str]) -> list[str]:
 
 
 def ingest(submitted: Path, student: str, assignment: str, notebook: str, release_nb: NotebookNode,
-           caps: Caps = CAPS) -> Ingested:
+           caps: Caps = CAPS, keep_outputs: bool = False) -> Ingested:
     """Read ``submitted/<student>/<assignment>/`` as bounded, plain data (see the module's docstring).
 
     Args:
@@ -213,8 +223,10 @@ def ingest(submitted: Path, student: str, assignment: str, notebook: str, releas
         assignment: the assignment id (``ddpg``).
         notebook: the notebook's name without ``.ipynb``.
         release_nb: the released notebook (``release/<assignment>/<notebook>.ipynb``), made by nbgrader.
+        caps: what is read at most.
+        keep_outputs: also keep the outputs the student saved, sanitized (``Ingested.outputs``).
     """
-    result = Ingested(student=student)
+    result = Ingested(student=student, outputs=[] if keep_outputs else None)
     if not STUDENT_ID.fullmatch(student):
         result.notes.append(f"folder name {shown(student, 60)!r} is not a usable student id (letters, digits, "
                             "._@+-): rename the folder to the student's id")
@@ -261,7 +273,7 @@ def ingest(submitted: Path, student: str, assignment: str, notebook: str, releas
         return result
     try:
         raw = read_regular(folder / chosen, caps.notebook_bytes)
-        result.notebook = rebuild(parse_notebook(raw, caps), release_nb, result)
+        result.notebook = rebuild(parse_notebook(raw, caps), release_nb, result, caps)
     except Refused as err:
         result.notes.append(f"notebook {shown(chosen, 80)}: {err}")
         result.notebook = None
@@ -340,14 +352,16 @@ def _release_meta(cell: NotebookNode) -> dict:
     return copy.deepcopy(dict(cell.metadata.get("nbgrader", {})))
 
 
-def rebuild(data: dict, release_nb: NotebookNode, result: Ingested) -> NotebookNode:
+def rebuild(data: dict, release_nb: NotebookNode, result: Ingested, caps: Caps = CAPS) -> NotebookNode:
     """A fresh notebook made of the submission's cells, with the release's nbgrader metadata (module docstring).
 
-    Notes go to ``result.notes``; answer hashes to ``result.answers``.
+    Notes go to ``result.notes``; answer hashes to ``result.answers``; when ``result.outputs`` is a list, the
+    saved outputs of each code cell kept from the submission go there, sanitized (:func:`_kept_outputs`).
     """
     released = {_grade_id(c): c for c in release_nb.cells if _grade_id(c)}
     order = [_grade_id(c) for c in release_nb.cells if _grade_id(c)]
     cells: list[tuple[str | None, NotebookNode]] = []
+    saved: dict[int, dict] = {}  # id() of a rebuilt cell -> the submitted cell it came from
     dropped_attachments = 0
     for i, cell in enumerate(data["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
@@ -372,6 +386,7 @@ def rebuild(data: dict, release_nb: NotebookNode, result: Ingested) -> NotebookN
             if meta.get("locked") and not meta.get("solution"):
                 source = rel.source  # read-only as released (nbgrader restores it too)
         cells.append((gid, _new_cell(kind, source)))
+        saved[id(cells[-1][1])] = cell
     if dropped_attachments:
         result.notes.append(f"pasted attachments removed from {dropped_attachments} cell(s)")
     # a copied cell: the last copy keeps the grade_id
@@ -400,7 +415,25 @@ def rebuild(data: dict, release_nb: NotebookNode, result: Ingested) -> NotebookN
             if meta.get("solution"):
                 result.answers[gid] = hashlib.sha256(cell.source.encode()).hexdigest()
         nb.cells.append(cell)
+    if result.outputs is not None:
+        result.outputs = _kept_outputs(nb, saved, caps)
     return nb
+
+
+def _kept_outputs(nb: NotebookNode, saved: dict[int, dict], caps: Caps) -> list[dict]:
+    """The saved outputs of each code cell of ``nb`` that came from a submitted code cell (``saved``), made safe
+    by :func:`~autograder.outputs.sanitize_outputs` within the caps: hostile data like any run's output."""
+    records: list[dict] = []
+    budget = caps.output_bytes
+    for k, cell in enumerate(nb.cells):
+        submitted = saved.get(id(cell))
+        if cell.cell_type != "code" or submitted is None or submitted.get("cell_type") != "code":
+            continue
+        outputs, used = sanitize_outputs(submitted.get("outputs"), min(caps.cell_output_bytes, budget))
+        budget -= used
+        records.append({"index": k, "execution_count": execution_count(submitted.get("execution_count")),
+                        "outputs": outputs})
+    return records
 
 
 def _new_cell(kind: str, source: str) -> NotebookNode:

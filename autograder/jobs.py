@@ -3,7 +3,9 @@
 A job's **spec** is plain JSON, made by the grading host (``autograder.trusted``): the submission's notebook
 (after nbgrader restored its read-only cells, graded test cells emptied), the released resources (base64), the
 code cells the verdict run executes, the fixtures and the sandbox's limits
-(:class:`~workshop_lib.grading.limits.SandboxLimits` as a dict; each run reads them back from its ``limits.json``).
+(:class:`~workshop_lib.grading.limits.SandboxLimits` as a dict; each run reads them back from its ``limits.json``)
+and whether the notebook runs at all (``notebook_run``: False when the course shows the submitted outputs; the
+host then puts the student's saved outputs in place of this run's records).
 :func:`run_job` turns a spec into a
 **result** (the records streamed back by the two sandboxed runs, and why each ended) on any machine that has
 this environment and bubblewrap: the host itself (serially, or ``--jobs N`` at once) or a dask worker. The
@@ -155,9 +157,10 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``{"student", "notebook": {...}, "verdict": {...}}``: each run's streamed records, why it ended early
-        (``None`` if it did not), its time.
+        (``None`` if it did not), its time. A notebook run the spec did not ask for "never started".
     """
     with Job(spec) as job:
-        job.start_notebook()
+        if spec.get("notebook_run", True):
+            job.start_notebook()
         job.start_verdict()
         return job.wait()

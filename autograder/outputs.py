@@ -87,6 +87,12 @@ def _valid_base64(value: str) -> bool:
         return False
 
 
+def execution_count(value: Any) -> int | None:
+    """An execution count as a notebook may hold it (a non-negative int below 2**31), else None: a ``true`` or a
+    100-digit number from a submission would make the autograded notebook invalid."""
+    return value if type(value) is int and 0 <= value < 2**31 else None
+
+
 def sanitize_output(out: Any) -> NotebookNode | None:
     """One output made safe, or None if nothing of it can be kept."""
     if not isinstance(out, dict):
@@ -116,9 +122,8 @@ def sanitize_output(out: Any) -> NotebookNode | None:
         if not kept:
             return None
         if kind == "execute_result":
-            count = out.get("execution_count")
             return nbformat.v4.new_output("execute_result", data=kept,
-                                          execution_count=count if isinstance(count, int) else None)
+                                          execution_count=execution_count(out.get("execution_count")))
         return nbformat.v4.new_output("display_data", data=kept)
     return None
 

@@ -8,7 +8,9 @@ nbgrader opens anything. Then it runs ``nbgrader autograde`` on the ingested cop
 
 1. reads the job's result (the values the sandboxed runs sent back) and the reference's records;
 2. decides each part (:mod:`autograder.verdict`);
-3. puts the notebook run's outputs (sanitized, capped again) into the code cells, and replaces each graded test
+3. puts the notebook run's outputs (sanitized, capped again) into the code cells (or, when the course says
+   ``c.SandboxedGrading.notebook_outputs = "submitted"``, the outputs the student saved, sanitized the same way:
+   no notebook run at all), and replaces each graded test
    cell's outputs by its verdict: a passed part prints a line, a failed one an error that names the mistake
    (nbgrader scores a test cell with an error 0);
 4. writes ``grading_report.json`` beside the autograded notebook (verdicts, ingest notes, why a run ended early).
@@ -33,10 +35,10 @@ from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
-from traitlets import Bool, Float, Integer, Unicode
+from traitlets import Bool, Enum, Float, Integer, Unicode
 
 from autograder.jobs import encode_release
-from autograder.outputs import sanitize_outputs
+from autograder.outputs import execution_count, sanitize_outputs
 from autograder.parts import BY_ID, PARTS
 from autograder.reference import REFERENCE
 from autograder.sandbox import RunResult
@@ -51,6 +53,8 @@ except ImportError:  # pragma: no cover
 
 REPORT_NAME = "grading_report.json"
 REFERENCE_SUFFIX = ".reference.json"  # in the jobs folder: the reference's probe records for one student
+RERUN, SUBMITTED = "rerun", "submitted"
+"""The two values of ``c.SandboxedGrading.notebook_outputs``: where the autograded notebook's outputs come from."""
 
 
 def is_graded_test(cell: NotebookNode) -> bool:
@@ -88,6 +92,14 @@ def stream_end_reason(run: RunResult, which: str) -> str | None:
     if "runner_error" in events:
         return "the notebook could not be run"
     return "kernel died" if which == "notebook" else "the verdict run stopped early"
+
+
+def submitted_run(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A job's ``"notebook"`` result made from the student's own saved outputs (``Ingested.outputs``, already
+    sanitized): what the host puts in place of a notebook run when the course shows the submitted outputs. It
+    reads as a run that ended by itself, so no note about it reaches the student."""
+    return {"records": [*records, {"event": "done"}], "reason": None, "returncode": 0, "seconds": 0.0,
+            "stderr_tail": ""}
 
 
 def run_summary(run: RunResult, reason: str | None) -> dict[str, Any]:
@@ -138,6 +150,13 @@ class SandboxedGrading(NbGraderPreprocessor):
                            "child per run, the sandbox emptied between runs: autograder/warm.py), about 3 CPU-s "
                            "less per submission. False: a fresh sandbox per verdict run. Ignored without the "
                            "sandbox.").tag(config=True)
+    notebook_outputs = Enum(
+        (RERUN, SUBMITTED), default_value=RERUN,
+        help="Where the autograded notebook's outputs come from. 'rerun': the submission is run again, cell by "
+             "cell, in a sandbox of its own (nbgrader's way; under NBGRADER_EXECUTION the training is a tiny "
+             "run). 'submitted': the outputs the student saved, sanitized and capped the same way, and no "
+             "notebook run (about half of a submission's CPU time). The grade is decided by the verdict run "
+             "either way: no output decides a part.").tag(config=True)
     wall_seconds = Float(
         DEFAULT_LIMITS.wall_seconds,
         help="Wall-clock limit of the whole notebook run, and of the verdict run (seconds). Past it, everything the "
@@ -189,7 +208,8 @@ class SandboxedGrading(NbGraderPreprocessor):
                 cell.outputs, cell.execution_count = [], None
         return {"student": student, "notebook_name": notebook_name, "notebook": copy_nb,
                 "release": encode_release(release), "cells": verdict_cells(nb), "fixtures": fixtures,
-                "limits": self.limits().to_dict(), "sandbox": bool(self.sandbox), "warm": bool(self.warm)}
+                "limits": self.limits().to_dict(), "sandbox": bool(self.sandbox), "warm": bool(self.warm),
+                "notebook_run": self.notebook_outputs == RERUN}
 
     def judge(self, result: dict[str, Any], reference_records: list[dict[str, Any]]) -> Judgement:
         """Decide one submission's parts from its job's result and the reference's records (no file touched)."""
@@ -266,6 +286,7 @@ class SandboxedGrading(NbGraderPreprocessor):
         hashes (what ``make grade``, the feedback and the export read back; nothing decides anything again)."""
         return {
             "student": student, "assignment": assignment, "sandboxed": bool(self.sandbox),
+            "outputs": self.notebook_outputs,
             "notes": list(result.get("ingest_notes", [])) + judged.notes,
             "graded_at": result.get("graded_at"), "run_id": result.get("run_id"),
             "parts": {v.part.grade_id: {"score": v.score, "points": v.part.points, "passed": v.passed,
@@ -289,8 +310,7 @@ class SandboxedGrading(NbGraderPreprocessor):
             outputs, used = sanitize_outputs(record.get("outputs"), min(self.cell_output_bytes, budget))
             budget -= used
             cell.outputs = outputs
-            count = record.get("execution_count")
-            cell.execution_count = count if isinstance(count, int) else None
+            cell.execution_count = execution_count(record.get("execution_count"))
         if reason:
             ran = {r.get("index") for r in records}
             for i, cell in enumerate(nb.cells):

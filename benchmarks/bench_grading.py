@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import build_notebooks
-from autograder.trusted import SandboxedGrading
+from autograder.trusted import RERUN, SUBMITTED, SandboxedGrading
 from benchmarks.grading_profile import CpuMeter
 from tests import grading_catalog as gc
 
@@ -59,6 +59,8 @@ REPO = HERE.parent
 PROFILED = "ok_reference"
 STUDENT = build_notebooks.STUDENT_DIR / f"{build_notebooks.NOTEBOOK}.ipynb"  # what the catalogs edit
 MASTER = build_notebooks.SOURCE_DIR / f"{build_notebooks.NOTEBOOK}.ipynb"  # where the graded cells come from
+SOLVED = REPO / "solutions" / f"{build_notebooks.NOTEBOOK}_solution.ipynb"
+"""The master notebook run whole, outputs saved: what a student's submission holds after a whole run."""
 TARGET_CLASS, TARGET_SECONDS, TARGET_CPU = 300, 600.0, 4.0
 """The target (issue 18): a class of 300 graded in at most 10 minutes on 2 cores, about 4 CPU-s a submission."""
 NBGRADER_DEFAULT = '''
@@ -162,14 +164,31 @@ def run_measured(cmd: list[str], cwd: Path, label: str, n: int | None = None,
     return out
 
 
-def trusted_class(tmp: Path, variants: list[gc.Variant], jobs: int, warm: bool = True) -> dict[str, float]:
+def with_saved_outputs(course: Path) -> None:
+    """Give every submission the outputs of a whole run of the notebook, as a student who ran it saves them: the
+    solution notebook's (``solutions/``: figures, videos, printed lines), cell by cell where the cells match."""
+    solved = json.loads(SOLVED.read_text())["cells"]
+    for path in sorted((course / "submitted").glob("*/ddpg/*.ipynb")):
+        nb = json.loads(path.read_text())
+        for cell, done in zip(nb["cells"], solved):
+            if cell["cell_type"] == done["cell_type"] == "code":
+                cell["outputs"], cell["execution_count"] = done["outputs"], done["execution_count"]
+        path.write_text(json.dumps(nb))
+
+
+def trusted_class(tmp: Path, variants: list[gc.Variant], jobs: int, warm: bool = True,
+                  outputs: str = RERUN) -> dict[str, float]:
     """``python -m autograder.grade --jobs JOBS`` on a fresh copy of the course with ``variants``; ``warm=False``:
-    with ``c.SandboxedGrading.warm = False`` (a fresh sandbox per verdict run)."""
-    course = build_notebooks.copy_course(tmp / ("trusted" if warm else "trusted-fresh"))
-    if not warm:
-        with open(course / "nbgrader_config.py", "a") as f:
-            f.write("\n# benchmarks/bench_grading.py: the fresh peer\nc.SandboxedGrading.warm = False\n")
+    with ``c.SandboxedGrading.warm = False`` (a fresh sandbox per verdict run); ``outputs="submitted"``: with
+    ``c.SandboxedGrading.notebook_outputs = "submitted"``, each submission holding a whole run's saved outputs
+    (:func:`with_saved_outputs`)."""
+    course = build_notebooks.copy_course(tmp / f"trusted-{'warm' if warm else 'fresh'}-{outputs}")
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(f"\n# benchmarks/bench_grading.py\nc.SandboxedGrading.warm = {warm}\n"
+                f"c.SandboxedGrading.notebook_outputs = {outputs!r}\n")
     gc.write_submissions(course, STUDENT, MASTER, variants)
+    if outputs == SUBMITTED:
+        with_saved_outputs(course)
     return run_measured([sys.executable, "-m", "autograder.grade", "--course", str(course), "--quiet", "--jobs",
                          str(jobs)], REPO, "trusted", n=len(variants))
 
@@ -296,20 +315,36 @@ def class_section(trusted: dict[str, Any], plain: dict[str, Any], variants: list
     return lines
 
 
-def target_class_section(measured: dict[str, Any], variants: list[gc.Variant], jobs: int) -> list[str]:
+def target_heading(outputs: str) -> str:
+    """GRADING.md's heading of the class of :data:`TARGET_CLASS` graded with ``notebook_outputs = outputs``."""
+    return (f"## A class of {TARGET_CLASS}, measured" if outputs == RERUN
+            else f"## A class of {TARGET_CLASS} with the submitted outputs, measured")
+
+
+def target_class_section(measured: dict[str, Any], variants: list[gc.Variant], jobs: int,
+                         outputs: str = RERUN) -> list[str]:
     """GRADING.md's section of the class of :data:`TARGET_CLASS`, graded for real (``--only-target-class``;
-    ``measured["commit"]``: the code it ran, read when it started)."""
+    ``measured["commit"]``: the code it ran, read when it started; ``outputs``: the course's
+    ``c.SandboxedGrading.notebook_outputs``)."""
     size = len(variants)
     hangs = sum(v.name == "bad_act_hangs" for v in variants)
     jobs_cpu = measured["jobs_end_cpu"] - measured["jobs_start_cpu"]
     met = measured["seconds"] <= TARGET_SECONDS
+    how = ("each notebook run again in a sandbox for its outputs (`c.SandboxedGrading.notebook_outputs = "
+           "\"rerun\"`, the default)" if outputs == RERUN else
+           "`c.SandboxedGrading.notebook_outputs = \"submitted\"`: no notebook run, each submission's saved "
+           "outputs (a whole run's: the solution notebook's figures, videos and lines, about 0.8 MB) sanitized "
+           "into the autograded notebook")
     return [
-        f"## A class of {size}, measured",
+        target_heading(outputs),
         "",
-        f"Measured alone (`--only-target-class`), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, at commit "
-        f"{measured['commit']}; load average at the end {measured['load']}. {size} submissions (the test catalog's "
+        f"Measured alone (`--only-target-class --outputs {outputs}`), "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, at commit "
+        f"{measured['commit']}; load average at the start {measured['load_start']}, at the end {measured['load']}. "
+        f"{size} submissions (the test catalog's "
         f"correct variants, mistakes and traps, {hangs} hang, repeated under new names), one `python -m "
-        f"autograder.grade --jobs {jobs}`, the whole command. CPU counted by {measured['meter']}.",
+        f"autograder.grade --jobs {jobs}`, the whole command, with warm verdict runs and {how}. CPU counted by "
+        f"{measured['meter']}.",
         "",
         "| what | wall-clock [s] | CPU [s] | CPU per submission [s] |",
         "| --- | --- | --- | --- |",
@@ -489,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
                              "hostile sections stay as measured)")
     parser.add_argument("--only-target-class", action="store_true",
                         help=f"grade a class of {TARGET_CLASS} (no other measurement) and rewrite only its section")
+    parser.add_argument("--outputs", choices=(RERUN, SUBMITTED), default=RERUN,
+                        help="with --only-target-class: the course's c.SandboxedGrading.notebook_outputs (each "
+                             "setting has its own section)")
     parser.add_argument("--only-warm", action="store_true",
                         help="grade the class (--class-size) warm and fresh, one after the other, and rewrite only "
                              "their section")
@@ -505,11 +543,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.only_target_class:
             variants = class_of(TARGET_CLASS)
             commit = git_commit(REPO)  # the code that runs: HEAD when it starts
-            measured = trusted_class(tmp, variants, args.jobs)
+            measured = trusted_class(tmp, variants, args.jobs, outputs=args.outputs)
             measured["commit"] = commit  # type: ignore[assignment]
+            measured["load_start"] = started  # type: ignore[assignment]
             measured["load"] = load()  # type: ignore[assignment]
-            rewrite_section(f"## A class of {TARGET_CLASS}, measured", target_class_section(measured, variants,
-                                                                                             args.jobs))
+            rewrite_section(target_heading(args.outputs),
+                            target_class_section(measured, variants, args.jobs, args.outputs))
             return 0
         if args.only_warm:
             commit = git_commit(REPO)
@@ -537,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         plain["load"] = load()  # type: ignore[assignment]
         lines = [*title(started), "", *profile_section(prof, args.baseline), "",
                  *class_section(trusted, plain, variants, args.jobs)]
-        for kept in (f"## A class of {TARGET_CLASS}, measured", WARM_HEADING, "## What about 4 CPU-s"):
+        for kept in (target_heading(RERUN), target_heading(SUBMITTED), WARM_HEADING, "## What about 4 CPU-s"):
             section = kept_section(kept)  # its own, long run (--only-target-class); a section written by hand
             if section:
                 lines += ["", *section]

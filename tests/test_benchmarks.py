@@ -69,7 +69,7 @@ def test_grading_target_class_section_is_measured_and_kept_by_a_whole_run(monkey
     (tmp_path / "GRADING.md").write_text("# Grading time\n\n## A class of 30\n\nx\n\n## The hostile catalog\n\ny\n")
     measured = {"seconds": 2400.0, "cpu": 3900.0, "jobs_start": 40.0, "jobs_start_cpu": 50.0, "jobs_end": 2300.0,
                 "jobs_end_cpu": 3700.0, "apply_end": 2390.0, "apply_end_cpu": 3890.0, "meter": "m", "load": "2.0",
-                "commit": "abc1234"}
+                "commit": "abc1234", "load_start": "0.5"}
     section = bg.target_class_section(measured, bg.class_of(300), jobs=2)
     assert section[0] == "## A class of 300, measured"
     text = "\n".join(section)
@@ -81,6 +81,29 @@ def test_grading_target_class_section_is_measured_and_kept_by_a_whole_run(monkey
     assert page.count("## A class of 300, measured") == 1
     assert page.index("## A class of 30\n") < page.index("## A class of 300, measured") < page.index("## The hostile")
     assert bg.kept_section(section[0]) == section
+    fast = {**measured, "seconds": 580.0, "cpu": 1150.0}
+    submitted = bg.target_class_section(fast, bg.class_of(300), jobs=2, outputs="submitted")
+    assert submitted[0] == "## A class of 300 with the submitted outputs, measured"
+    assert '`c.SandboxedGrading.notebook_outputs = "submitted"`' in "\n".join(submitted)
+    assert "**met** (9.7 min, 1.0 times" in "\n".join(submitted)
+    bg.rewrite_section(submitted[0], submitted)
+    assert bg.kept_section(section[0]) == section and bg.kept_section(submitted[0]) == submitted
+
+
+def test_grading_submissions_with_saved_outputs_hold_a_whole_runs_outputs(tmp_path):
+    """The submitted-outputs class is not graded on empty notebooks: each submission holds the solution
+    notebook's saved outputs (figures, videos) in its code cells."""
+    import json
+
+    from benchmarks import bench_grading as bg
+    from tests import grading_catalog as gc
+
+    gc.write_submissions(tmp_path, bg.STUDENT, bg.MASTER, bg.class_of(30)[:2])
+    bg.with_saved_outputs(tmp_path)
+    for path in (tmp_path / "submitted").glob("*/ddpg/*.ipynb"):
+        text = path.read_text()
+        assert "image/png" in text and "video/mp4" in text and len(text) > 500_000
+        assert sum(len(c.get("outputs", [])) for c in json.loads(text)["cells"]) > 20
 
 
 def test_grading_warm_section_gives_the_ratio_of_the_two_runs_and_is_kept(monkeypatch, tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import ingest
+from autograder import ingest, outputs
 from autograder.text import shown, table_cell
 
 A, NB = "ddpg", "ddpg_pendulum"
@@ -120,6 +120,48 @@ def test_outputs_attachments_and_metadata_are_dropped(tmp_path, release):
     assert "All parts passed" not in text and "attachments" not in text and "evil" not in text
     assert "source_hidden" not in text
     assert "pasted attachments removed from 1 cell(s)" in got.notes
+
+
+def test_submitted_outputs_are_kept_only_when_asked_sanitized_and_at_the_rebuilt_cells(tmp_path, release):
+    """``keep_outputs``: each kept code cell's saved outputs land at its index in the rebuilt notebook (a deleted
+    cell put back and a copied cell shift nothing), made safe like any run's output; a markdown cell's and a put-back
+    cell's have none."""
+    def mutate(nb):
+        del nb["cells"][_index(nb, "test_critic_target")]  # put back as released: no outputs
+        i = _index(nb, "select_action")
+        nb["cells"].insert(i + 1, json.loads(json.dumps(nb["cells"][i])))  # a copy: both keep their outputs
+        nb["cells"][i]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["first ", "copy"]}]
+        nb["cells"][i + 1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "second copy"}]
+        nb["cells"][i + 1]["execution_count"] = True  # not a count: would make the notebook invalid
+        code = next(c for c in nb["cells"] if c["cell_type"] == "code" and "nbgrader" not in c["metadata"])
+        code["execution_count"] = 7
+        code["outputs"] = [
+            {"output_type": "display_data", "data": {"text/html": "<b>kept</b><script>alert(1)</script>",
+                                                     "application/javascript": "alert(2)"}},
+            {"output_type": "display_data", "data": {"image/png": "not base64 at all!"}},
+            {"output_type": "execute_result", "execution_count": 10**40, "data": {"text/plain": "42"}},
+            "not an output", {"output_type": "clear_output"},
+            *[{"output_type": "stream", "name": "stdout", "text": "x" * 300_000}] * 10]
+    _put(_folder(tmp_path), release, mutate)
+    assert _run(tmp_path, release).outputs is None  # not asked for: nothing kept
+    got = ingest.ingest(tmp_path / "submitted", "alice", A, NB, release, keep_outputs=True)
+    by_index = {r["index"]: r for r in got.outputs}
+    cells = got.notebook.cells
+    assert all(cells[i].cell_type == "code" for i in by_index)
+    firsts = [i for i, c in enumerate(cells) if c.source.startswith("%%add_to DDPGAgent\ndef select_action")]
+    assert [by_index[i]["outputs"] for i in firsts] == [
+        [{"output_type": "stream", "name": "stdout", "text": "first copy"}],
+        [{"output_type": "stream", "name": "stdout", "text": "second copy"}]]
+    assert by_index[firsts[1]]["execution_count"] is None
+    assert _index(got.notebook, "test_critic_target") not in by_index  # put back as released
+    plain = next(r for r in got.outputs if r["execution_count"] == 7)
+    html, result, *streams, cut = plain["outputs"]  # the image (nothing valid) and the non-outputs: gone
+    assert html["data"] == {"text/html": "<b>kept</b>"}
+    assert result["output_type"] == "execute_result" and result["execution_count"] is None
+    assert result["data"] == {"text/plain": "42"}
+    assert 0 < len(streams) < 10 and all(len(o["text"]) == outputs.TEXT_CHARS for o in streams)
+    assert cut["name"] == "stderr" and "output cut by the grader" in cut["text"]  # the cell's cap
+    assert len(json.dumps(got.outputs)) < ingest.CAPS.cell_output_bytes * 2
 
 
 @pytest.mark.parametrize("payload,note", [

@@ -58,6 +58,11 @@ c.SandboxedGrading.notebook_output_bytes = 5_000_000  # output kept per notebook
 # Each verdict run forked in a warm sandbox (PyTorch imported once per sandbox, the sandbox emptied between runs;
 # docs/grading-security.md, "Warm sandboxes"); False: a fresh sandbox per verdict run. The default:
 c.SandboxedGrading.warm = True
+# The autograded notebook's outputs: "rerun" runs each submission again, cell by cell, in a sandbox (nbgrader's
+# way); "submitted" shows the outputs the student saved, sanitized and capped the same way, and skips that run
+# (about half the CPU of a class: the way to grade hundreds in minutes; benchmarks/GRADING.md). The grade is
+# decided by the verdict run either way. The default:
+c.SandboxedGrading.notebook_outputs = "rerun"
 
 # ---- late submissions ---------------------------------------------------------------------------------------
 # Policy: 10% of the assignment's points off per started day after the due date (10 days or more: 0 points); the

@@ -25,9 +25,11 @@ From the command line, record the untrained agent (the video of the notebook's p
 It builds the untrained actor from workshop_lib alone (:class:`~workshop_lib.nets.Actor` with the notebook's
 default sizes from :class:`~workshop_lib.hyperparams.Hyperparameters`, with the weights ``set_seed(seed)`` gives) and
 plays it greedily on Pendulum-v1 from the reset seeded with ``seed`` (:func:`record_untrained` does the same
-from Python). The same seed writes the same bytes: the encoder runs with a fixed thread count and ffmpeg's
-``bitexact`` flags (no version strings, no dates). Copy the file to ``autograder/course/source/ddpg/resources/`` too,
-which nbgrader releases with the assignment.
+from Python). The same seed writes the same bytes on one machine: the encoder runs with a fixed thread count and
+ffmpeg's ``bitexact`` flags (no version strings, no dates). Another CPU may round the motion's arithmetic differently
+in the last bit (AVX-512 or AVX2 kernels, Intel or AMD), and an untrained pendulum magnifies that: its video then
+drifts from the committed one after about 90 frames (``tests/test_video.py``). Copy the file to
+``autograder/course/source/ddpg/resources/`` too, which nbgrader releases with the assignment.
 
 Showing: :func:`show_video` embeds the mp4 as a base64 ``data:`` URI (see :func:`video_html` for why), and
 :func:`resource_path` finds ``resources/`` beside the notebook (release) or one folder up (repository).

@@ -7,6 +7,8 @@
     .venv/bin/python -m benchmarks.bench_grading --only-profile --baseline /tmp/old  # only the per-step section
     .venv/bin/python -m benchmarks.bench_grading --only-target-class  # grades a class of 300; only its section
     .venv/bin/python -m benchmarks.bench_grading --only-warm          # the class warm, then fresh; only its section
+    .venv/bin/python -m benchmarks.bench_grading --only-submitted     # submitted outputs beside nbgrader's own
+    .venv/bin/python -m benchmarks.bench_grading --only-target-class --outputs submitted  # 300, submitted outputs
 
 Three measurements, in one run, so that their figures compare like with like:
 
@@ -23,6 +25,9 @@ Three measurements, in one run, so that their figures compare like with like:
    ``--only-target-class``: one ``python -m autograder.grade --jobs 2`` on 300 such submissions (about half an
    hour here), its section rewritten alone. ``--only-warm`` grades the class twice more, one command after the
    other: with warm verdict runs (the default) and with ``c.SandboxedGrading.warm = False``, for their ratio.
+   ``--only-submitted`` grades the class with ``c.SandboxedGrading.notebook_outputs = "submitted"`` (no notebook
+   run; each submission holds a whole run's saved outputs), then by nbgrader's own pipeline, for their ratio;
+   ``--only-target-class --outputs submitted`` grades the class of 300 that way (its own section).
 3. **The hostile catalog** (tests/hostile_catalog.py: honest students and every attack): one
    ``python -m autograder.grade`` with the short limits of tests/test_hostile.py, and one with the course's own
    limits (nbgrader_config.py), as an instructor would meet it.
@@ -193,13 +198,16 @@ def trusted_class(tmp: Path, variants: list[gc.Variant], jobs: int, warm: bool =
                          str(jobs)], REPO, "trusted", n=len(variants))
 
 
-def nbgrader_class(tmp: Path, variants: list[gc.Variant]) -> dict[str, float]:
+def nbgrader_class(tmp: Path, variants: list[gc.Variant], saved_outputs: bool = False) -> dict[str, float]:
     """nbgrader's own pipeline on the same submissions: ``generate_assignment``, then one ``nbgrader autograde
-    ddpg`` (every student, one after the other, each in its own kernel with ``Execute``)."""
-    course = build_notebooks.copy_course(tmp / "nbgrader")
+    ddpg`` (every student, one after the other, each in its own kernel with ``Execute``); ``saved_outputs``: each
+    submission holds a whole run's outputs (:func:`with_saved_outputs`; nbgrader clears them and runs again)."""
+    course = build_notebooks.copy_course(tmp / f"nbgrader{'-saved' if saved_outputs else ''}")
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(NBGRADER_DEFAULT)
     gc.write_submissions(course, STUDENT, MASTER, variants)
+    if saved_outputs:
+        with_saved_outputs(course)
     script = ("import subprocess, sys\n"
               "for args in (['generate_assignment', 'ddpg', '--force'], ['autograde', 'ddpg', '--force']):\n"
               "    status = subprocess.run([sys.executable, '-m', 'nbgrader', *args]).returncode\n"
@@ -412,6 +420,38 @@ def hostile_section(tmp: Path) -> list[str]:
 
 
 WARM_HEADING = "## Warm verdict runs, beside fresh ones"
+SUBMITTED_HEADING = "## The submitted outputs, beside nbgrader's own pipeline"
+
+
+def submitted_section(fast: dict[str, Any], plain: dict[str, Any], variants: list[gc.Variant], jobs: int,
+                      commit: str, started: str) -> list[str]:
+    """GRADING.md's section on ``notebook_outputs = "submitted"``: the class graded that way and by nbgrader's own
+    pipeline, one command after the other (``--only-submitted``)."""
+    n = len(variants)
+    rows = [f"| {label} | {m['seconds']:.0f} | {m['cpu']:.0f} | {m['cpu'] / n:.2f} | {m['load']} |"
+            for label, m in ((f"trusted, submitted outputs: `python -m autograder.grade --jobs {jobs}` with "
+                              "`c.SandboxedGrading.notebook_outputs = \"submitted\"`", fast),
+                             ("nbgrader's own: `generate_assignment`, then `nbgrader autograde` with `Execute`",
+                              plain))]
+    return [
+        SUBMITTED_HEADING,
+        "",
+        f"Measured alone (`--only-submitted`), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, with the code of "
+        f"commit {commit}; load average at the start {started}. {n} submissions (the test catalog's correct "
+        "variants, mistakes and traps, one hang, repeated under new names), each holding a whole run's saved "
+        "outputs (the solution notebook's), graded by the whole command, one after the other: the trusted grader "
+        "with the submitted outputs (no notebook run: warm verdict runs decide, the saved outputs are sanitized "
+        "into the autograded notebook), and nbgrader's own pipeline (each notebook run again in a kernel, no "
+        "sandbox, no verdict run). CPU counted by cgroup v1 cpuacct, every process of the command included.",
+        "",
+        "| pipeline | wall-clock [s] | CPU [s] | CPU per submission [s] | load average at the end |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"nbgrader's own pipeline takes **{plain['cpu'] / fast['cpu']:.2f} times** the CPU and "
+        f"**{plain['seconds'] / fast['seconds']:.2f} times** the wall-clock time of the trusted grader with the "
+        "submitted outputs.",
+    ]
 
 
 def warm_section(warm: dict[str, float], fresh: dict[str, float], variants: list[gc.Variant], jobs: int,
@@ -527,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outputs", choices=(RERUN, SUBMITTED), default=RERUN,
                         help="with --only-target-class: the course's c.SandboxedGrading.notebook_outputs (each "
                              "setting has its own section)")
+    parser.add_argument("--only-submitted", action="store_true",
+                        help="grade the class (--class-size) with the submitted outputs, then by nbgrader's own "
+                             "pipeline, and rewrite only their section")
     parser.add_argument("--only-warm", action="store_true",
                         help="grade the class (--class-size) warm and fresh, one after the other, and rewrite only "
                              "their section")
@@ -549,6 +592,15 @@ def main(argv: list[str] | None = None) -> int:
             measured["load"] = load()  # type: ignore[assignment]
             rewrite_section(target_heading(args.outputs),
                             target_class_section(measured, variants, args.jobs, args.outputs))
+            return 0
+        if args.only_submitted:
+            commit = git_commit(REPO)
+            variants = class_of(args.class_size)
+            fast = trusted_class(tmp, variants, args.jobs, outputs=SUBMITTED)
+            fast["load"] = load()  # type: ignore[assignment]
+            plain = nbgrader_class(tmp, variants, saved_outputs=True)
+            plain["load"] = load()  # type: ignore[assignment]
+            rewrite_section(SUBMITTED_HEADING, submitted_section(fast, plain, variants, args.jobs, commit, started))
             return 0
         if args.only_warm:
             commit = git_commit(REPO)
@@ -576,7 +628,8 @@ def main(argv: list[str] | None = None) -> int:
         plain["load"] = load()  # type: ignore[assignment]
         lines = [*title(started), "", *profile_section(prof, args.baseline), "",
                  *class_section(trusted, plain, variants, args.jobs)]
-        for kept in (target_heading(RERUN), target_heading(SUBMITTED), WARM_HEADING, "## What about 4 CPU-s"):
+        for kept in (target_heading(RERUN), target_heading(SUBMITTED), WARM_HEADING, SUBMITTED_HEADING,
+                     "## What about 4 CPU-s"):
             section = kept_section(kept)  # its own, long run (--only-target-class); a section written by hand
             if section:
                 lines += ["", *section]

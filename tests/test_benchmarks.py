@@ -106,6 +106,24 @@ def test_grading_submissions_with_saved_outputs_hold_a_whole_runs_outputs(tmp_pa
         assert sum(len(c.get("outputs", [])) for c in json.loads(text)["cells"]) > 20
 
 
+def test_grading_submitted_section_gives_the_ratio_to_nbgraders_own_pipeline_and_is_kept(monkeypatch, tmp_path):
+    """`--only-submitted` writes the class graded with the submitted outputs beside nbgrader's own pipeline, with
+    their ratio; a whole run carries the section over."""
+    from benchmarks import bench_grading as bg
+
+    monkeypatch.setattr(bg, "HERE", tmp_path)
+    (tmp_path / "GRADING.md").write_text("# Grading time\n\n## A class of 30\n\nx\n\n## The hostile catalog\n\ny\n")
+    fast = {"seconds": 50.0, "cpu": 66.0, "load": "1.0"}
+    plain = {"seconds": 500.0, "cpu": 396.0, "load": "1.5"}
+    section = bg.submitted_section(fast, plain, bg.class_of(30), jobs=2, commit="abc1234", started="0.5")
+    text = "\n".join(section)
+    assert section[0] == bg.SUBMITTED_HEADING and "commit abc1234" in text
+    assert "| 50 | 66 | 2.20 | 1.0 |" in text and "| 500 | 396 | 13.20 | 1.5 |" in text
+    assert "**6.00 times** the CPU and **10.00 times** the wall-clock" in text
+    bg.rewrite_section(section[0], section)
+    assert bg.kept_section(section[0]) == section
+
+
 def test_grading_warm_section_gives_the_ratio_of_the_two_runs_and_is_kept(monkeypatch, tmp_path):
     """`--only-warm` writes the class graded warm and fresh with their ratio, and an estimate for 300 that says
     it is one; a whole run carries the section over."""

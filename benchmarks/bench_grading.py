@@ -629,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = [*title(started), "", *profile_section(prof, args.baseline), "",
                  *class_section(trusted, plain, variants, args.jobs)]
         for kept in (target_heading(RERUN), target_heading(SUBMITTED), WARM_HEADING, SUBMITTED_HEADING,
-                     "## What about 4 CPU-s"):
+                     "## What 4 CPU-s per submission took"):
             section = kept_section(kept)  # its own, long run (--only-target-class); a section written by hand
             if section:
                 lines += ["", *section]

@@ -42,7 +42,9 @@ def encode_release(release: Path) -> dict[str, str]:
     return files
 
 
-def _write_release(files: dict[str, str], dest: Path) -> None:
+def write_release(files: dict[str, str], dest: Path) -> None:
+    """Write the released files of :func:`encode_release` under ``dest`` (a run's scratch or a warm sandbox's
+    home); a path that would land outside ``dest`` is skipped."""
     for rel, data in files.items():
         target = (dest / rel).resolve()
         if dest.resolve() not in target.parents:
@@ -80,7 +82,7 @@ class Job:
         self.scratch = {"notebook": tmp_path / "notebook", "verdict": tmp_path / "verdict"}
         for scratch in self.scratch.values():
             scratch.mkdir()
-            _write_release(self.spec["release"], scratch)  # the cells above the checks see what the notebook sees
+            write_release(self.spec["release"], scratch)  # the cells above the checks see what the notebook sees
             self.limits.write(scratch)  # read-only inside: the run reads its cell timeout and output caps there
         return self
 

@@ -448,7 +448,7 @@ class Sandbox:
         with uid_lease() as uid:
             self.uid = uid
             try:
-                self._kill_leftovers()  # a crashed grader's, if any
+                self.kill_leftovers()  # a crashed grader's, if any
                 return self._run(scratch, argv)
             finally:
                 self.uid = None
@@ -527,7 +527,7 @@ class Sandbox:
         result.seconds = time.perf_counter() - start
         result.stderr_tail = stderr.text()[-4000:]
         if self.uid is not None:
-            self._kill_leftovers()
+            self.kill_leftovers()
         return result
 
     @staticmethod
@@ -536,12 +536,9 @@ class Sandbox:
             return
         if reason and result.reason is None:
             result.reason = reason
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # bwrap and its PID namespace: every process in it dies
-        except ProcessLookupError:
-            pass
+        kill_sandbox(proc)
 
-    def _kill_leftovers(self) -> None:
+    def kill_leftovers(self) -> None:
         """Kill any process still running under this sandbox's user id (none should be: the PID namespace
         ends with the run)."""
         for entry in Path("/proc").iterdir():
@@ -552,6 +549,16 @@ class Sandbox:
                     os.kill(int(entry.name), signal.SIGKILL)
             except (OSError, ProcessLookupError):
                 continue
+
+
+def kill_sandbox(proc: subprocess.Popen) -> None:
+    """Kill a sandbox started by :meth:`Sandbox.spawn`: ``bwrap`` and its PID namespace, every process in it."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _processes_of(uid: int) -> int:

@@ -26,7 +26,6 @@ import atexit
 import hashlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -42,6 +41,7 @@ from autograder.sandbox import (
     RunResult,
     Sandbox,
     StderrTail,
+    kill_sandbox,
     plain_library_copy,
     python_executable,
     read_records,
@@ -100,7 +100,7 @@ class WarmServer:
             try:
                 if self.box.as_root:
                     self.box.uid = stack.enter_context(uid_lease())
-                    self.box._kill_leftovers()
+                    self.box.kill_leftovers()
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 self._control = ours
                 stack.callback(lambda: self.proc is None and ours.close())  # never started: nobody else closes it
@@ -122,15 +122,12 @@ class WarmServer:
             if self.group is not None:
                 self.group.close()
             if self.box.uid is not None:
-                self.box._kill_leftovers()
+                self.box.kill_leftovers()
 
     def _kill(self) -> None:
         self.broken = True
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # bwrap and its PID namespace: every process in it
-            except ProcessLookupError:
-                pass
+        if self.proc is not None:
+            kill_sandbox(self.proc)
 
     def _read_line(self, timeout: float) -> dict[str, Any] | None:
         """The server's next control line, or None (it closed the socket, or said nothing in ``timeout``)."""
@@ -277,7 +274,7 @@ class WarmPool:
 
     def _home(self, release: dict[str, str]) -> tuple[str, Path]:
         """The release's key and its home folder (written the first time, never changed afterwards)."""
-        from autograder.jobs import _write_release
+        from autograder.jobs import write_release
 
         key = hashlib.sha256(json.dumps(release, sort_keys=True).encode()).hexdigest()
         with self._lock:
@@ -285,7 +282,7 @@ class WarmPool:
             if home is None:
                 home = Path(self._tmp.name) / f"home-{len(self._homes)}"
                 home.mkdir()
-                _write_release(release, home)
+                write_release(release, home)
                 self.limits.write(home)
                 self._homes[key] = home
             return key, home

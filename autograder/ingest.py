@@ -40,11 +40,12 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.outputs import execution_count, sanitize_outputs
+from autograder.outputs import OUTPUTS_PER_CELL, OUTPUTS_PER_NOTEBOOK, execution_count, sanitize_outputs
 from autograder.text import shown
 from workshop_lib.grading.limits import DEFAULT_LIMITS
 
@@ -273,7 +274,7 @@ def ingest(submitted: Path, student: str, assignment: str, notebook: str, releas
         return result
     try:
         raw = read_regular(folder / chosen, caps.notebook_bytes)
-        result.notebook = rebuild(parse_notebook(raw, caps), release_nb, result, caps)
+        result.notebook = rebuild(parse_notebook(raw, caps, result.notes), release_nb, result, caps)
     except Refused as err:
         result.notes.append(f"notebook {shown(chosen, 80)}: {err}")
         result.notebook = None
@@ -311,8 +312,11 @@ def _timestamp(data: bytes) -> str:
 
 
 # ---------------------------------------------------------------------------------------- the notebook
-def parse_notebook(raw: bytes, caps: Caps = CAPS) -> dict:
-    """The notebook's JSON as a dict with a list of cells, within the caps; else :class:`Refused`."""
+def parse_notebook(raw: bytes, caps: Caps = CAPS, notes: list[str] | None = None) -> dict:
+    """The notebook's JSON as a dict with a list of cells, within the caps; else :class:`Refused`. Text that is
+    not valid Unicode (a lone surrogate such as ``"\\ud800"``, valid JSON that no UTF-8 file can hold) is replaced
+    by U+FFFD, with a note in ``notes``: it would stop the HTML cleaner, the answers' hashes and the writing of the
+    autograded notebook."""
     if len(raw) > caps.notebook_bytes:
         raise Refused(f"over {_mb(caps.notebook_bytes)}")
     containers = raw.count(b"{") + raw.count(b"[")
@@ -331,7 +335,24 @@ def parse_notebook(raw: bytes, caps: Caps = CAPS) -> dict:
                       "in JupyterLab 4 or Notebook 7")
     if len(data["cells"]) > caps.cells:
         raise Refused(f"more than {caps.cells} cells ({len(data['cells'])})")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        data = _valid_unicode(data)
+        if notes is not None:
+            notes.append("text that is not valid Unicode (lone surrogates) replaced by \N{REPLACEMENT CHARACTER}")
     return data
+
+
+def _valid_unicode(value: Any) -> Any:
+    """``value`` (parsed JSON) with every lone surrogate in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    return value
 
 
 def _source(cell: dict) -> str | None:
@@ -424,13 +445,14 @@ def _kept_outputs(nb: NotebookNode, saved: dict[int, dict], caps: Caps) -> list[
     """The saved outputs of each code cell of ``nb`` that came from a submitted code cell (``saved``), made safe
     by :func:`~autograder.outputs.sanitize_outputs` within the caps: hostile data like any run's output."""
     records: list[dict] = []
-    budget = caps.output_bytes
+    budget, count = caps.output_bytes, OUTPUTS_PER_NOTEBOOK
     for k, cell in enumerate(nb.cells):
         submitted = saved.get(id(cell))
         if cell.cell_type != "code" or submitted is None or submitted.get("cell_type") != "code":
             continue
-        outputs, used = sanitize_outputs(submitted.get("outputs"), min(caps.cell_output_bytes, budget))
-        budget -= used
+        outputs, used = sanitize_outputs(submitted.get("outputs"), min(caps.cell_output_bytes, budget),
+                                         max(0, min(OUTPUTS_PER_CELL, count)))
+        budget, count = budget - used, count - len(outputs)
         records.append({"index": k, "execution_count": execution_count(submitted.get("execution_count")),
                         "outputs": outputs})
     return records

@@ -25,6 +25,14 @@ from nbformat import NotebookNode
 TEXT_CHARS = 200_000
 KEPT_MIME = ("text/plain", "text/html", "image/png", "image/jpeg")
 CUT = "\n[output cut by the grader: over the size kept per cell]\n"
+HTML_TAGS = 10_000
+"""Most tags (``<``) an HTML output may hold; past it the HTML is left out (its plain text stays): cleaning
+deeply nested HTML takes time that grows with the square of its depth (90 000 nested ``div``: 22 s)."""
+OUTPUTS_PER_CELL = 200
+"""Most outputs kept of one cell (a saved notebook holds one stream output per stream; a figure, a video, a
+table are one each); the rest is cut, with a note."""
+OUTPUTS_PER_NOTEBOOK = 2_000
+"""Most outputs kept of one notebook, all cells together (:func:`sanitize_outputs`' ``max_outputs``)."""
 
 
 #: ``data:`` URLs an output may embed (the notebook's videos and figures); nothing else is ever loaded by a page
@@ -113,7 +121,8 @@ def sanitize_output(out: Any) -> NotebookNode | None:
             if not value:
                 continue
             if mime == "text/html":
-                kept[mime] = _clean_html(value)
+                if value.count("<") <= HTML_TAGS:
+                    kept[mime] = _clean_html(value)
             elif mime.startswith("image/"):
                 if _valid_base64(value.replace("\n", "")):
                     kept[mime] = value
@@ -128,11 +137,24 @@ def sanitize_output(out: Any) -> NotebookNode | None:
     return None
 
 
-def sanitize_outputs(outputs: Any, budget: int) -> tuple[list[NotebookNode], int]:
-    """Sanitized outputs of one cell, within ``budget`` bytes; returns them and the bytes they use."""
+def _raw_size(out: Any) -> int:
+    """The JSON size of an output as it came (an upper bound of what cleaning leaves, but for escaping)."""
+    try:
+        return len(json.dumps(out))
+    except (ValueError, TypeError, RecursionError):
+        return 0  # not JSON as given: sanitize_output keeps nothing of it
+
+
+def sanitize_outputs(outputs: Any, budget: int, max_outputs: int = OUTPUTS_PER_CELL) -> tuple[list[NotebookNode], int]:
+    """Sanitized outputs of one cell, at most ``max_outputs`` of them within ``budget`` bytes; returns them and the
+    bytes they use. An output over what is left of the budget as it came is cut before it is cleaned (cleaning
+    costs time)."""
     kept: list[NotebookNode] = []
     used = 0
     for out in outputs if isinstance(outputs, list) else []:
+        if len(kept) >= max_outputs or used + _raw_size(out) > budget:
+            kept.append(nbformat.v4.new_output("stream", name="stderr", text=CUT))
+            break
         clean = sanitize_output(out)
         if clean is None:
             continue

@@ -164,6 +164,45 @@ def test_submitted_outputs_are_kept_only_when_asked_sanitized_and_at_the_rebuilt
     assert len(json.dumps(got.outputs)) < ingest.CAPS.cell_output_bytes * 2
 
 
+def test_text_that_is_not_unicode_is_replaced_and_the_class_goes_on(tmp_path, release):
+    """A lone surrogate (``"\\ud800"``: valid JSON, no valid UTF-8) in an answer's source, an HTML output and a
+    stream would stop the HTML cleaner, the answer's hash or the writing of the copy: it becomes U+FFFD, with a
+    note."""
+    def mutate(nb):
+        nb["cells"][_index(nb, "answer_stability")]["source"] = "my answer \ud800"
+        code = next(c for c in nb["cells"] if c["cell_type"] == "code" and "nbgrader" not in c["metadata"])
+        code["outputs"] = [{"output_type": "display_data", "data": {"text/html": "<b>\ud800</b>"}},
+                           {"output_type": "stream", "name": "stdout", "text": "x\udfff"}]
+    _put(_folder(tmp_path), release, mutate)
+    got = ingest.ingest(tmp_path / "submitted", "alice", A, NB, release, keep_outputs=True)
+    assert got.gradable and any("not valid Unicode" in n for n in got.notes)
+    assert "\ufffd" in got.notebook.cells[_index(got.notebook, "answer_stability")].source
+    kept = next(r for r in got.outputs if r["outputs"])["outputs"]
+    assert kept[0]["data"]["text/html"].startswith("<b>\ufffd") and kept[1]["text"].startswith("x\ufffd")
+    folder = ingest.write(got, tmp_path / "copy", A, NB)
+    nbformat.validate(nbformat.read(folder / f"{NB}.ipynb", as_version=4))
+
+
+def test_outputs_that_would_cost_the_host_time_are_left_out(tmp_path, release):
+    """Deeply nested HTML (its cleaning grows with the square of the depth) keeps only its plain text; a cell
+    keeps at most OUTPUTS_PER_CELL outputs and a notebook OUTPUTS_PER_NOTEBOOK, then a note."""
+    def mutate(nb):
+        codes = [c for c in nb["cells"] if c["cell_type"] == "code" and "nbgrader" not in c["metadata"]]
+        codes[0]["outputs"] = [{"output_type": "display_data",
+                                "data": {"text/html": "<div>" * (outputs.HTML_TAGS + 1), "text/plain": "a table"}},
+                               {"output_type": "display_data", "data": {"text/html": "<div>" * 90_000}}]
+        nb["cells"] += [nbformat.v4.new_code_cell("print('.')") for _ in range(15)]  # 16+ cells of 300
+        for code in codes[1:] + nb["cells"][-15:]:
+            code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "."}] * 300
+    _put(_folder(tmp_path), release, mutate)
+    got = ingest.ingest(tmp_path / "submitted", "alice", A, NB, release, keep_outputs=True)
+    first, *rest = [r["outputs"] for r in got.outputs if r["outputs"]]
+    assert first == [{"output_type": "display_data", "metadata": {}, "data": {"text/plain": "a table"}}]
+    assert all(len(kept) <= outputs.OUTPUTS_PER_CELL + 1 and "output cut" in kept[-1]["text"] for kept in rest)
+    dots = [sum(o["text"] == "." for o in kept) for kept in rest]
+    assert len(rest) > 10 and sum(dots) <= outputs.OUTPUTS_PER_NOTEBOOK and dots[-1] == 0  # the notebook's cap
+
+
 @pytest.mark.parametrize("payload,note", [
     (b"not json at all", "not valid JSON"),
     (b"[" + b"[],{}," * 120_000 + b"[]]", "JSON objects and arrays"),

@@ -399,6 +399,12 @@ TRAPS = [
 CATALOG = CORRECT + MISTAKES + TRAPS
 
 
+def as_student(name: str, like: str) -> Variant:
+    """The catalog's variant ``like``, handed in by the student ``name``."""
+    v = next(v for v in CATALOG if v.name == like)
+    return Variant(name, v.why, v.expected, v.pieces, v.mutate)
+
+
 def write_submissions(course: Path, release_nb_path: Path, master: Path, variants: list[Variant]) -> None:
     """Write each variant as ``course/submitted/<name>/ddpg/ddpg_pendulum.ipynb``."""
     release_nb = nbformat.read(release_nb_path, as_version=4)

@@ -33,13 +33,8 @@ ANSWER = "answer_stability"
 pytestmark = pytest.mark.slow
 
 
-def _variant(name: str, like: str) -> gc.Variant:
-    v = next(v for v in gc.CATALOG if v.name == like)
-    return gc.Variant(name, v.why, v.expected, v.pieces, v.mutate)
-
-
 def _write(course: Path, name: str, like: str, answer: str | None = None) -> None:
-    gc.write_submissions(course, STUDENT, MASTER, [_variant(name, like)])
+    gc.write_submissions(course, STUDENT, MASTER, [gc.as_student(name, like)])
     if answer is not None:
         path = course / "submitted" / name / "ddpg" / NB
         nb = json.loads(path.read_text())

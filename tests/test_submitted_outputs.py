@@ -31,11 +31,6 @@ SAVED = "saved by the student, shown as saved"
 pytestmark = pytest.mark.slow
 
 
-def _variant(name: str, like: str) -> gc.Variant:
-    v = next(v for v in gc.CATALOG if v.name == like)
-    return gc.Variant(name, v.why, v.expected, v.pieces, v.mutate)
-
-
 def _save_outputs(path: Path) -> None:
     """What a student's notebook holds after running it: outputs in every code cell, some of them hostile."""
     nb = json.loads(path.read_text())
@@ -60,9 +55,9 @@ def course(tmp_path_factory):
     course = build_notebooks.copy_course(tmp_path_factory.mktemp("submitted") / "course")
     with open(course / "nbgrader_config.py", "a") as f:
         f.write('\nc.SandboxedGrading.notebook_outputs = "submitted"\n')
-    gc.write_submissions(course, STUDENT, MASTER, [_variant("alice", "ok_reference"),
-                                                    _variant("bob", "bad_no_done_mask"),
-                                                    _variant("carol", "ok_reference")])
+    gc.write_submissions(course, STUDENT, MASTER, [gc.as_student("alice", "ok_reference"),
+                                                    gc.as_student("bob", "bad_no_done_mask"),
+                                                    gc.as_student("carol", "ok_reference")])
     for student in ("alice", "bob"):
         _save_outputs(course / "submitted" / student / "ddpg" / "ddpg_pendulum.ipynb")
     proc = subprocess.run([sys.executable, "-m", "autograder.grade", "--course", str(course), "--jobs", "2"],

@@ -111,19 +111,39 @@ def _payload(run, tag: str) -> dict | list:
     return json.loads(message.split(tag, 1)[1])
 
 
-PLANT = r"""
+WALK = r"""
+import os
+def walk_rw():
+    # os.walk("/") without /proc and /sys, going into a read-only mount only on the way to a read-write one below
+    # it: nothing on a read-only mount can be written (EROFS), and walking all of /usr and the virtualenv took
+    # longer than the cell's time limit on a busy machine
+    rw_mounts = []
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        if "rw" in fields[5].split(","):
+            rw_mounts.append(fields[4].encode().decode("unicode_escape"))
+    for dirpath, dirs, files in os.walk("/"):
+        if dirpath.startswith(("/proc", "/sys")):
+            dirs[:] = []
+            continue
+        if os.statvfs(dirpath).f_flag & os.ST_RDONLY:
+            dirs[:] = [d for d in dirs if any(m.startswith(os.path.join(dirpath, d).rstrip("/") + "/")
+                                                  or m == os.path.join(dirpath, d) for m in rw_mounts)]
+            continue
+        yield dirpath, dirs, files
+"""
+
+PLANT = WALK + r"""
 import json, os, time
 writable = WRITABLE
-outside = []
-for dirpath, dirs, files in os.walk("/"):
-    if dirpath.startswith(("/proc", "/sys")):
-        dirs[:] = []
-        continue
+outside, wrote = [], []
+for dirpath, dirs, files in walk_rw():
     try:
         with open(os.path.join(dirpath, "planted-file"), "w") as f:
             f.write("left by the run before")
     except OSError:
         continue
+    wrote.append(dirpath)
     if not any(dirpath == w or dirpath.startswith(w + "/") for w in writable):
         outside.append(dirpath)
 if os.fork() == 0:
@@ -154,18 +174,15 @@ for folder in ("/home/student", "/tmp"):  # a module that would shadow one the n
     except OSError:
         pass
 time.sleep(0.3)
-raise RuntimeError("PLANTED" + json.dumps(outside))
+raise RuntimeError("PLANTED" + json.dumps({"outside": outside, "wrote": wrote}))
 """.replace("WRITABLE", repr(WRITABLE))
 
-SPY = r"""
+SPY = WALK + r"""
 import ctypes, json, os, sysconfig
 found = {"files": [], "processes": [], "server": {}}
 installed = tuple({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], "/usr", "/root",
                    "/opt/ddpg-grader/lib"})  # where the real jdc is installed, read-only
-for dirpath, dirs, files in os.walk("/"):
-    if dirpath.startswith(("/proc", "/sys")):
-        dirs[:] = []
-        continue
+for dirpath, dirs, files in walk_rw():  # a file a run left can only be on a read-write mount
     found["files"] += [os.path.join(dirpath, n) for n in dirs + files if n.startswith("planted") or n == "jdc"
                        and not dirpath.startswith(installed)]
 found["ipc"] = [line for kind in ("shm", "msg", "sem")
@@ -191,7 +208,9 @@ def test_nothing_a_run_leaves_reaches_the_next_run(course, attack_pool):
     ``jdc`` (which the next run's cells import) in folders it made read-only; the next run, forked from the same
     server, finds none of them, and cannot open, read or trace the server."""
     planted = _attack(course, attack_pool, [PLANT])
-    assert _payload(planted, "PLANTED") == [], "the run could write outside the folders the server empties"
+    planted = _payload(planted, "PLANTED")
+    assert planted["outside"] == [], "the run could write outside the folders the server empties"
+    assert {"/tmp", "/home/student"} <= set(planted["wrote"]), planted  # the walk did reach the writable tmpfs
     started = attack_pool.started
     spy = _attack(course, attack_pool, [SPY])
     assert attack_pool.started == started, "the spy must run in the planter's sandbox for this test to mean anything"

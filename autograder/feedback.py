@@ -60,7 +60,7 @@ from autograder.late import percent_per_day
 from autograder.outputs import markdown_to_html, sanitize_output
 from autograder.parts import BY_ID, PARTS, TOTAL
 from autograder.text import shown, table_cell
-from autograder.trusted import REPORT_NAME, is_graded_test
+from autograder.trusted import REPORT_NAME, SUBMITTED, is_graded_test
 
 KEY_FILES = ("timestamp.txt", "submission_secret.txt")
 """What ``nbgrader release_feedback`` reads beside each page."""
@@ -73,7 +73,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 VIDEO_NOTE = ("Videos are left out of this page: while grading, training is shortened to 2 episodes, so a video of "
               "that agent would show an untrained pendulum. Run the notebook yourself to watch yours.")
 SAVED_VIDEO_NOTE = "Videos are left out of this page: open your notebook to watch the ones you saved."
-"""The note in place of a video when the outputs are the student's own (``notebook_outputs = "submitted"``)."""
+"""The note in place of a video when the outputs are the student's own (``notebook_outputs = SUBMITTED``)."""
 STYLE = """
 body { font-family: sans-serif; max-width: 60em; margin: 2em auto; line-height: 1.4; color: #222; }
 table { border-collapse: collapse; } td, th { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; }
@@ -228,10 +228,9 @@ def document(title: str, body: list[str]) -> str:
             + "\n".join(body) + "</body></html>")
 
 
-def _outputs_note(report: dict) -> str:
-    """Where the outputs below come from (the report's ``outputs``: the course's
-    ``c.SandboxedGrading.notebook_outputs``)."""
-    if report.get("outputs") == "submitted":
+def _outputs_note(saved: bool) -> str:
+    """Where the outputs below come from: the student's own (``saved``) or the grader's run."""
+    if saved:
         return ("Below is your notebook with the outputs you saved in it (the grader did not run it again; what "
                 "could not be shown safely was left out).")
     return f"Below is your notebook as the grader ran it (training shortened to 2 episodes). {html.escape(VIDEO_NOTE)}"
@@ -246,6 +245,7 @@ def page(course: Path, student: str, row: dict[str, str] | None = None, preface:
     nb = nbformat.read(autograded_notebook(course, student), as_version=4)
     report_path = autograded_dir(course, student) / REPORT_NAME
     report = json.loads(report_path.read_text()) if report_path.is_file() else {"parts": {}, "notes": []}
+    saved = report.get("outputs") == SUBMITTED  # the course's c.SandboxedGrading.notebook_outputs
     grades = _grades(course, student)
     answers = _answers(nb)
     rows = _part_rows(report["parts"], {name: grade["score"] for name, grade in grades.items()})
@@ -266,8 +266,7 @@ def page(course: Path, student: str, row: dict[str, str] | None = None, preface:
             + "</table>",
             f"<ul class='note'>{notes}</ul>" if notes else "",
             "<p class='note'>Each part was decided by the grader outside your notebook, by running your methods on "
-            f"fixtures of its own and comparing with the reference solution. {_outputs_note(report)}</p>", "<hr>"]
-    saved = report.get("outputs") == "submitted"
+            f"fixtures of its own and comparing with the reference solution. {_outputs_note(saved)}</p>", "<hr>"]
     body += _cells(nb, report["parts"], answers, grades, SAVED_VIDEO_NOTE if saved else VIDEO_NOTE)
     return document(f"Feedback: {student}", body)
 

@@ -67,6 +67,7 @@ from autograder.course_folder import (
     submissions,
     submitted_root,
 )
+from autograder.jobs import runs_notebook
 from autograder.lock import CourseBusy, course_lock
 from autograder.nbgrader_cli import run_nbgrader
 from autograder.parts import PARTS, TOTAL
@@ -222,7 +223,7 @@ def preflight(grader: SandboxedGrading, runner: Any, course: Path, release_nb: n
     ((_, spec, result),) = list(runner.run([("preflight", make)]))
     if "infra" in result:
         return result["infra"]
-    if spec is not None and not spec.get("notebook_run", True):
+    if not runs_notebook(spec):
         result["notebook"] = submitted_run([])  # the course shows the submitted outputs: no notebook run
     judged = grader.judge(result, reference_probe(grader.reference, fixtures))
     failed = [v for v in judged.verdicts if not v.passed]
@@ -450,8 +451,7 @@ def run_jobs(run: GradingRun, runner: Any, ingested: dict[str, ingest.Ingested])
             result = record_job(run, ingested[student], spec, result)
         if "infra" in result:
             outcome.infra[student] = result["infra"]
-        elif not any(result[k]["records"] for k in ("notebook", "verdict")
-                     if k == "verdict" or spec is None or spec.get("notebook_run", True)):
+        elif not any(result[k]["records"] for k in (("notebook", "verdict") if runs_notebook(spec) else ("verdict",))):
             outcome.silent.append(student)  # no sandbox of this job sent anything back
         print(progress_line(done, total, student, result), flush=True)
     return outcome
@@ -467,7 +467,7 @@ def record_job(run: GradingRun, got: ingest.Ingested, spec: dict[str, Any], resu
     try:
         reference = reference_probe(run.grader.reference, spec["fixtures"])
         (run.jobs_dir / f"{got.student}{REFERENCE_SUFFIX}").write_text(json.dumps(reference))
-        if not spec.get("notebook_run", True):
+        if not runs_notebook(spec):
             result["notebook"] = submitted_run(got.outputs or [])
         result.update(ingest_notes=got.notes, graded_at=run.graded_at, run_id=run.run_id, answers=got.answers)
         (run.jobs_dir / f"{got.student}.result.json").write_text(json.dumps(result))

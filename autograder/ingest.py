@@ -45,7 +45,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.outputs import OUTPUTS_PER_CELL, OUTPUTS_PER_NOTEBOOK, execution_count, sanitize_outputs
+from autograder.outputs import OutputBudget, execution_count
 from autograder.text import shown
 from workshop_lib.grading.limits import DEFAULT_LIMITS
 
@@ -443,18 +443,15 @@ def rebuild(data: dict, release_nb: NotebookNode, result: Ingested, caps: Caps =
 
 def _kept_outputs(nb: NotebookNode, saved: dict[int, dict], caps: Caps) -> list[dict]:
     """The saved outputs of each code cell of ``nb`` that came from a submitted code cell (``saved``), made safe
-    by :func:`~autograder.outputs.sanitize_outputs` within the caps: hostile data like any run's output."""
+    by :class:`~autograder.outputs.OutputBudget` within the caps: hostile data like any run's output."""
     records: list[dict] = []
-    budget, count = caps.output_bytes, OUTPUTS_PER_NOTEBOOK
+    budget = OutputBudget(caps.cell_output_bytes, caps.output_bytes)
     for k, cell in enumerate(nb.cells):
         submitted = saved.get(id(cell))
         if cell.cell_type != "code" or submitted is None or submitted.get("cell_type") != "code":
             continue
-        outputs, used = sanitize_outputs(submitted.get("outputs"), min(caps.cell_output_bytes, budget),
-                                         max(0, min(OUTPUTS_PER_CELL, count)))
-        budget, count = budget - used, count - len(outputs)
         records.append({"index": k, "execution_count": execution_count(submitted.get("execution_count")),
-                        "outputs": outputs})
+                        "outputs": budget.sanitize(submitted.get("outputs"))})
     return records
 
 

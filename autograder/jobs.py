@@ -42,6 +42,12 @@ def encode_release(release: Path) -> dict[str, str]:
     return files
 
 
+def runs_notebook(spec: dict[str, Any] | None) -> bool:
+    """Whether the job ``spec`` runs the notebook (False when the course shows the submitted outputs; a job
+    never made, ``None``, counts as one that would)."""
+    return spec is None or bool(spec.get("notebook_run", True))
+
+
 def write_release(files: dict[str, str], dest: Path) -> None:
     """Write the released files of :func:`encode_release` under ``dest`` (a run's scratch or a warm sandbox's
     home); a path that would land outside ``dest`` is skipped."""
@@ -162,7 +168,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
         (``None`` if it did not), its time. A notebook run the spec did not ask for "never started".
     """
     with Job(spec) as job:
-        if spec.get("notebook_run", True):
+        if runs_notebook(spec):
             job.start_notebook()
         job.start_verdict()
         return job.wait()

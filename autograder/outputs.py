@@ -167,6 +167,23 @@ def sanitize_outputs(outputs: Any, budget: int, max_outputs: int = OUTPUTS_PER_C
     return kept, used
 
 
+class OutputBudget:
+    """What is left of one notebook's output caps, spent cell by cell: ``cell_bytes`` per cell and
+    ``notebook_bytes`` in all, at most :data:`OUTPUTS_PER_CELL` outputs per cell and :data:`OUTPUTS_PER_NOTEBOOK`
+    in all. Shared by the outputs a run streamed and the outputs a student saved."""
+
+    def __init__(self, cell_bytes: int, notebook_bytes: int) -> None:
+        self.cell_bytes, self.bytes_left, self.outputs_left = cell_bytes, notebook_bytes, OUTPUTS_PER_NOTEBOOK
+
+    def sanitize(self, outputs: Any) -> list[NotebookNode]:
+        """One cell's outputs, sanitized (:func:`sanitize_outputs`) within what is left; what they use is spent."""
+        kept, used = sanitize_outputs(outputs, min(self.cell_bytes, self.bytes_left),
+                                      max(0, min(OUTPUTS_PER_CELL, self.outputs_left)))
+        self.bytes_left -= used
+        self.outputs_left -= len(kept)
+        return kept
+
+
 # ------------------------------------------------------------------------------------------ markdown cells
 def _pygments_classes() -> set[str]:
     from pygments.token import STANDARD_TYPES

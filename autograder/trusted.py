@@ -38,7 +38,7 @@ from nbformat import NotebookNode
 from traitlets import Bool, Enum, Float, Integer, Unicode
 
 from autograder.jobs import encode_release
-from autograder.outputs import OUTPUTS_PER_CELL, OUTPUTS_PER_NOTEBOOK, execution_count, sanitize_outputs
+from autograder.outputs import OutputBudget, execution_count
 from autograder.parts import BY_ID, PARTS
 from autograder.reference import REFERENCE
 from autograder.sandbox import RunResult
@@ -299,7 +299,7 @@ class SandboxedGrading(NbGraderPreprocessor):
     # ------------------------------------------------------------------------------------------- helpers
     def _merge_outputs(self, nb: NotebookNode, records: list[dict[str, Any]], reason: str | None) -> None:
         """Put the sandbox's outputs (sanitized, capped again here) into the notebook's code cells."""
-        budget, count = self.notebook_output_bytes, OUTPUTS_PER_NOTEBOOK
+        budget = OutputBudget(self.cell_output_bytes, self.notebook_output_bytes)
         for record in records:
             index = record.get("index")
             if not isinstance(index, int) or not 0 <= index < len(nb.cells):
@@ -307,10 +307,7 @@ class SandboxedGrading(NbGraderPreprocessor):
             cell = nb.cells[index]
             if cell.cell_type != "code" or is_graded_test(cell):
                 continue
-            outputs, used = sanitize_outputs(record.get("outputs"), min(self.cell_output_bytes, budget),
-                                             max(0, min(OUTPUTS_PER_CELL, count)))
-            budget, count = budget - used, count - len(outputs)
-            cell.outputs = outputs
+            cell.outputs = budget.sanitize(record.get("outputs"))
             cell.execution_count = execution_count(record.get("execution_count"))
         if reason:
             ran = {r.get("index") for r in records}
